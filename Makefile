@@ -1,0 +1,40 @@
+# Two commands on a fresh machine:  make run  (the product, embedded)  ·  make test
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+
+.PHONY: run test install lint messages clean
+
+$(INSTALLED): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(INSTALLED)
+
+install: $(INSTALLED)
+
+## run: the whole product on SQLite and a local broker, with demo users and data
+run: install
+	$(BIN)/salesflow migrate --noinput
+	$(BIN)/salesflow seed-demo
+	$(BIN)/salesflow run
+
+## test: the test suite, against PostgreSQL (DATABASE_URL, default 127.0.0.1:5432)
+test: install
+	$(BIN)/salesflow makemigrations --check --dry-run --settings=tests.settings
+	$(BIN)/pytest
+
+lint: install
+	$(BIN)/ruff check src flows bench tests
+	$(BIN)/ruff format --check src flows bench tests
+	$(BIN)/mypy
+
+## messages: refresh and compile the translations (en, ru)
+messages: install
+	cd src/salesflow && ../../$(BIN)/salesflow makemessages -l ru --no-obsolete
+	cd flows && ../$(BIN)/salesflow makemessages -l ru --no-obsolete
+	$(BIN)/salesflow compilemessages
+
+clean:
+	rm -rf $(VENV) var

@@ -1,0 +1,157 @@
+"""The conveyor's stage forms: each stage's own fields and their rules."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from salesflow.clients.models import Lead
+from salesflow.conveyor.forms import StageForm
+
+
+class QualifyForm(StageForm):
+    OUTCOMES = [
+        (Lead.Status.QUALIFIED, _("Qualified: hand over to an account manager")),
+        (Lead.Status.DISQUALIFIED, _("Disqualified")),
+        (Lead.Status.NURTURE, _("Not now: come back on a date")),
+    ]
+
+    outcome = forms.ChoiceField(label=_("Outcome"), choices=OUTCOMES, widget=forms.RadioSelect)
+    disqualification_reason = forms.CharField(
+        label=_("Why disqualified"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+    nurture_until = forms.DateField(
+        label=_("Come back on"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        outcome = data.get("outcome")
+        if outcome == Lead.Status.DISQUALIFIED and not (
+            data.get("disqualification_reason") or ""
+        ).strip():
+            self.add_error("disqualification_reason", _("Say why the lead is disqualified."))
+        if outcome == Lead.Status.NURTURE:
+            until = data.get("nurture_until")
+            if until is None:
+                self.add_error("nurture_until", _("Say when to come back to this lead."))
+            elif until <= timezone.localdate():
+                self.add_error("nurture_until", _("The date to come back must be in the future."))
+        return data
+
+    def handoff_required(self) -> bool:
+        return self.cleaned_data["outcome"] == Lead.Status.QUALIFIED
+
+    def reason(self) -> str:
+        outcome = self.cleaned_data["outcome"]
+        if outcome == Lead.Status.DISQUALIFIED:
+            return self.cleaned_data["disqualification_reason"].strip()
+        if outcome == Lead.Status.NURTURE:
+            return str(_("Back on %(date)s") % {"date": self.cleaned_data["nurture_until"]})
+        return ""
+
+
+class PrepareOrderForm(StageForm):
+    specification = forms.CharField(
+        label=_("Specification"), widget=forms.Textarea(attrs={"rows": 4})
+    )
+    amount = forms.DecimalField(label=_("Amount"), max_digits=14, decimal_places=2, min_value=0.01)
+    discount = forms.DecimalField(
+        label=_("Discount, %"), max_digits=5, decimal_places=2, min_value=0, max_value=100,
+        initial=0,
+    )
+    terms = forms.CharField(label=_("Commercial terms"), widget=forms.Textarea(attrs={"rows": 2}))
+    delivery_address = forms.CharField(
+        label=_("Delivery address"), widget=forms.Textarea(attrs={"rows": 2})
+    )
+    delivery_date = forms.DateField(
+        label=_("Planned delivery date"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+
+    def initial_from(self, work) -> dict[str, Any]:
+        order = work.order
+        if order is None:
+            return {"delivery_address": work.client.legal_address if work.client else ""}
+        return {name: getattr(order, name) for name in self.base_fields}
+
+
+class ApprovalForm(StageForm):
+    comment = forms.CharField(
+        label=_("Comment"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+    def handoff_required(self) -> bool:
+        return False
+
+    def reason(self) -> str:
+        return self.cleaned_data.get("comment", "").strip()
+
+
+class DocumentsForm(StageForm):
+    contract_signed = forms.BooleanField(label=_("Contract signed"), required=False)
+    invoice_issued = forms.BooleanField(label=_("Invoice issued"), required=False)
+    closing_acts_prepared = forms.BooleanField(label=_("Closing acts prepared"), required=False)
+
+    def initial_from(self, work) -> dict[str, Any]:
+        order = work.order
+        return {name: getattr(order, name) for name in self.base_fields} if order else {}
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        missing = [
+            str(self.fields[name].label) for name in self.fields if not data.get(name)
+        ]
+        if missing:
+            raise forms.ValidationError(
+                _("The documents are not complete: %(missing)s. Finish them, or send the "
+                  "order back to the account manager with a question."),
+                params={"missing": ", ".join(missing)},
+                code="documents_incomplete",
+            )
+        return data
+
+
+class DeliveryForm(StageForm):
+    delivered_on = forms.DateField(
+        label=_("Delivered on"), widget=forms.DateInput(attrs={"type": "date"})
+    )
+    originals_returned = forms.BooleanField(label=_("Signed originals returned"), required=False)
+
+    def clean_delivered_on(self):
+        value = self.cleaned_data["delivered_on"]
+        if value > timezone.localdate():
+            raise forms.ValidationError(_("A delivery cannot be recorded in the future."))
+        return value
+
+
+class FollowUpForm(StageForm):
+    CLOSED = "closed"
+    REPEAT = "repeat_order"
+    OUTCOMES = [(CLOSED, _("Done: the client is served")), (REPEAT, _("The client orders again"))]
+
+    outcome = forms.ChoiceField(label=_("Outcome"), choices=OUTCOMES, widget=forms.RadioSelect)
+    feedback = forms.CharField(
+        label=_("Client's feedback"), widget=forms.Textarea(attrs={"rows": 2})
+    )
+    repeat_request = forms.CharField(
+        label=_("What the client wants next"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if data.get("outcome") == self.REPEAT and not (data.get("repeat_request") or "").strip():
+            self.add_error("repeat_request", _("Say what the client wants to order next."))
+        return data
+
+    def handoff_required(self) -> bool:
+        return False
+
+    def reason(self) -> str:
+        return self.cleaned_data["feedback"].strip()

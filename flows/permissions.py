@@ -1,0 +1,24 @@
+"""The conveyor's permissions, one per stage, named explicitly.
+
+Roles hold them through the stages their files list (``roles/*.toml``). Names never
+derive from node names, so renaming a node cannot silently rename a permission.
+"""
+
+from django.utils.translation import gettext_lazy as _
+
+QUALIFY_LEAD = "flows.qualify_lead"
+PREPARE_ORDER = "flows.prepare_order"
+APPROVE_DISCOUNT = "flows.approve_discount"
+PREPARE_DOCUMENTS = "flows.prepare_documents"
+DELIVER_ORDER = "flows.deliver_order"
+FOLLOW_UP = "flows.follow_up"
+
+# (codename, description) for the process model's Meta.permissions
+DECLARED = [
+    (QUALIFY_LEAD.split(".")[1], _("Can qualify leads")),
+    (PREPARE_ORDER.split(".")[1], _("Can prepare orders")),
+    (APPROVE_DISCOUNT.split(".")[1], _("Can approve discounts over the limit")),
+    (PREPARE_DOCUMENTS.split(".")[1], _("Can prepare order documents")),
+    (DELIVER_ORDER.split(".")[1], _("Can deliver orders")),
+    (FOLLOW_UP.split(".")[1], _("Can follow up delivered orders")),
+]

@@ -1,0 +1,74 @@
+"""What each stage of the conveyor writes. Called by the engine's ``stage_complete``
+inside its transaction, with the stage's validated data."""
+
+from __future__ import annotations
+
+from datetime import datetime, time
+from typing import Any
+
+from django.utils import timezone
+
+from salesflow.clients.models import Client, Lead, Order
+from salesflow.clients.services import lead_intake, order_set_discount
+from salesflow.conveyor.services import StageWork
+
+
+def qualify(*, work: StageWork, data: dict[str, Any]) -> None:
+    lead = work.lead
+    lead.status = data["outcome"]
+    lead.disqualification_reason = (
+        data["disqualification_reason"].strip() if lead.status == Lead.Status.DISQUALIFIED else ""
+    )
+    lead.nurture_until = data["nurture_until"] if lead.status == Lead.Status.NURTURE else None
+    lead.save(update_fields=["status", "disqualification_reason", "nurture_until"])
+
+
+def prepare_order(*, work: StageWork, data: dict[str, Any]) -> None:
+    order = work.order or Order(lead=work.lead)
+    for name in ("specification", "amount", "terms", "delivery_address", "delivery_date"):
+        setattr(order, name, data[name])
+    order_set_discount(order=order, discount=data["discount"], user=work.user)
+    order.save()
+    work.order = order
+
+
+def documents(*, work: StageWork, data: dict[str, Any]) -> None:
+    order = work.order
+    for name in Order.DOCUMENT_FIELDS:
+        setattr(order, name, data[name])
+    order.save(update_fields=list(Order.DOCUMENT_FIELDS))
+
+
+def deliver(*, work: StageWork, data: dict[str, Any]) -> None:
+    order = work.order
+    order.delivered = timezone.make_aware(datetime.combine(data["delivered_on"], time(12)))
+    order.originals_returned = data["originals_returned"]
+    order.save(update_fields=["delivered", "originals_returned"])
+    client = work.client
+    if client.status != Client.Status.CUSTOMER:
+        client.status = Client.Status.CUSTOMER
+        client.save(update_fields=["status"])
+
+
+def follow_up(*, work: StageWork, data: dict[str, Any]) -> None:
+    process = work.task.process.coerced
+    process.repeat_request = data["repeat_request"].strip() if data["outcome"] == "repeat_order" else ""
+    process.save(update_fields=["data"])
+
+
+def open_repeat_order(activation: Any) -> None:
+    """The follow-up found a new order: it starts its own deal in the account pool."""
+    process = activation.process
+    lead = process.lead
+    lead_intake(
+        client=lead.client,
+        source=Lead.Source.REPEAT_ORDER,
+        request=process.repeat_request,
+        contact=lead.contact,
+        source_detail=f"#{process.pk}",
+    )
+
+
+def nurture_until(activation: Any) -> datetime:
+    """When a nurtured lead comes back to the hunters: 9 o'clock on its date."""
+    return timezone.make_aware(datetime.combine(activation.process.lead.nurture_until, time(9)))

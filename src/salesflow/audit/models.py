@@ -1,0 +1,112 @@
+"""The append-only history of who did what to which task, and why.
+
+viewflow's task row keeps only the last owner; this table keeps every assignment,
+handoff, bounce and approval. Rows are only ever inserted: ``AuditEvent.save`` refuses to
+update one and ``delete`` refuses to remove one.
+"""
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class AuditEventQuerySet(models.QuerySet):
+    def update(self, **kwargs):  # noqa: D102 - the table is append-only
+        raise TypeError("audit events are append-only and cannot be updated")
+
+    def delete(self):  # noqa: D102
+        raise TypeError("audit events are append-only and cannot be deleted")
+
+
+class AuditEvent(models.Model):
+    class Action(models.TextChoices):
+        ASSIGN = "assign", _("Assigned")
+        CLAIM = "claim", _("Claimed")
+        UNASSIGN = "unassign", _("Returned to the pool")
+        REASSIGN = "reassign", _("Reassigned")
+        COMPLETE = "complete", _("Completed")
+        HANDOFF = "handoff", _("Handed off")
+        ACKNOWLEDGE = "acknowledge", _("Acknowledged a handoff")
+        BOUNCE = "bounce", _("Bounced back")
+        APPROVE = "approve", _("Approved")
+        REJECT = "reject", _("Rejected")
+        CANCEL = "cancel", _("Cancelled")
+
+    created = models.DateTimeField(_("when"), default=timezone.now, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("who"),
+        help_text=_("Empty when the system acted (auto-assignment, scheduled jobs)."),
+    )
+    action = models.CharField(_("what"), max_length=20, choices=Action.choices)
+    task = models.ForeignKey(
+        "viewflow.Task",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("task"),
+    )
+    process = models.ForeignKey(
+        "viewflow.Process",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("process"),
+    )
+    client = models.ForeignKey(
+        "clients.Client",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("client"),
+    )
+    from_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("from"),
+    )
+    to_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("to"),
+    )
+    reason = models.TextField(_("why"), blank=True)
+    data = models.JSONField(_("details"), default=dict, blank=True)
+
+    objects = AuditEventQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("audit event")
+        verbose_name_plural = _("audit events")
+        ordering = ["-created", "-id"]
+        default_permissions = ("view",)
+        indexes = [
+            models.Index(fields=["process", "created"], name="audit_process_created"),
+            models.Index(fields=["client", "created"], name="audit_client_created"),
+            models.Index(fields=["actor", "created"], name="audit_actor_created"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.created:%Y-%m-%d %H:%M} {self.actor or '-'} {self.action} task {self.task_id}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None and not self._state.adding:
+            raise TypeError("audit events are append-only and cannot be updated")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise TypeError("audit events are append-only and cannot be deleted")

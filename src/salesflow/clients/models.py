@@ -1,0 +1,224 @@
+"""The company's client base: clients, their people, leads and orders.
+
+The client belongs to the company, not to a manager: everything a manager learns about a
+client lives here, in one database, where the next person on the conveyor finds it.
+
+A conveyor process is linked to its lead by ``Lead.process`` (one lead per process) and the
+lead to its order by ``Order.lead``. These are real foreign keys rather than viewflow's
+generic ``artifact`` reference so that the inboxes can join and sort tasks by the lead's and
+the order's columns in one query.
+"""
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class Client(models.Model):
+    """A company the business sells to, or hopes to."""
+
+    class Status(models.TextChoices):
+        PROSPECT = "prospect", _("Prospect")
+        CUSTOMER = "customer", _("Customer")
+
+    name = models.CharField(_("company name"), max_length=200)
+    legal_name = models.CharField(_("legal name"), max_length=300, blank=True)
+    tax_number = models.CharField(_("tax number"), max_length=20, blank=True, db_index=True)
+    legal_address = models.TextField(_("legal address"), blank=True)
+    bank_details = models.TextField(_("bank details"), blank=True)
+    website = models.URLField(_("website"), blank=True)
+    status = models.CharField(
+        _("status"), max_length=20, choices=Status.choices, default=Status.PROSPECT
+    )
+    notes = models.TextField(_("notes"), blank=True)
+    created = models.DateTimeField(_("created"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("client")
+        verbose_name_plural = _("clients")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Contact(models.Model):
+    """A person at a client: whom to call, and who decides."""
+
+    client = models.ForeignKey(
+        Client, on_delete=models.CASCADE, related_name="contacts", verbose_name=_("client")
+    )
+    name = models.CharField(_("name"), max_length=200)
+    position = models.CharField(_("position"), max_length=200, blank=True)
+    phone = models.CharField(_("phone"), max_length=50, blank=True)
+    email = models.EmailField(_("e-mail"), blank=True)
+    is_decision_maker = models.BooleanField(_("decision maker"), default=False)
+
+    class Meta:
+        verbose_name = _("contact")
+        verbose_name_plural = _("contacts")
+        ordering = ["-is_decision_maker", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Lead(models.Model):
+    """One deal's way along the conveyor: where it came from and what qualification said."""
+
+    class Source(models.TextChoices):
+        WEB_FORM = "web_form", _("Web form")
+        IMPORT = "import", _("File import")
+        API = "api", _("API")
+        MANUAL = "manual", _("Entered by a person")
+        REPEAT_ORDER = "repeat_order", _("Repeat order")
+        REACTIVATION = "reactivation", _("Reactivation")
+
+    class Status(models.TextChoices):
+        NEW = "new", _("New")
+        QUALIFIED = "qualified", _("Qualified")
+        DISQUALIFIED = "disqualified", _("Disqualified")
+        NURTURE = "nurture", _("Nurture")
+
+    client = models.ForeignKey(
+        Client, on_delete=models.PROTECT, related_name="leads", verbose_name=_("client")
+    )
+    contact = models.ForeignKey(
+        Contact,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="leads",
+        verbose_name=_("contact"),
+    )
+    process = models.OneToOneField(
+        "viewflow.Process",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="lead",
+        verbose_name=_("process"),
+    )
+    source = models.CharField(_("source"), max_length=20, choices=Source.choices)
+    source_detail = models.CharField(
+        _("source detail"), max_length=200, blank=True, help_text=_("Campaign, file, system.")
+    )
+    request = models.TextField(_("what the client asked for"), blank=True)
+    status = models.CharField(_("status"), max_length=20, choices=Status.choices, default=Status.NEW)
+    disqualification_reason = models.TextField(_("disqualification reason"), blank=True)
+    nurture_until = models.DateField(_("nurture until"), null=True, blank=True)
+    created = models.DateTimeField(_("created"), default=timezone.now)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("created by"),
+    )
+
+    class Meta:
+        verbose_name = _("lead")
+        verbose_name_plural = _("leads")
+        ordering = ["-created"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(status="disqualified") | ~Q(disqualification_reason=""),
+                name="lead_disqualified_has_reason",
+                violation_error_message=_("A disqualified lead needs a reason."),
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="nurture") | Q(nurture_until__isnull=False),
+                name="lead_nurture_has_date",
+                violation_error_message=_("A nurtured lead needs a date to come back."),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.client} ({self.get_source_display()})"
+
+
+class Order(models.Model):
+    """What the client buys on this deal: specification, terms, documents and delivery."""
+
+    lead = models.OneToOneField(
+        Lead, on_delete=models.PROTECT, related_name="order", verbose_name=_("lead")
+    )
+    specification = models.TextField(_("specification"), blank=True)
+    amount = models.DecimalField(
+        _("amount"),
+        max_digits=14,
+        decimal_places=2,
+        default=Decimal("0.00"),
+        validators=[MinValueValidator(Decimal("0.00"))],
+    )
+    discount = models.DecimalField(
+        _("discount, %"),
+        max_digits=5,
+        decimal_places=2,
+        default=Decimal("0.00"),
+        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("100"))],
+    )
+    discount_needs_approval = models.BooleanField(
+        _("discount needs approval"),
+        default=False,
+        help_text=_("Set when the discount exceeds the limit of the role that granted it."),
+    )
+    discount_approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("discount approved by"),
+    )
+    terms = models.TextField(_("commercial terms"), blank=True)
+    # the document clerk's checklist
+    contract_signed = models.BooleanField(_("contract signed"), default=False)
+    invoice_issued = models.BooleanField(_("invoice issued"), default=False)
+    closing_acts_prepared = models.BooleanField(_("closing acts prepared"), default=False)
+    # the expeditor's part
+    delivery_address = models.TextField(_("delivery address"), blank=True)
+    delivery_date = models.DateField(_("delivery date"), null=True, blank=True)
+    delivered = models.DateTimeField(_("delivered"), null=True, blank=True)
+    originals_returned = models.BooleanField(_("signed originals returned"), default=False)
+    created = models.DateTimeField(_("created"), default=timezone.now)
+
+    DOCUMENT_FIELDS = ("contract_signed", "invoice_issued", "closing_acts_prepared")
+
+    class Meta:
+        verbose_name = _("order")
+        verbose_name_plural = _("orders")
+        ordering = ["-created"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(amount__gte=0), name="order_amount_not_negative"
+            ),
+            models.CheckConstraint(
+                condition=Q(discount__gte=0) & Q(discount__lte=100),
+                name="order_discount_is_a_percentage",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return _("Order #%(pk)s for %(client)s") % {"pk": self.pk, "client": self.lead.client}
+
+    @property
+    def documents_missing(self) -> list[str]:
+        """Verbose names of the checklist items not done yet."""
+        return [
+            str(self._meta.get_field(name).verbose_name)
+            for name in self.DOCUMENT_FIELDS
+            if not getattr(self, name)
+        ]
+
+    @property
+    def total(self) -> Decimal:
+        return (self.amount * (Decimal(100) - self.discount) / Decimal(100)).quantize(
+            Decimal("0.01")
+        )

@@ -1,0 +1,39 @@
+"""System checks on the configured flows: a locked flow, and handoffs that point somewhere."""
+
+from django.core.checks import Error, register
+from viewflow.workflow.lock import NoLock
+
+from .registry import flows, human_nodes
+
+
+@register()
+def check_flows(app_configs, **kwargs):
+    errors = []
+    for flow_class in flows():
+        if isinstance(flow_class.lock_impl, NoLock):
+            errors.append(
+                Error(
+                    f"{flow_class.__name__} runs without a lock.",
+                    hint="Set lock_impl = viewflow.workflow.lock.select_for_update_lock.",
+                    id="salesflow.E001",
+                )
+            )
+    for ref, node in human_nodes().items():
+        if not node._owner_permission:
+            errors.append(
+                Error(
+                    f"Stage {ref} has no .Permission(): its tasks would be open to anyone.",
+                    id="salesflow.E002",
+                )
+            )
+        if node.handoff is not None and node.flow_class.instance.node(
+            node.handoff.to_node, no_obsolete=True
+        ) is None:
+            errors.append(
+                Error(
+                    f"Stage {ref}: handoff template {node.handoff.code!r} is addressed to "
+                    f"{node.handoff.to_node!r}, which is not a node of the flow.",
+                    id="salesflow.E003",
+                )
+            )
+    return errors

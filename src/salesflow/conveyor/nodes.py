@@ -1,0 +1,162 @@
+"""The nodes a conveyor is built from, on top of viewflow's.
+
+* ``Stage`` -- a human stage owned by a role's pool. It is completed only through the
+  engine's services (``stage_complete`` / ``stage_bounce``): the stage's form, a valid
+  handoff note for the next stage, an audit event. ``.Bounce(node)`` draws the way back
+  in the flow graph and lets the receiver send the work back with a question.
+
+viewflow's own transitions do not check permissions or write history, so every way into a
+stage -- its page, assign, unassign -- goes through views that call our services.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from django.urls import path
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from viewflow import this
+from viewflow.workflow import flow
+from viewflow.workflow.activation import Activation
+from viewflow.workflow.base import Edge
+from viewflow.workflow.nodes.view import ViewActivation
+
+if TYPE_CHECKING:
+    from salesflow.handoff.templates import HandoffTemplate
+
+BOUNCED = "salesflow_bounced"  # task.data key on a task created by a bounce
+
+
+class StageActivation(ViewActivation):
+    """A stage's activation; the services set ``bounce`` before ``execute()``."""
+
+    bounce = False
+
+    @classmethod
+    def create(cls, flow_task, prev_activation, token, data=None, seed=None):
+        if getattr(prev_activation, "bounce", False):
+            data = {**(data or {}), BOUNCED: True}
+        activation = super().create(flow_task, prev_activation, token, data=data, seed=seed)
+        from .services import stage_task_created
+
+        stage_task_created(activation=activation)
+        return activation
+
+    @Activation.status.super()
+    def create_next(self):
+        if self.bounce:
+            yield self.flow_task._bounce._create(self, self.task.token)
+        else:
+            yield from super().create_next.original()
+
+
+class Stage(flow.View):
+    """A human stage of the conveyor.
+
+    ``form_class`` is a ``salesflow.conveyor.forms.StageForm`` subclass holding the
+    stage's own fields; ``apply`` is the flow's service that writes them (called inside
+    the completion's transaction). ``.Handoff(template)`` is the note the next stage
+    needs; ``.Bounce(node)`` is where the receiver may send the work back.
+    """
+
+    activation_class = StageActivation
+
+    def __init__(self, form_class: type, apply: Any = None, **kwargs: Any) -> None:
+        from .views import StageView
+
+        super().__init__(StageView.as_view(), **kwargs)
+        self.form_class = form_class
+        self._apply = apply
+        self._handoff: HandoffTemplate | None = None
+        self._bounce = None
+        self.is_approval = False
+
+    def Handoff(self, template: HandoffTemplate) -> Stage:  # noqa: N802 - viewflow's builder style
+        self._handoff = template
+        return self
+
+    def Bounce(self, node: Any) -> Stage:  # noqa: N802
+        self._bounce = node
+        return self
+
+    def Approval(self) -> Stage:  # noqa: N802
+        """Mark the stage as a team lead's approval: completing it approves the order's
+        discount, sending it back rejects it."""
+        self.is_approval = True
+        return self
+
+    def _resolve(self, instance):
+        super()._resolve(instance)
+        self._bounce = this.resolve(instance, self._bounce)
+        self._apply = this.resolve(instance, self._apply)
+
+    def _outgoing(self):
+        yield from super()._outgoing()
+        if self._bounce is not None:
+            yield Edge(src=self, dst=self._bounce, edge_class="bounce", label=str(_("bounce")))
+
+    @property
+    def handoff(self) -> HandoffTemplate | None:
+        return self._handoff
+
+    @property
+    def bounce_node(self):
+        return self._bounce
+
+    def apply(self, **kwargs: Any) -> None:
+        if self._apply is not None:
+            self._apply(**kwargs)
+
+    def calc_owner(self, activation):
+        """A task sent back by a bounce goes to whoever did this stage before (they know
+        the answer), if they are still active; otherwise it waits in the pool."""
+        if activation.task.data.get(BOUNCED):
+            from .selectors import last_performer
+
+            owner = last_performer(process=activation.process, node=self)
+            if owner is not None:
+                activation.task.assigned = timezone.now()
+            return owner
+        return super().calc_owner(activation)
+
+    def can_assign(self, user, task):
+        """Used by viewflow's pages to show the assign button; the engine's rules decide."""
+        from .services import assignment_refusal
+
+        return (
+            super().can_assign(user, task)
+            and assignment_refusal(task=task, user=user, check_owner=False) is None
+        )
+
+    # --- URLs: the stage page, assign and unassign go through the engine's services ----
+
+    @property
+    def view_path(self):
+        from .views import StageView, task_view
+
+        return path(
+            f"<int:process_pk>/{self.name}/<int:task_pk>/execute/",
+            task_view(self, StageView.as_view()),
+            name="execute",
+        )
+
+    @property
+    def assign_path(self):
+        from .views import ClaimTaskView, task_view
+
+        return path(
+            f"<int:process_pk>/{self.name}/<int:task_pk>/assign/",
+            task_view(self, ClaimTaskView.as_view()),
+            name="assign",
+        )
+
+    @property
+    def unassign_path(self):
+        from .views import UnassignTaskView, task_view
+
+        return path(
+            f"<int:process_pk>/{self.name}/<int:task_pk>/unassign/",
+            task_view(self, UnassignTaskView.as_view()),
+            name="unassign",
+        )

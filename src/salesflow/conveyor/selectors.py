@@ -1,0 +1,38 @@
+"""Reading tasks for the stage services and pages."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from django.contrib.auth import get_user_model
+from viewflow.workflow.models import Task
+from viewflow.workflow.status import STATUS
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser
+    from viewflow.workflow.models import Process
+
+# Everything a stage works on, in the one query that reads the task.
+TASK_RELATED = ("process", "process__lead__client", "process__lead__order", "owner")
+
+
+def task_with_work(*, task_id: int) -> Task:
+    """The task with its process, lead, client, order and owner (DoesNotExist if none)."""
+    return Task.objects.select_related(*TASK_RELATED).get(pk=task_id)
+
+
+def last_performer(*, process: Process, node) -> AbstractBaseUser | None:
+    """Who completed ``node`` last in this process, if they are still active."""
+    owner_id = (
+        Task.objects.filter(process=process, flow_task=node, status=STATUS.DONE)
+        .order_by("-finished", "-pk")
+        .values_list("owner_id", flat=True)
+        .first()
+    )
+    if owner_id is None:
+        return None
+    return get_user_model()._default_manager.filter(pk=owner_id, is_active=True).first()
+
+
+def node_was_performed(*, process_id: int, node) -> bool:
+    return Task.objects.filter(process_id=process_id, flow_task=node, status=STATUS.DONE).exists()

@@ -1,0 +1,189 @@
+"""Pages of a stage: work on it (with the handoff section), take it, give it back.
+
+Thin: each POST calls one service; a refusal (``SalesflowError``) is shown on the page with
+its message and the status the error carries, and nothing has been written.
+"""
+
+from __future__ import annotations
+
+from functools import wraps
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views import generic
+from viewflow.workflow.models import Task
+
+from salesflow.exceptions import SalesflowError
+from salesflow.handoff.selectors import client_history, incoming_notes
+
+from . import services
+from .forms import HandoffForm, bounce_form
+from .selectors import TASK_RELATED
+
+
+def task_view(node: Any, view: Any) -> Any:
+    """Wrap a view of one stage's task: signed-in users only, the task must belong to this
+    node and process (else 404), and ``request.activation`` is set for viewflow's templates."""
+
+    @login_required
+    @wraps(view)
+    def wrapper(request: HttpRequest, process_pk: int, task_pk: int, **kwargs: Any) -> HttpResponse:
+        task = get_object_or_404(
+            Task.objects.select_related(*TASK_RELATED), pk=task_pk, process_id=process_pk
+        )
+        if task.flow_task != node:
+            raise Http404("No such task at this stage.")
+        request.activation = node.activation_class(task)
+        return view(request, process_pk=process_pk, task_pk=task_pk, **kwargs)
+
+    return wrapper
+
+
+def _task_detail_url(task: Task) -> str:
+    return task.flow_task.reverse("detail", args=[task.process_id, task.pk])
+
+
+def _inbox_url() -> str:
+    return reverse("inbox")
+
+
+def refused(request: HttpRequest, error: SalesflowError) -> None:
+    messages.error(request, error.message)
+
+
+class StageView(generic.TemplateView):
+    """The stage page: the incoming handoff note on top, the client's handoff history, the
+    stage's form with the note for the next stage, and the way back (bounce)."""
+
+    template_name = "salesflow/conveyor/stage.html"
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        self.task = request.activation.task
+        try:
+            self.work = services.work_for(task=self.task, user=request.user)
+        except SalesflowError as error:
+            refused(request, error)
+            return HttpResponseRedirect(_task_detail_url(self.task))
+        self.node = self.work.node
+        return super().dispatch(request, *args, **kwargs)
+
+    def forms(self, data: Any = None, *, action: str = "") -> dict[str, Any]:
+        """The page's forms; those of the submitted ``action`` bound to ``data``."""
+        stage_data = data if action == "complete" else None
+        forms: dict[str, Any] = {
+            "form": self.node.form_class(data=stage_data, work=self.work, prefix="stage")
+        }
+        if self.node.handoff is not None:
+            forms["handoff_form"] = HandoffForm(
+                data=stage_data, template=self.node.handoff, prefix="handoff"
+            )
+        if self.node.bounce_node is not None:
+            forms["bounce_form"] = bounce_form(data=data if action == "bounce" else None)
+        return forms
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        for name, form in self.forms().items():
+            context.setdefault(name, form)
+        notes = list(incoming_notes(process_id=self.task.process_id, node_ref=self.work.node_ref))
+        context.update(
+            task=self.task,
+            process=self.task.process,
+            work=self.work,
+            node=self.node,
+            incoming=notes,
+            pending=next((n for n in notes if n.acknowledged_by_id is None), None),
+            history=client_history(client_id=self.work.client.pk) if self.work.client else [],
+        )
+        return context
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        action = request.POST.get("action", "complete")
+        if action not in ("complete", "bounce", "acknowledge"):
+            return HttpResponse(status=400)
+        forms = self.forms(data=request.POST, action=action)
+        try:
+            if action == "acknowledge":
+                services.stage_acknowledge(task=self.task, user=request.user)
+                messages.success(request, _("Handoff note acknowledged."))
+                return HttpResponseRedirect(request.path)
+            if action == "bounce":
+                form = forms.get("bounce_form") or bounce_form(data=request.POST)
+                services.stage_bounce(
+                    task=self.task,
+                    user=request.user,
+                    question=form.note_fields(),
+                    note_text=form.note_text(),
+                )
+                messages.success(request, _("Sent back with your question."))
+                return HttpResponseRedirect(_inbox_url())
+            handoff_form = forms.get("handoff_form")
+            services.stage_complete(
+                task=self.task,
+                user=request.user,
+                data=_unprefixed(request.POST, "stage"),
+                handoff=handoff_form.note_fields() if handoff_form else None,
+                note_text=handoff_form.note_text() if handoff_form else "",
+                acknowledge=bool(request.POST.get("acknowledge")),
+            )
+        except SalesflowError as error:
+            refused(request, error)
+            # The stage form shows its own errors (it is bound); a note's errors come from
+            # its template in the service and are carried onto the note's form here.
+            note_form = forms.get("bounce_form" if action == "bounce" else "handoff_form")
+            if note_form is not None:
+                for field, field_errors in error.errors.items():
+                    if field in note_form.fields or field == "__all__":
+                        for message in field_errors:
+                            note_form.add_error(None if field == "__all__" else field, message)
+            return self.render_to_response(self.get_context_data(**forms), status=error.status)
+        messages.success(request, _("“%(stage)s” done.") % {"stage": self.node.task_title})
+        return HttpResponseRedirect(_inbox_url())
+
+
+def _unprefixed(data: Any, prefix: str) -> dict[str, Any]:
+    """Form data of one prefixed form, keys without the prefix (what the service takes)."""
+    start = f"{prefix}-"
+    result: dict[str, Any] = {}
+    for key in data:
+        if key.startswith(start):
+            values = data.getlist(key)
+            result[key[len(start):]] = values if len(values) > 1 else values[0]
+    return result
+
+
+class ClaimTaskView(generic.TemplateView):
+    """Take a task from the pool (viewflow's assign page, through ``task_claim``)."""
+
+    template_name = "viewflow/workflow/task_assign.html"
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        task = request.activation.task
+        try:
+            services.task_claim(task=task, user=request.user)
+        except SalesflowError as error:
+            refused(request, error)
+            return HttpResponseRedirect(_task_detail_url(task))
+        messages.success(request, _("Task #%(id)s is yours.") % {"id": task.pk})
+        return HttpResponseRedirect(task.flow_task.reverse("execute", args=[task.process_id, task.pk]))
+
+
+class UnassignTaskView(generic.TemplateView):
+    """Give a task back to its pool (viewflow's unassign page, through ``task_unassign``)."""
+
+    template_name = "viewflow/workflow/task_unassign.html"
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        task = request.activation.task
+        try:
+            services.task_unassign(task=task, user=request.user)
+        except SalesflowError as error:
+            refused(request, error)
+            return HttpResponseRedirect(_task_detail_url(task))
+        messages.success(request, _("Task #%(id)s is back in its pool.") % {"id": task.pk})
+        return HttpResponseRedirect(_inbox_url())

@@ -1,0 +1,22 @@
+from django.contrib import admin
+
+from .models import HandoffNote
+
+
+@admin.register(HandoffNote)
+class HandoffNoteAdmin(admin.ModelAdmin):
+    """Notes are history: shown, never edited here."""
+
+    list_display = ("created", "client", "from_node", "to_node", "kind", "author", "acknowledged")
+    list_filter = ("kind", "from_node", "to_node")
+    search_fields = ("client__name", "text")
+    list_select_related = ("client", "author")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

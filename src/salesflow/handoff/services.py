@@ -1,0 +1,85 @@
+"""Writing, acknowledging and bouncing handoff notes.
+
+The caller holds the process lock (the stage services do): a note is written in the same
+transaction as the completion it belongs to.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from viewflow.workflow.models import Task
+
+from salesflow.audit.models import AuditEvent
+from salesflow.audit.services import audit_record
+from salesflow.exceptions import HandoffIncomplete, NotPermitted
+
+from .models import HandoffNote
+from .templates import HandoffTemplate
+
+
+def handoff_validate(
+    *, template: HandoffTemplate, fields: Mapping[str, Any] | None
+) -> dict[str, str]:
+    """The note's clean fields, or HandoffIncomplete naming each field that falls short."""
+    clean, errors = template.validate(fields or {})
+    if errors:
+        raise HandoffIncomplete(
+            _("The handoff note for “%(title)s” is incomplete: the next person needs more.")
+            % {"title": template.title},
+            errors=errors,
+        )
+    return clean
+
+
+def handoff_create(
+    *,
+    task: Task,
+    author: AbstractBaseUser,
+    template: HandoffTemplate,
+    from_node: str,
+    to_node: str,
+    client_id: int,
+    fields: dict[str, str],
+    text: str = "",
+    kind: str = HandoffNote.Kind.HANDOFF,
+) -> HandoffNote:
+    """Store an already validated note (see ``handoff_validate``)."""
+    return HandoffNote.objects.create(
+        kind=kind,
+        process_id=task.process_id,
+        client_id=client_id,
+        from_task=task,
+        from_node=from_node,
+        to_node=to_node,
+        template=template.code,
+        author=author,
+        fields=fields,
+        text=text.strip(),
+    )
+
+
+def handoff_acknowledge(*, note: HandoffNote, user: AbstractBaseUser, task: Task) -> HandoffNote:
+    """The receiver confirms they read the note. Its author may not (separation of duties);
+    acknowledging twice changes nothing."""
+    if note.author_id == user.pk:
+        raise NotPermitted(
+            _("You wrote this handoff note; a colleague on the receiving stage must read it.")
+        )
+    if note.acknowledged_by_id is not None:
+        return note
+    note.acknowledged_by = user
+    note.acknowledged = timezone.now()
+    note.save(update_fields=["acknowledged_by", "acknowledged"])
+    audit_record(
+        action=AuditEvent.Action.ACKNOWLEDGE,
+        actor=user,
+        task=task,
+        client_id=note.client_id,
+        data={"note": note.pk},
+    )
+    return note

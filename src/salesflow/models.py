@@ -1,0 +1,45 @@
+"""Roles as the database knows them: one row and one auth group per role file.
+
+The files in ``roles/`` are the source of truth; ``roles_sync`` copies them here so that
+membership (a user in the role's group) and permissions work with Django's auth, and so
+the admin can show who holds which role.
+"""
+
+from django.contrib.auth.models import Group
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+# Permissions the engine defines itself (flows declare the ones of their nodes).
+MANAGE_QUEUES = "salesflow.manage_queues"
+VIEW_REPORTS = "salesflow.view_reports"
+EXPORT_CLIENTS = "salesflow.export_clients"
+ENGINE_PERMISSIONS = (MANAGE_QUEUES, VIEW_REPORTS, EXPORT_CLIENTS)
+
+
+class Role(models.Model):
+    code = models.SlugField(_("code"), max_length=50, unique=True)
+    title_en = models.CharField(_("title (English)"), max_length=100)
+    title_ru = models.CharField(_("title (Russian)"), max_length=100)
+    group = models.OneToOneField(
+        Group, on_delete=models.PROTECT, related_name="salesflow_role", verbose_name=_("group")
+    )
+    source_file = models.CharField(_("source file"), max_length=500)
+    definition = models.JSONField(_("definition"), default=dict)
+    active = models.BooleanField(
+        _("active"), default=True, help_text=_("False once its file is removed from roles/.")
+    )
+    synced = models.DateTimeField(_("last synced"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("role")
+        verbose_name_plural = _("roles")
+        ordering = ["code"]
+        default_permissions = ()
+        permissions = [
+            ("manage_queues", _("Can see every pool and reassign tasks")),
+            ("view_reports", _("Can read the daily queue report")),
+            ("export_clients", _("Can export the client base")),
+        ]
+
+    def __str__(self) -> str:
+        return self.title_en

@@ -1,0 +1,314 @@
+"""The company's roles, read from ``roles/*.toml`` and checked before anything runs.
+
+A role file is data, written by whoever runs the sales department, so every mistake in it
+is reported with the file, the key and what is wrong (``RoleFileError``), and the product
+refuses to start on a bad file instead of running with a half-understood role.
+
+A role file looks like this::
+
+    code = "hunter"
+    discount_limit = "0"                 # percent of an order a member may grant alone
+    client_fields = ["phone", "email"]   # contact fields shown in full without a task
+    permissions = []                     # engine permissions beyond the stages
+
+    [title]
+    en = "Active-sales manager"
+    ru = "Менеджер активных продаж"
+
+    [stages]                             # flow nodes the role performs, with their SLA
+    "conveyor.qualify" = { sla = "1d" }
+
+    [[separation_of_duties]]             # who may not take this role's tasks
+    not_after = ["conveyor.qualify"]     # ... having performed one of these nodes
+    scope = "client"                     # ... for the same client (or "process")
+
+Node references are ``<flow>.<node>``, where ``<flow>`` is the flow's ``app_name`` (the
+class name without ``Flow``, lower case). The loader checks them against the flows in
+``settings.SALESFLOW_FLOWS``.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from decimal import Decimal, InvalidOperation
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+
+# Contact and client fields a role may be allowed to see in full (see clients.visibility).
+CLIENT_FIELDS = ("phone", "email", "legal_details")
+SCOPES = ("client", "process")
+ROLE_CODE = re.compile(r"^[a-z][a-z0-9_]{1,49}$")
+_DURATION_PART = re.compile(r"(\d+)\s*([dhm])")
+_DURATION = re.compile(r"^\s*(\d+\s*[dhm]\s*)+$")
+_UNITS = {"d": "days", "h": "hours", "m": "minutes"}
+
+
+class RoleFileError(Exception):
+    """A role file that cannot be used; the message names the file, the key and the reason."""
+
+    def __init__(self, path: Path | str, key: str, reason: str) -> None:
+        self.path = str(path)
+        self.key = key
+        self.reason = reason
+        where = f"{self.path}: {key}" if key else self.path
+        super().__init__(f"{where}: {reason}")
+
+
+@dataclass(frozen=True)
+class Stage:
+    """A flow node a role performs and the time the role has for it."""
+
+    node: str
+    sla: timedelta
+
+
+@dataclass(frozen=True)
+class SeparationRule:
+    """A member who performed one of ``not_after`` (for the same ``scope``) may not take
+    this role's tasks there."""
+
+    not_after: tuple[str, ...]
+    scope: str
+
+
+@dataclass(frozen=True)
+class Role:
+    code: str
+    path: str
+    title: Mapping[str, str]
+    stages: tuple[Stage, ...]
+    permissions: tuple[str, ...] = ()
+    discount_limit: Decimal | None = None
+    client_fields: tuple[str, ...] = ()
+    separation_of_duties: tuple[SeparationRule, ...] = ()
+    # everything else the file says, for display
+    raw: Mapping[str, Any] = field(default_factory=dict, compare=False)
+
+    @property
+    def nodes(self) -> tuple[str, ...]:
+        return tuple(stage.node for stage in self.stages)
+
+    def title_for(self, language: str) -> str:
+        return self.title.get(language) or self.title["en"]
+
+
+def parse_duration(value: str) -> timedelta:
+    """``"1d 4h"``, ``"8h"``, ``"30m"`` -> timedelta; ValueError on anything else."""
+    if not isinstance(value, str) or not _DURATION.match(value):
+        raise ValueError(f"{value!r} is not a duration like '8h', '2d', '45m' or '1d 4h'")
+    kwargs: dict[str, int] = {}
+    for amount, unit in _DURATION_PART.findall(value):
+        kwargs[_UNITS[unit]] = kwargs.get(_UNITS[unit], 0) + int(amount)
+    duration = timedelta(**kwargs)
+    if not duration:
+        raise ValueError(f"{value!r} is zero; a stage needs some time")
+    return duration
+
+
+class _Reader:
+    """Reads one parsed file, turning every mistake into a RoleFileError."""
+
+    TOP_KEYS = {
+        "code",
+        "title",
+        "stages",
+        "permissions",
+        "discount_limit",
+        "client_fields",
+        "separation_of_duties",
+    }
+
+    def __init__(self, path: Path, data: Mapping[str, Any]) -> None:
+        self.path = path
+        self.data = data
+
+    def error(self, key: str, reason: str) -> RoleFileError:
+        return RoleFileError(self.path, key, reason)
+
+    def unknown_keys(self, where: str, table: Mapping[str, Any], known: Iterable[str]) -> None:
+        for key in table:
+            if key not in known:
+                name = f"{where}.{key}" if where else key
+                raise self.error(name, f"unknown key (known: {', '.join(sorted(known))})")
+
+    def string_list(self, key: str) -> tuple[str, ...]:
+        value = self.data.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise self.error(key, "must be a list of strings")
+        return tuple(value)
+
+    def read(self) -> Role:
+        self.unknown_keys("", self.data, self.TOP_KEYS)
+        code = self.data.get("code")
+        if not isinstance(code, str) or not ROLE_CODE.match(code):
+            raise self.error(
+                "code", "must be a lower-case identifier such as 'hunter' or 'account_manager'"
+            )
+        return Role(
+            code=code,
+            path=str(self.path),
+            title=self.title(),
+            stages=self.stages(),
+            permissions=self.string_list("permissions"),
+            discount_limit=self.discount_limit(),
+            client_fields=self.client_fields(),
+            separation_of_duties=self.separation_rules(),
+            raw=dict(self.data),
+        )
+
+    def title(self) -> dict[str, str]:
+        title = self.data.get("title")
+        if not isinstance(title, dict):
+            raise self.error("title", "missing: a table with 'en' and 'ru' titles")
+        for language in ("en", "ru"):
+            if not isinstance(title.get(language), str) or not title[language].strip():
+                raise self.error(f"title.{language}", "missing or empty")
+        self.unknown_keys("title", title, ("en", "ru"))
+        return dict(title)
+
+    def stages(self) -> tuple[Stage, ...]:
+        stages = self.data.get("stages", {})
+        if not isinstance(stages, dict):
+            raise self.error("stages", "must be a table of node = { sla = '...' }")
+        result = []
+        for node, options in stages.items():
+            key = f"stages.{node}"
+            if not isinstance(options, dict):
+                raise self.error(key, "must be a table such as { sla = '1d' }")
+            self.unknown_keys(key, options, ("sla",))
+            if "sla" not in options:
+                raise self.error(f"{key}.sla", "missing: how long the role has for this stage")
+            try:
+                sla = parse_duration(options["sla"])
+            except ValueError as exc:
+                raise self.error(f"{key}.sla", str(exc)) from None
+            result.append(Stage(node=node, sla=sla))
+        return tuple(result)
+
+    def discount_limit(self) -> Decimal | None:
+        if "discount_limit" not in self.data:
+            return None
+        value = self.data["discount_limit"]
+        try:
+            limit = Decimal(str(value))
+        except InvalidOperation:
+            raise self.error("discount_limit", f"{value!r} is not a number") from None
+        if not limit.is_finite() or not Decimal(0) <= limit <= Decimal(100):
+            raise self.error("discount_limit", "must be a percentage between 0 and 100")
+        return limit
+
+    def client_fields(self) -> tuple[str, ...]:
+        fields = self.string_list("client_fields")
+        for name in fields:
+            if name not in CLIENT_FIELDS:
+                raise self.error(
+                    "client_fields", f"unknown field {name!r} (known: {', '.join(CLIENT_FIELDS)})"
+                )
+        return fields
+
+    def separation_rules(self) -> tuple[SeparationRule, ...]:
+        rules = self.data.get("separation_of_duties", [])
+        if not isinstance(rules, list):
+            raise self.error("separation_of_duties", "must be an array of tables [[...]]")
+        result = []
+        for index, rule in enumerate(rules):
+            key = f"separation_of_duties[{index}]"
+            if not isinstance(rule, dict):
+                raise self.error(key, "must be a table")
+            self.unknown_keys(key, rule, ("not_after", "scope"))
+            not_after = rule.get("not_after")
+            if (
+                not isinstance(not_after, list)
+                or not not_after
+                or not all(isinstance(node, str) for node in not_after)
+            ):
+                raise self.error(f"{key}.not_after", "must be a non-empty list of nodes")
+            scope = rule.get("scope", "client")
+            if scope not in SCOPES:
+                raise self.error(f"{key}.scope", f"must be one of {', '.join(SCOPES)}")
+            result.append(SeparationRule(not_after=tuple(not_after), scope=scope))
+        return tuple(result)
+
+
+def read_role_file(path: Path) -> Role:
+    """Parse and check one file on its own (without looking at the flows)."""
+    try:
+        with path.open("rb") as handle:
+            data = tomllib.load(handle)
+    except tomllib.TOMLDecodeError as exc:
+        raise RoleFileError(path, "", f"not valid TOML: {exc}") from None
+    except OSError as exc:
+        raise RoleFileError(path, "", f"cannot be read: {exc.strerror}") from None
+    return _Reader(path, data).read()
+
+
+def read_roles(
+    directory: Path, *, nodes: Mapping[str, str | None], engine_permissions: Iterable[str]
+) -> dict[str, Role]:
+    """Read every ``*.toml`` in ``directory`` and check them against the flows.
+
+    ``nodes`` maps each human node reference (``conveyor.qualify``) to its permission;
+    ``engine_permissions`` are the permissions the engine itself defines. Raises
+    RoleFileError on the first problem.
+    """
+    if not directory.is_dir():
+        raise RoleFileError(directory, "", "the roles directory does not exist")
+    roles: dict[str, Role] = {}
+    known_permissions = set(engine_permissions) | {p for p in nodes.values() if p}
+    for path in sorted(directory.glob("*.toml")):
+        role = read_role_file(path)
+        if role.code in roles:
+            raise RoleFileError(path, "code", f"{role.code!r} is already defined in {roles[role.code].path}")
+        for stage in role.stages:
+            if stage.node not in nodes:
+                raise RoleFileError(
+                    path, f"stages.{stage.node}", f"no such human node (known: {', '.join(sorted(nodes))})"
+                )
+        for index, rule in enumerate(role.separation_of_duties):
+            for node in rule.not_after:
+                if node not in nodes:
+                    raise RoleFileError(
+                        path, f"separation_of_duties[{index}].not_after", f"no such human node {node!r}"
+                    )
+        for permission in role.permissions:
+            if permission not in known_permissions:
+                raise RoleFileError(path, "permissions", f"unknown permission {permission!r}")
+        roles[role.code] = role
+    if not roles:
+        raise RoleFileError(directory, "", "no role files (*.toml) found")
+    covered = {node for role in roles.values() for node in role.nodes}
+    for node in sorted(set(nodes) - covered):
+        raise RoleFileError(
+            directory, node, "no role performs this node: its tasks would wait in a pool nobody sees"
+        )
+    return roles
+
+
+@cache
+def get_roles() -> dict[str, Role]:
+    """The roles of this installation, read once per process (see ``salesflow.apps``)."""
+    from salesflow.conveyor.registry import human_nodes
+    from salesflow.models import ENGINE_PERMISSIONS
+
+    return read_roles(
+        settings.SALESFLOW_ROLES_DIR,
+        nodes={ref: node._owner_permission for ref, node in human_nodes().items()},
+        engine_permissions=ENGINE_PERMISSIONS,
+    )
+
+
+def roles_for_node(node_ref: str) -> list[Role]:
+    return [role for role in get_roles().values() if node_ref in role.nodes]
+
+
+def sla_for_node(node_ref: str) -> timedelta | None:
+    """The node's SLA: the shortest one any role performing it declares."""
+    slas = [s.sla for role in roles_for_node(node_ref) for s in role.stages if s.node == node_ref]
+    return min(slas) if slas else None

@@ -1,0 +1,197 @@
+"""Django settings for salesflow, read from the environment in this one place.
+
+Two profiles, chosen by ``SALESFLOW_ENV``:
+
+* ``development`` (the default): the embedded set-up that ``make run`` starts on a fresh
+  machine -- SQLite under ``var/``, a file-system Celery broker that needs no service,
+  e-mail printed to the console. Every variable has a safe default.
+* ``production``: PostgreSQL and a real broker. It refuses to start without the variables
+  that must never have a default (``SECRET_KEY``, ``DATABASE_URL``, ``CELERY_BROKER_URL``,
+  ``ALLOWED_HOSTS``).
+"""
+
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext_lazy as _
+
+# src/salesflow/settings.py -> the project checkout (where roles/ and var/ live)
+PROJECT_DIR = Path(__file__).resolve().parent.parent.parent
+VAR_DIR = Path(environ.Env().str("SALESFLOW_VAR_DIR", default=str(PROJECT_DIR / "var")))
+
+env = environ.Env()
+SALESFLOW_ENV = env.str("SALESFLOW_ENV", default="development")
+if SALESFLOW_ENV not in ("development", "production"):
+    raise ImproperlyConfigured(
+        f"SALESFLOW_ENV must be 'development' or 'production', not {SALESFLOW_ENV!r}"
+    )
+PRODUCTION = SALESFLOW_ENV == "production"
+
+
+def _required_in_production(name: str, default: str) -> str:
+    """The variable's value; in production a missing variable stops the start-up."""
+    if PRODUCTION and name not in env.ENVIRON:
+        raise ImproperlyConfigured(
+            f"{name} must be set in the environment when SALESFLOW_ENV=production"
+        )
+    return env.str(name, default=default)
+
+
+DEBUG = env.bool("DEBUG", default=not PRODUCTION)
+SECRET_KEY = _required_in_production(
+    "SECRET_KEY", "development-only-secret-key-never-use-in-production"
+)
+ALLOWED_HOSTS = env.list(
+    "ALLOWED_HOSTS",
+    default=[] if PRODUCTION else ["localhost", "127.0.0.1", "[::1]", "testserver"],
+)
+if PRODUCTION and not ALLOWED_HOSTS:
+    raise ImproperlyConfigured("ALLOWED_HOSTS must be set when SALESFLOW_ENV=production")
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "django_filters",
+    "viewflow",
+    "viewflow.workflow",
+    # the engine
+    "salesflow",
+    "salesflow.clients",
+    "salesflow.audit",
+    "salesflow.handoff",
+    "salesflow.conveyor",
+    # the company's conveyors
+    "flows",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "salesflow.urls"
+WSGI_APPLICATION = "salesflow.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.debug",
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": env.db_url(
+        "DATABASE_URL",
+        default=_required_in_production(
+            "DATABASE_URL", f"sqlite:///{VAR_DIR / 'salesflow.sqlite3'}"
+        ),
+    )
+}
+# Reuse connections and check them before use, so a restarted PostgreSQL is survived.
+DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
+    # The embedded default runs web, worker and beat on one file: wait for the writer
+    # instead of failing with "database is locked".
+    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "/accounts/login/"
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "/accounts/login/"
+
+LANGUAGE_CODE = env.str("LANGUAGE_CODE", default="en")
+LANGUAGES = [("en", _("English")), ("ru", _("Russian"))]
+LOCALE_PATHS = [Path(__file__).resolve().parent / "locale"]
+TIME_ZONE = env.str("TIME_ZONE", default="UTC")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(VAR_DIR / "static")))
+
+# E-mail: printed to the console in development, SMTP (EMAIL_URL) in production.
+_email = env.email_url(
+    "EMAIL_URL",
+    default="smtp://localhost:25" if PRODUCTION else "consolemail://",
+)
+EMAIL_BACKEND = _email["EMAIL_BACKEND"]
+EMAIL_HOST = _email.get("EMAIL_HOST", "")
+EMAIL_PORT = _email.get("EMAIL_PORT", 25)
+EMAIL_HOST_USER = _email.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = _email.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = _email.get("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = _email.get("EMAIL_USE_SSL", False)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="salesflow@localhost")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+
+# Celery: a broker directory on disk by default (no service to install), Redis in production.
+BROKER_DIR = VAR_DIR / "broker"
+CELERY_BROKER_URL = _required_in_production("CELERY_BROKER_URL", "filesystem://")
+CELERY_BROKER_TRANSPORT_OPTIONS = (
+    {
+        "data_folder_in": str(BROKER_DIR / "queue"),
+        "data_folder_out": str(BROKER_DIR / "queue"),
+        "processed_folder": str(BROKER_DIR / "processed"),
+        "store_processed": False,
+    }
+    if CELERY_BROKER_URL.startswith("filesystem://")
+    else {}
+)
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_ALWAYS_EAGER = False
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+CELERY_TIMEZONE = TIME_ZONE
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+}
+
+# --- salesflow -------------------------------------------------------------------------
+# The engine finds the company's conveyors and roles here; it never imports flows/ itself.
+SALESFLOW_FLOWS = env.list("SALESFLOW_FLOWS", default=["flows.conveyor.ConveyorFlow"])
+# Start nodes the engine's intake uses: new leads, and repeat orders of known clients.
+SALESFLOW_INTAKE_NODE = env.str("SALESFLOW_INTAKE_NODE", default="flows.conveyor.ConveyorFlow.intake")
+SALESFLOW_REPEAT_ORDER_NODE = env.str(
+    "SALESFLOW_REPEAT_ORDER_NODE", default="flows.conveyor.ConveyorFlow.repeat_order"
+)
+SALESFLOW_ROLES_DIR = Path(env.str("SALESFLOW_ROLES_DIR", default=str(PROJECT_DIR / "roles")))

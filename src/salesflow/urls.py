@@ -1,0 +1,22 @@
+"""URLs: viewflow's Material site with one application per configured flow, sign-in,
+the admin, and language switching."""
+
+from django.contrib import admin
+from django.urls import include, path
+from viewflow.contrib.auth import AuthViewset
+from viewflow.urls import Site
+
+from .conveyor.registry import flows
+from .conveyor.viewsets import ConveyorAppViewset
+
+site = Site(
+    title="salesflow",
+    viewsets=[ConveyorAppViewset(flow_class, icon="conveyor_belt") for flow_class in flows()],
+)
+
+urlpatterns = [
+    path("accounts/", AuthViewset(with_profile_view=False).urls),
+    path("admin/", admin.site.urls),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("", site.urls),
+]
