@@ -69,6 +69,8 @@ INSTALLED_APPS = [
     "salesflow.conveyor",
     # the company's conveyors
     "flows",
+    # benchmarks (no models; `salesflow bench ...`)
+    "bench",
 ]
 
 MIDDLEWARE = [

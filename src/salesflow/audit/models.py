@@ -27,7 +27,6 @@ class AuditEvent(models.Model):
         REASSIGN = "reassign", _("Reassigned")
         COMPLETE = "complete", _("Completed")
         HANDOFF = "handoff", _("Handed off")
-        ACKNOWLEDGE = "acknowledge", _("Acknowledged a handoff")
         BOUNCE = "bounce", _("Bounced back")
         APPROVE = "approve", _("Approved")
         REJECT = "reject", _("Rejected")

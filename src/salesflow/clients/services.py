@@ -49,11 +49,18 @@ def lead_intake(
     return lead
 
 
+def user_role_codes(user: AbstractBaseUser) -> frozenset[str]:
+    """The codes of the roles the user holds (their groups), read once per user object."""
+    if not hasattr(user, "_salesflow_roles"):
+        user._salesflow_roles = frozenset(user.groups.values_list("name", flat=True))
+    return user._salesflow_roles
+
+
 def discount_limit_for(user: AbstractBaseUser) -> Decimal:
     """The highest discount (percent) the user may grant without approval: the largest
     limit among their roles; nothing without a role that declares one."""
     roles = get_roles()
-    codes = set(user.groups.values_list("name", flat=True))
+    codes = user_role_codes(user)
     limits = [
         role.discount_limit
         for code, role in roles.items()

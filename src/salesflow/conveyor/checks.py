@@ -1,7 +1,7 @@
 """System checks on the configured flows: a locked flow, and handoffs that point somewhere."""
 
 from django.core.checks import Error, register
-from viewflow.workflow.lock import NoLock
+from viewflow.workflow.lock import SelectForUpdateLock
 
 from .registry import flows, human_nodes
 
@@ -10,10 +10,11 @@ from .registry import flows, human_nodes
 def check_flows(app_configs, **kwargs):
     errors = []
     for flow_class in flows():
-        if isinstance(flow_class.lock_impl, NoLock):
+        if not isinstance(flow_class.lock_impl, SelectForUpdateLock):
             errors.append(
                 Error(
-                    f"{flow_class.__name__} runs without a lock.",
+                    f"{flow_class.__name__} must lock its processes' rows: the engine's "
+                    "services take that same row lock.",
                     hint="Set lock_impl = viewflow.workflow.lock.select_for_update_lock.",
                     id="salesflow.E001",
                 )

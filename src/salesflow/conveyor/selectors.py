@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth import get_user_model
 from viewflow.workflow.models import Task
@@ -12,13 +12,25 @@ if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
     from viewflow.workflow.models import Process
 
-# Everything a stage works on, in the one query that reads the task.
-TASK_RELATED = ("process", "process__lead__client", "process__lead__order", "owner")
+# What a stage completes on: its process, lead and order (the client loads when used).
+WORK_RELATED = ("process__lead__order",)
+# What the stage page shows.
+PAGE_RELATED = ("process__lead__client", "process__lead__order", "owner")
 
 
-def task_with_work(*, task_id: int) -> Task:
-    """The task with its process, lead, client, order and owner (DoesNotExist if none)."""
-    return Task.objects.select_related(*TASK_RELATED).get(pk=task_id)
+def task_for_update(
+    *,
+    task_id: int,
+    related: tuple[str, ...] = ("process",),
+    annotations: dict[str, Any] | None = None,
+) -> Task:
+    """The task, with its process row locked by the same query (call inside a transaction);
+    ``related`` (paths through ``process``) and ``annotations`` are read with it.
+    DoesNotExist if there is no such task."""
+    queryset = Task.objects.select_related(*related).select_for_update(of=("process",))
+    if annotations:
+        queryset = queryset.annotate(**annotations)
+    return queryset.get(pk=task_id)
 
 
 def last_performer(*, process: Process, node) -> AbstractBaseUser | None:

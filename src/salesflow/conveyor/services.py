@@ -21,10 +21,10 @@ from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
-from django.db.models import Q, Subquery
+from django.contrib.auth import get_user_model
+from django.db.models import Exists, OuterRef, Q, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from viewflow.workflow.exceptions import FlowLockFailed
 from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
 
@@ -41,14 +41,13 @@ from salesflow.exceptions import (
     StageInvalid,
 )
 from salesflow.handoff.models import HandoffNote
-from salesflow.handoff.selectors import pending_note
 from salesflow.handoff.services import handoff_acknowledge, handoff_create, handoff_validate
 from salesflow.handoff.templates import BOUNCE_TEMPLATE
 from salesflow.roles import roles_for_node
 
 from .nodes import BOUNCED, Stage
 from .registry import human_nodes, node_ref
-from .selectors import node_was_performed, task_with_work
+from .selectors import WORK_RELATED, node_was_performed, task_for_update
 
 if TYPE_CHECKING:
     from salesflow.clients.models import Client, Order
@@ -63,11 +62,18 @@ class StageWork:
     user: AbstractBaseUser
     lead: Lead | None
     order: Order | None
-    client: Client | None
 
     @property
     def node_ref(self) -> str:
         return node_ref(self.node)
+
+    @property
+    def client(self) -> Client | None:
+        return self.lead.client if self.lead else None
+
+    @property
+    def client_id(self) -> int | None:
+        return self.lead.client_id if self.lead else None
 
 
 @dataclass(frozen=True)
@@ -81,22 +87,24 @@ class StageResult:
 
 
 @contextmanager
-def _locked(task: Task) -> Iterator[Task]:
-    """Hold the task's process lock for a transaction and yield the task re-read under it."""
-    node = task.flow_task
-    if not isinstance(node, Stage):
+def _locked(
+    task: Task, related: tuple[str, ...] = ("process",), **annotations: Any
+) -> Iterator[Task]:
+    """A transaction holding the task's process lock; yields the task re-read under it,
+    with ``related`` and ``annotations``.
+
+    The lock is viewflow's ``select_for_update`` lock -- a row lock on the process -- taken
+    by the same query that reads the task, instead of viewflow's lock query followed by a
+    re-read. Flows must use ``lock.select_for_update_lock`` (system check salesflow.E001)
+    so that viewflow's own paths (timers, cancel) lock the same row.
+    """
+    if not isinstance(task.flow_task, Stage):
         raise NotPermitted(_("Task #%(id)s is not a stage people work on.") % {"id": task.pk})
-    try:
-        with transaction.atomic(), node.flow_class.lock(task.process_id):
-            try:
-                locked = task_with_work(task_id=task.pk)
-            except Task.DoesNotExist:
-                raise NotFound(_("Task #%(id)s does not exist.") % {"id": task.pk}) from None
-            yield locked
-    except FlowLockFailed:
-        raise ClaimConflict(
-            _("Someone else is changing this deal right now; try again in a moment.")
-        ) from None
+    with transaction.atomic():
+        try:
+            yield task_for_update(task_id=task.pk, related=related, annotations=annotations)
+        except Task.DoesNotExist:
+            raise NotFound(_("Task #%(id)s does not exist.") % {"id": task.pk}) from None
 
 
 def _lead(task: Task) -> Lead | None:
@@ -107,11 +115,54 @@ def _lead(task: Task) -> Lead | None:
 
 
 def _client_id(task: Task) -> int | None:
+    """The task's client: annotated by the claim's query, else through its lead."""
+    if hasattr(task, "lead_client_id"):
+        return task.lead_client_id
     lead = _lead(task)
     return lead.client_id if lead else None
 
 
 # --- who may take a task -----------------------------------------------------------------
+
+
+def _claim_facts(task: Task, user: AbstractBaseUser) -> dict[str, Any]:
+    """Annotations answering the separation-of-duties questions for ``user`` on ``task``
+    in the query that reads the task: the node the user performed that bars them (by the
+    rules declared with the roles performing this stage), and whether they wrote the
+    handoff note waiting for this stage (its author may not receive it)."""
+    node = task.flow_task
+    ref = node_ref(node)
+    nodes = human_nodes()
+    rules = [rule for role in roles_for_node(ref) for rule in role.separation_of_duties]
+    facts: dict[str, Any] = {
+        "lead_client_id": Subquery(
+            Lead.objects.filter(process_id=OuterRef("process_id")).values("client_id")[:1]
+        ),
+        "wrote_pending_note": Exists(
+            HandoffNote.objects.filter(
+                process_id=OuterRef("process_id"),
+                to_node=ref,
+                acknowledged_by__isnull=True,
+                author_id=user.pk,
+            )
+        )
+    }
+    if rules:
+        client_of_task = Lead.objects.filter(process_id=OuterRef(OuterRef("process_id")))
+        blocked_by = Q(pk__in=[])
+        for rule in rules:
+            scope = (
+                Q(process_id=OuterRef("process_id"))
+                if rule.scope == "process"
+                else Q(process__lead__client_id=Subquery(client_of_task.values("client_id")[:1]))
+            )
+            blocked_by |= scope & Q(flow_task__in=[nodes[n] for n in rule.not_after])
+        facts["barred_by_node"] = Subquery(
+            Task.objects.filter(blocked_by, owner_id=user.pk, status=STATUS.DONE).values(
+                "flow_task"
+            )[:1]
+        )
+    return facts
 
 
 def assignment_refusal(
@@ -122,7 +173,8 @@ def assignment_refusal(
     Checks, in order: an active user; a task still waiting in its pool (``check_owner``);
     the stage's permission; the separation-of-duties rules declared with the roles that
     perform the stage; and that the user did not write the handoff note waiting for this
-    stage (its author may not be the one who acknowledges it). One query for the rules.
+    stage. ``task`` may carry the answers as annotations (see ``_claim_facts``); otherwise
+    one query asks.
     """
     node = task.flow_task
     if not isinstance(node, Stage):
@@ -138,28 +190,14 @@ def assignment_refusal(
         return NotPermitted(
             _("Your roles do not include the stage “%(stage)s”.") % {"stage": node.task_title}
         )
-    ref = node_ref(node)
-    rules = [rule for role in roles_for_node(ref) for rule in role.separation_of_duties]
-    nodes = human_nodes()
-    client_of_task = Subquery(
-        Lead.objects.filter(process_id=task.process_id).values("client_id")[:1]
-    )
-    blocked_by = Q(pk__in=[])
-    for rule in rules:
-        scope = (
-            Q(process_id=task.process_id)
-            if rule.scope == "process"
-            else Q(process__lead__client_id=client_of_task)
-        )
-        blocked_by |= scope & Q(flow_task__in=[nodes[n] for n in rule.not_after])
-    performed = (
-        Task.objects.filter(blocked_by, owner=user, status=STATUS.DONE)
-        .values_list("flow_task", flat=True)
-        .first()
-        if rules
-        else None
-    )
-    if performed is not None:
+    if not hasattr(task, "wrote_pending_note"):
+        facts = _claim_facts(task, user)
+        values = Task.objects.filter(pk=task.pk).annotate(**facts).values(*facts).get()
+        for name, value in values.items():
+            setattr(task, name, value)
+    barred_by = getattr(task, "barred_by_node", None)
+    if barred_by:
+        performed = barred_by if not isinstance(barred_by, str) else Task(flow_task=barred_by).flow_task
         return SeparationOfDutiesViolated(
             _(
                 "Separation of duties: you performed “%(done)s” for this client, so a "
@@ -167,9 +205,7 @@ def assignment_refusal(
             )
             % {"done": performed.task_title, "stage": node.task_title}
         )
-    if HandoffNote.objects.filter(
-        process_id=task.process_id, to_node=ref, acknowledged_by__isnull=True, author=user
-    ).exists():
+    if task.wrote_pending_note:
         return SeparationOfDutiesViolated(
             _("You wrote the handoff note for “%(stage)s”; a colleague must receive it.")
             % {"stage": node.task_title}
@@ -187,7 +223,7 @@ def _give(task: Task, user: AbstractBaseUser) -> None:
 def task_claim(*, task: Task, user: AbstractBaseUser) -> Task:
     """``user`` takes ``task`` from its pool (race-free: under the process lock a task
     taken a moment ago by someone else is refused with ClaimConflict)."""
-    with _locked(task) as task:
+    with _locked(task, **_claim_facts(task, user)) as task:
         refusal = assignment_refusal(task=task, user=user)
         if refusal is not None:
             raise refusal
@@ -204,7 +240,7 @@ def task_claim(*, task: Task, user: AbstractBaseUser) -> Task:
 
 def task_unassign(*, task: Task, user: AbstractBaseUser, reason: str = "") -> Task:
     """Return an assigned task to its pool: by its owner, or by a queue manager."""
-    with _locked(task) as task:
+    with _locked(task, **_claim_facts(task, user)) as task:
         if task.status not in (STATUS.ASSIGNED, STATUS.STARTED) or task.owner_id is None:
             raise ClaimConflict(_("Task #%(id)s is not assigned to anyone.") % {"id": task.pk})
         if task.owner_id != user.pk and not task.flow_task.flow_class.instance.has_manage_permission(
@@ -254,7 +290,6 @@ def _work(task: Task, user: AbstractBaseUser) -> StageWork:
         user=user,
         lead=lead,
         order=order,
-        client=lead.client if lead else None,
     )
 
 
@@ -263,29 +298,44 @@ def work_for(*, task: Task, user: AbstractBaseUser) -> StageWork:
     return _work(task, user)
 
 
-def _take_pending_note(work: StageWork, *, acknowledge: bool) -> None:
-    note = pending_note(process_id=work.task.process_id, node_ref=work.node_ref)
-    if note is None:
-        return
+def _pending_note_facts(task: Task) -> dict[str, Any]:
+    """Annotations: the newest unacknowledged note addressed to the task's stage."""
+    pending = HandoffNote.objects.filter(
+        process_id=OuterRef("process_id"),
+        to_node=node_ref(task.flow_task),
+        acknowledged_by__isnull=True,
+    ).order_by("-created")
+    return {
+        "pending_note_id": Subquery(pending.values("id")[:1]),
+        "pending_note_author_id": Subquery(pending.values("author_id")[:1]),
+    }
+
+
+def _take_pending_note(work: StageWork, *, acknowledge: bool) -> int | None:
+    """Refuse while a note waits unread, unless ``acknowledge``: then acknowledge it."""
+    task = work.task
+    if task.pending_note_id is None:
+        return None
     if not acknowledge:
+        author = get_user_model()._default_manager.get(pk=task.pending_note_author_id)
         raise HandoffNotAcknowledged(
             _(
                 "Read the handoff note from %(author)s and acknowledge it -- or send it back "
                 "with a question -- before completing this stage."
             )
-            % {"author": note.author}
+            % {"author": author}
         )
-    handoff_acknowledge(note=note, user=work.user, task=work.task)
+    handoff_acknowledge(
+        note_id=task.pending_note_id, author_id=task.pending_note_author_id, user=work.user
+    )
+    return task.pending_note_id
 
 
-def stage_acknowledge(*, task: Task, user: AbstractBaseUser) -> HandoffNote | None:
-    """The task's owner confirms they read the note waiting for their stage."""
-    with _locked(task) as task:
-        work = _work(task, user)
-        note = pending_note(process_id=task.process_id, node_ref=work.node_ref)
-        if note is not None:
-            handoff_acknowledge(note=note, user=user, task=task)
-        return note
+def stage_acknowledge(*, task: Task, user: AbstractBaseUser) -> int | None:
+    """The task's owner confirms they read the note waiting for their stage; returns its
+    id (None if no note waits)."""
+    with _locked(task, **_pending_note_facts(task)) as task:
+        return _take_pending_note(_work(task, user), acknowledge=True)
 
 
 def _run(work: StageWork, *, bounce: bool) -> None:
@@ -311,10 +361,10 @@ def stage_complete(
     ``acknowledge`` confirms the incoming note in the same step. Refuses -- writing nothing
     -- with StageInvalid, HandoffIncomplete, HandoffNotAcknowledged or NotPermitted.
     """
-    with _locked(task) as task:
+    with _locked(task, WORK_RELATED, **_pending_note_facts(task)) as task:
         work = _work(task, user)
         node = work.node
-        _take_pending_note(work, acknowledge=acknowledge)
+        acknowledged = _take_pending_note(work, acknowledge=acknowledge)
         form = node.form_class(data=data, work=work)
         if not form.is_valid():
             raise StageInvalid(
@@ -346,7 +396,7 @@ def stage_complete(
                 template=template,
                 from_node=work.node_ref,
                 to_node=node_ref(node.flow_class.instance.node(template.to_node)),
-                client_id=work.client.pk,
+                client_id=work.client_id,
                 fields=note_fields,
                 text=note_text,
             )
@@ -364,9 +414,9 @@ def stage_complete(
             action=action,
             actor=user,
             task=task,
-            client_id=work.client.pk if work.client else None,
+            client_id=work.client_id,
             reason=form.reason(),
-            data={"note": note.pk if note else None, "outcome": outcome},
+            data={"note": note.pk if note else None, "outcome": outcome, "acknowledged": acknowledged},
         )
     return StageResult(task=task, note=note, outcome=outcome)
 
@@ -383,7 +433,7 @@ def stage_bounce(
     The work goes to whoever did that stage (if still active), who must acknowledge the
     question before handing over again. For an approval stage this is the rejection.
     """
-    with _locked(task) as task:
+    with _locked(task, WORK_RELATED, **_pending_note_facts(task)) as task:
         work = _work(task, user)
         node = work.node
         target = node.bounce_node
@@ -405,7 +455,7 @@ def stage_bounce(
             template=BOUNCE_TEMPLATE,
             from_node=work.node_ref,
             to_node=node_ref(target),
-            client_id=work.client.pk,
+            client_id=work.client_id,
             fields=fields,
             text=note_text,
             kind=HandoffNote.Kind.BOUNCE,
@@ -415,7 +465,7 @@ def stage_bounce(
             action=AuditEvent.Action.REJECT if node.is_approval else AuditEvent.Action.BOUNCE,
             actor=user,
             task=task,
-            client_id=work.client.pk,
+            client_id=work.client_id,
             reason=fields["question"],
             data={"note": note.pk, "to_node": node_ref(target)},
         )

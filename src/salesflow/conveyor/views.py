@@ -23,7 +23,7 @@ from salesflow.handoff.selectors import client_history, incoming_notes
 
 from . import services
 from .forms import HandoffForm, bounce_form
-from .selectors import TASK_RELATED
+from .selectors import PAGE_RELATED
 
 
 def task_view(node: Any, view: Any) -> Any:
@@ -34,7 +34,7 @@ def task_view(node: Any, view: Any) -> Any:
     @wraps(view)
     def wrapper(request: HttpRequest, process_pk: int, task_pk: int, **kwargs: Any) -> HttpResponse:
         task = get_object_or_404(
-            Task.objects.select_related(*TASK_RELATED), pk=task_pk, process_id=process_pk
+            Task.objects.select_related(*PAGE_RELATED), pk=task_pk, process_id=process_pk
         )
         if task.flow_task != node:
             raise Http404("No such task at this stage.")
@@ -98,7 +98,7 @@ class StageView(generic.TemplateView):
             node=self.node,
             incoming=notes,
             pending=next((n for n in notes if n.acknowledged_by_id is None), None),
-            history=client_history(client_id=self.work.client.pk) if self.work.client else [],
+            history=client_history(client_id=self.work.client_id) if self.work.lead else [],
         )
         return context
 

@@ -14,8 +14,6 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from viewflow.workflow.models import Task
 
-from salesflow.audit.models import AuditEvent
-from salesflow.audit.services import audit_record
 from salesflow.exceptions import HandoffIncomplete, NotPermitted
 
 from .models import HandoffNote
@@ -63,23 +61,13 @@ def handoff_create(
     )
 
 
-def handoff_acknowledge(*, note: HandoffNote, user: AbstractBaseUser, task: Task) -> HandoffNote:
-    """The receiver confirms they read the note. Its author may not (separation of duties);
-    acknowledging twice changes nothing."""
-    if note.author_id == user.pk:
+def handoff_acknowledge(*, note_id: int, author_id: int, user: AbstractBaseUser) -> None:
+    """The receiver confirms they read the note: who and when are kept on the note, once.
+    Its author may not (separation of duties; the database refuses it too)."""
+    if author_id == user.pk:
         raise NotPermitted(
             _("You wrote this handoff note; a colleague on the receiving stage must read it.")
         )
-    if note.acknowledged_by_id is not None:
-        return note
-    note.acknowledged_by = user
-    note.acknowledged = timezone.now()
-    note.save(update_fields=["acknowledged_by", "acknowledged"])
-    audit_record(
-        action=AuditEvent.Action.ACKNOWLEDGE,
-        actor=user,
-        task=task,
-        client_id=note.client_id,
-        data={"note": note.pk},
+    HandoffNote.objects.filter(pk=note_id, acknowledged_by__isnull=True).update(
+        acknowledged_by=user, acknowledged=timezone.now()
     )
-    return note

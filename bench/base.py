@@ -1,0 +1,62 @@
+"""What every benchmark shares: a scratch database, a query counter, a clock."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from django.db import connection
+
+
+@contextmanager
+def scratch_database(*, keep: bool = False, verbosity: int = 0) -> Iterator[str]:
+    """Create (or with ``keep`` reuse) ``test_<db>``, migrated; drop it afterwards unless
+    ``keep``. Yields the database name."""
+    old_name = connection.settings_dict["NAME"]
+    name = connection.creation.create_test_db(verbosity=verbosity, autoclobber=True, keepdb=keep)
+    try:
+        yield name
+    finally:
+        connection.creation.destroy_test_db(old_name, verbosity=verbosity, keepdb=keep)
+
+
+class QueryCounter:
+    """Counts the statements sent to the database (``len(counter)``), without keeping
+    them -- Django's own query log stops at 9,000."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self, execute, sql, params, many, context):
+        self.count += 1
+        return execute(sql, params, many, context)
+
+    def __len__(self) -> int:
+        return self.count
+
+
+@contextmanager
+def counting_queries() -> Iterator[QueryCounter]:
+    """Count the queries run inside the block (``len(counter)``)."""
+    counter = QueryCounter()
+    with connection.execute_wrapper(counter):
+        yield counter
+
+
+def timed(function: Callable[[], object]) -> float:
+    """Seconds ``function`` takes, by the monotonic clock."""
+    started = time.perf_counter()
+    function()
+    return time.perf_counter() - started
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)

@@ -1,0 +1,88 @@
+"""``salesflow seed-demo``: demo people for every role and deals waiting at every stage.
+
+Idempotent: people are created once (their passwords are left alone afterwards) and the
+deals only on an empty client base.
+"""
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+
+from flows.simulation import ConveyorSimulator, Odds, ensure_staff
+from salesflow.clients.models import Client
+
+PASSWORD = "salesflow"
+# username -> role (None: the administrator)
+DEMO_USERS = {
+    "hunter1": "hunter",
+    "hunter2": "hunter",
+    "account1": "account_manager",
+    "account2": "account_manager",
+    "clerk": "document_clerk",
+    "expeditor": "expeditor",
+    "teamlead": "team_lead",
+    "admin": None,
+}
+
+
+class Command(BaseCommand):
+    help = "Create the demo users (password 'salesflow') and demo deals at every stage."
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--force", action="store_true", help="allow it with SALESFLOW_ENV=production"
+        )
+
+    @transaction.atomic
+    def handle(self, *args, force: bool, **options):
+        if settings.PRODUCTION and not force:
+            raise CommandError("refusing to create demo users in production (use --force)")
+        staff = self.ensure_users()
+        if Client.objects.exists():
+            self.stdout.write("Demo deals: the client base is not empty, left as it is.")
+            return
+        self.seed_deals(staff)
+
+    def ensure_users(self) -> dict:
+        from django.contrib.auth.models import Group
+
+        user_model = get_user_model()
+        staff: dict[str, list] = {}
+        for username, role in DEMO_USERS.items():
+            user, created = user_model._default_manager.get_or_create(
+                username=username,
+                defaults={"first_name": username.rstrip("12").title(), "email": f"{username}@example.com"},
+            )
+            if created:
+                user.set_password(PASSWORD)
+                user.is_staff = user.is_superuser = role is None
+                user.save()
+                self.stdout.write(f"  user {username} ({role or 'administrator'}) created")
+            if role:
+                user.groups.add(Group.objects.get(name=role))
+                staff.setdefault(role, []).append(user)
+        return staff
+
+    def seed_deals(self, staff: dict) -> None:
+        calm = ConveyorSimulator(staff=staff, odds=Odds(0, 0, 0, 0, 0), seed=1)
+        n = iter(range(1, 100))
+
+        def deal():
+            return calm.add_lead(next(n)).process_id
+
+        # waiting in the hunters' pool, and one already taken
+        deal(), deal()
+        calm._claim(calm.open_task(deal()))
+        for stage in ("prepare_order", "prepare_order", "documents", "delivery", "follow_up"):
+            calm.advance_to(deal(), stage)
+        calm.finish(deal())
+        # a discount over the account manager's limit, waiting for the team lead
+        generous = ConveyorSimulator(staff=staff, odds=Odds(0, 0, 1, 0, 0), seed=2)
+        generous.advance_to(deal(), "approve_discount")
+        # sent back by the document clerk with a question, now with its account manager
+        calm.send_back(calm.advance_to(deal(), "documents"))
+        # disqualified and nurtured leads
+        ConveyorSimulator(staff=staff, odds=Odds(1, 0, 0, 0, 0)).finish(deal())
+        ConveyorSimulator(staff=staff, odds=Odds(0, 1, 0, 0, 0)).finish(deal())
+        self.stdout.write(f"Demo deals: {next(n) - 1} deals at every stage of the conveyor.")

@@ -1,0 +1,265 @@
+"""Driving leads along the conveyor through the engine's own services, as its people would.
+
+Used by ``salesflow simulate``, ``salesflow seed-demo`` and the conveyor benchmark. Every
+step is what a person does in the UI: claim from the pool (a colleague steps in when a
+separation-of-duties rule says no), acknowledge the incoming note, complete the stage with
+its data and a real handoff note -- or send it back with a question.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.utils import timezone
+from viewflow.workflow.models import Task
+from viewflow.workflow.status import PROCESS, STATUS
+
+from salesflow.clients.models import Client, Contact, Lead
+from salesflow.clients.services import lead_intake
+from salesflow.conveyor import services
+from salesflow.conveyor.registry import node_ref
+from salesflow.exceptions import SeparationOfDutiesViolated
+from salesflow.handoff.templates import DATE, HandoffTemplate
+from salesflow.roles import get_roles
+
+from .models import ConveyorProcess
+
+COMPANIES = (
+    "Volga Pumps", "Ural Steel Works", "Baltic Foods", "Siberian Timber", "Kama Tyres",
+    "Don Agro", "Neva Textiles", "Altai Honey", "Oka Glass", "Amur Fisheries",
+)  # fmt: skip
+WORDS = (
+    "the client confirmed volumes and wants the first shipment before the end of month",
+    "decision depends on the chief engineer who asked for technical sheets and prices",
+    "payment in thirty days after delivery was discussed and accepted in principle",
+    "they compare us with two competitors and care most about delivery dates",
+)  # fmt: skip
+
+
+@dataclass
+class Summary:
+    leads: int = 0
+    finished: int = 0
+    tasks_completed: int = 0
+    handoffs: int = 0
+    bounces: int = 0
+    approvals: int = 0
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Odds:
+    """How often the simulated people take each side path."""
+
+    disqualify: float = 0.08
+    nurture: float = 0.04
+    over_limit: float = 0.25
+    reject: float = 0.2
+    bounce: float = 0.08
+
+
+def ensure_staff(prefix: str, per_role: Mapping[str, int], password: str | None = None):
+    """Users ``<prefix><role>_<n>`` in each role's group; returns {role: [users]}."""
+    user_model = get_user_model()
+    staff: dict[str, list] = {}
+    for role, count in per_role.items():
+        group = Group.objects.get(name=role)
+        staff[role] = []
+        for n in range(1, count + 1):
+            user, created = user_model._default_manager.get_or_create(
+                username=f"{prefix}{role}_{n}", defaults={"is_active": True}
+            )
+            if created:
+                if password:
+                    user.set_password(password)
+                else:
+                    user.set_unusable_password()
+                user.save()
+            user.groups.add(group)
+            staff[role].append(user)
+    return staff
+
+
+@dataclass
+class ConveyorSimulator:
+    staff: Mapping[str, Sequence[Any]]
+    odds: Odds = field(default_factory=Odds)
+    seed: int = 0
+    summary: Summary = field(default_factory=Summary)
+
+    def __post_init__(self) -> None:
+        self.rng = random.Random(self.seed)
+        self._turns = {role: itertools.cycle(users) for role, users in self.staff.items()}
+        self._bounced: set[tuple[int, str]] = set()
+
+    # --- leads ---------------------------------------------------------------------------
+
+    def add_lead(self, number: int, *, source: str = Lead.Source.WEB_FORM) -> Lead:
+        name = f"{self.rng.choice(COMPANIES)} {number}"
+        client = Client.objects.create(
+            name=name, legal_address=f"{number} Industrial Street, Kazan"
+        )
+        contact = Contact.objects.create(
+            client=client,
+            name=f"Buyer {number}",
+            phone=f"+7 900 {number:07d}",
+            email=f"buyer{number}@example.com",
+            is_decision_maker=True,
+        )
+        self.summary.leads += 1
+        return lead_intake(
+            client=client, contact=contact, source=source, request=self.rng.choice(WORDS)
+        )
+
+    # --- one step ------------------------------------------------------------------------
+
+    def open_task(self, process_id: int) -> Task | None:
+        return (
+            Task.objects.filter(
+                process_id=process_id,
+                flow_task_type="HUMAN",
+                status__in=[STATUS.NEW, STATUS.ASSIGNED, STATUS.STARTED],
+            )
+            .order_by("pk")
+            .first()
+        )
+
+    def _claim(self, task: Task):
+        roles = [r.code for r in get_roles().values() if node_ref(task.flow_task) in r.nodes]
+        candidates = [u for r in roles for u in self.staff.get(r, ())]
+        for _ in range(len(candidates)):
+            user = next(self._turns[self.rng.choice(roles)])
+            try:
+                services.task_claim(task=task, user=user)
+            except SeparationOfDutiesViolated:
+                continue
+            return user
+        raise RuntimeError(f"nobody may take {task}: every candidate is barred")
+
+    def step(self, process_id: int) -> bool:
+        """Do the next human step of the process; False when nothing is left to do."""
+        task = self.open_task(process_id)
+        if task is None:
+            return False
+        user = task.owner if task.status != STATUS.NEW else self._claim(task)
+        node = task.flow_task
+        key = (process_id, node.name)
+        bounce_odds = self.odds.reject if node.is_approval else self.odds.bounce
+        if (
+            node.bounce_node is not None
+            and key not in self._bounced
+            and self.rng.random() < bounce_odds
+            and Task.objects.filter(
+                process_id=process_id, flow_task=node.bounce_node, status=STATUS.DONE
+            ).exists()
+        ):
+            self._bounced.add(key)
+            self.send_back(task, user)
+        else:
+            data = getattr(self, f"data_{node.name}")(task)
+            result = services.stage_complete(
+                task=task,
+                user=user,
+                data=data,
+                handoff=self.note(node.handoff, task) if node.handoff else None,
+                acknowledge=True,
+            )
+            self.summary.handoffs += result.note is not None
+            self.summary.approvals += node.is_approval
+        self.summary.tasks_completed += 1
+        return True
+
+    def advance_to(self, process_id: int, node_name: str, *, max_steps: int = 20) -> Task:
+        """Step until the process's open task is at ``node_name``; returns that task."""
+        for _ in range(max_steps):
+            task = self.open_task(process_id)
+            if task is not None and task.flow_task.name == node_name:
+                return task
+            if not self.step(process_id):
+                break
+        raise RuntimeError(f"process {process_id} did not reach {node_name}")
+
+    def send_back(self, task: Task, user: Any = None) -> None:
+        """Send ``task`` back to the stage before with a question (claiming it first if
+        nobody holds it)."""
+        if user is None:
+            user = task.owner if task.status != STATUS.NEW else self._claim(task)
+        services.stage_bounce(
+            task=task,
+            user=user,
+            question={"question": "which legal entity signs and where do we deliver?"},
+        )
+        self.summary.bounces += 1
+
+    def finish(self, process_id: int, *, max_steps: int = 50) -> None:
+        for _ in range(max_steps):
+            if not self.step(process_id):
+                return
+
+    def run(self, leads: int) -> Summary:
+        started = time.perf_counter()
+        process_ids = [self.add_lead(n).process_id for n in range(1, leads + 1)]
+        for process_id in process_ids:
+            self.finish(process_id)
+        self.summary.finished = ConveyorProcess.objects.filter(
+            pk__in=process_ids, status=PROCESS.DONE
+        ).count()
+        self.summary.seconds = round(time.perf_counter() - started, 3)
+        return self.summary
+
+    # --- what people type ------------------------------------------------------------------
+
+    def note(self, template: HandoffTemplate, task: Task) -> dict[str, str]:
+        client = f"deal #{task.process_id}"
+        values = {}
+        for spec in template.fields:
+            if spec.kind == DATE:
+                values[spec.name] = (timezone.localdate() + timedelta(days=7)).isoformat()
+            else:
+                values[spec.name] = f"{spec.label} for {client}: {self.rng.choice(WORDS)}"
+        return values
+
+    def data_qualify(self, task: Task) -> dict[str, Any]:
+        roll = self.rng.random()
+        if roll < self.odds.disqualify:
+            return {"outcome": "disqualified", "disqualification_reason": "no budget this year"}
+        if roll < self.odds.disqualify + self.odds.nurture:
+            return {
+                "outcome": "nurture",
+                "nurture_until": (timezone.localdate() + timedelta(days=30)).isoformat(),
+            }
+        return {"outcome": "qualified"}
+
+    def data_prepare_order(self, task: Task) -> dict[str, Any]:
+        discount = Decimal("10") if self.rng.random() < self.odds.over_limit else Decimal("3")
+        return {
+            "specification": "pumps NM-100, 20 pcs, with spare parts kit",
+            "amount": str(Decimal(self.rng.randrange(100_000, 5_000_000)) / 100),
+            "discount": str(discount),
+            "terms": "50% prepayment, the rest within 30 days of delivery",
+            "delivery_address": "12 Industrial Street, Kazan",
+        }
+
+    def data_approve_discount(self, task: Task) -> dict[str, Any]:
+        return {"comment": "large order, the discount pays off"}
+
+    def data_documents(self, task: Task) -> dict[str, Any]:
+        return {"contract_signed": "on", "invoice_issued": "on", "closing_acts_prepared": "on"}
+
+    def data_delivery(self, task: Task) -> dict[str, Any]:
+        return {"delivered_on": timezone.localdate().isoformat(), "originals_returned": "on"}
+
+    def data_follow_up(self, task: Task) -> dict[str, Any]:
+        return {"outcome": "closed", "feedback": "the client is satisfied with the delivery"}

@@ -1,0 +1,208 @@
+"""The conveyor end to end through the engine's services, and each of its refusals."""
+
+import pytest
+from viewflow.workflow.status import PROCESS, STATUS
+
+from flows.simulation import Odds
+from salesflow.audit.models import AuditEvent
+from salesflow.conveyor import services
+from salesflow.exceptions import (
+    ClaimConflict,
+    HandoffIncomplete,
+    HandoffNotAcknowledged,
+    NotPermitted,
+    SeparationOfDutiesViolated,
+    StageInvalid,
+)
+from salesflow.handoff.models import HandoffNote
+
+from .conftest import open_task
+
+NOTE = {
+    "client_needs": "twenty pumps for the new bottling line",
+    "decision_maker": "Ivan Petrov, chief engineer",
+    "budget_and_terms": "about two million, thirty days payment",
+    "next_step": "send a quote with delivery dates",
+    "next_step_date": "2030-01-15",
+}
+
+
+def test_a_lead_travels_the_whole_conveyor_with_a_note_at_every_handoff(new_lead, driver):
+    lead = new_lead()
+    simulator = driver()
+    simulator.finish(lead.process_id)
+
+    lead.process.refresh_from_db()
+    assert lead.process.status == PROCESS.DONE
+    notes = HandoffNote.objects.filter(process=lead.process).order_by("created")
+    assert [(n.from_node, n.to_node) for n in notes] == [
+        ("conveyor.qualify", "conveyor.prepare_order"),
+        ("conveyor.prepare_order", "conveyor.documents"),
+        ("conveyor.documents", "conveyor.delivery"),
+        ("conveyor.delivery", "conveyor.follow_up"),
+    ]
+    assert all(n.acknowledged_by_id and n.acknowledged_by_id != n.author_id for n in notes[:3])
+    performers = {
+        e.task.flow_task.name: e.actor.username
+        for e in AuditEvent.objects.filter(process=lead.process, action="claim")
+    }
+    assert performers["qualify"].startswith("hunter")
+    assert performers["prepare_order"].startswith("account_manager")
+    assert performers["documents"].startswith("document_clerk")
+    assert performers["delivery"].startswith("expeditor")
+
+
+def test_completing_without_the_handoff_note_is_refused_and_nothing_changes(new_lead, staff):
+    lead = new_lead()
+    task = open_task(lead)
+    hunter = staff["hunter"][0]
+    services.task_claim(task=task, user=hunter)
+    events = AuditEvent.objects.count()
+
+    with pytest.raises(HandoffIncomplete) as refused:
+        services.stage_complete(task=task, user=hunter, data={"outcome": "qualified"}, handoff={})
+
+    assert set(refused.value.errors) >= {"client_needs", "decision_maker", "next_step_date"}
+    task.refresh_from_db()
+    lead.refresh_from_db()
+    assert task.status == STATUS.ASSIGNED
+    assert lead.status == "new"
+    assert AuditEvent.objects.count() == events
+    assert not HandoffNote.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["ok", "n/a", "see above", "pumps", "pumps pumps pumps", "....."],
+)
+def test_a_thin_handoff_field_is_refused_with_its_reason(new_lead, staff, value):
+    lead = new_lead()
+    task = open_task(lead)
+    hunter = staff["hunter"][0]
+    services.task_claim(task=task, user=hunter)
+    with pytest.raises(HandoffIncomplete) as refused:
+        services.stage_complete(
+            task=task,
+            user=hunter,
+            data={"outcome": "qualified"},
+            handoff={**NOTE, "client_needs": value},
+        )
+    assert list(refused.value.errors) == ["client_needs"]
+
+
+def test_disqualifying_without_a_reason_is_refused(new_lead, staff):
+    lead = new_lead()
+    task = open_task(lead)
+    hunter = staff["hunter"][0]
+    services.task_claim(task=task, user=hunter)
+    with pytest.raises(StageInvalid) as refused:
+        services.stage_complete(task=task, user=hunter, data={"outcome": "disqualified"})
+    assert "disqualification_reason" in refused.value.errors
+    lead.refresh_from_db()
+    assert lead.status == "new"
+
+
+def test_disqualified_lead_needs_no_handoff_and_ends(new_lead, staff):
+    lead = new_lead()
+    task = open_task(lead)
+    hunter = staff["hunter"][0]
+    services.task_claim(task=task, user=hunter)
+    services.stage_complete(
+        task=task,
+        user=hunter,
+        data={"outcome": "disqualified", "disqualification_reason": "they build it themselves"},
+    )
+    lead.refresh_from_db()
+    lead.process.refresh_from_db()
+    assert lead.status == "disqualified"
+    assert lead.disqualification_reason == "they build it themselves"
+    assert lead.process.status == PROCESS.DONE
+    event = AuditEvent.objects.get(process=lead.process, action="complete")
+    assert event.reason == "they build it themselves"
+
+
+def test_a_user_of_another_role_cannot_claim(new_lead, staff):
+    task = open_task(new_lead())
+    with pytest.raises(NotPermitted, match="roles do not include"):
+        services.task_claim(task=task, user=staff["expeditor"][0])
+    task.refresh_from_db()
+    assert task.owner_id is None and task.status == STATUS.NEW
+
+
+def test_a_task_taken_a_moment_ago_is_refused_to_the_second_claimant(new_lead, staff):
+    task = open_task(new_lead())
+    services.task_claim(task=task, user=staff["hunter"][0])
+    with pytest.raises(ClaimConflict):
+        services.task_claim(task=task, user=staff["hunter"][1])
+    task.refresh_from_db()
+    assert task.owner == staff["hunter"][0]
+
+
+def test_the_hunter_who_qualified_may_not_be_the_account_manager(new_lead, staff, driver):
+    both = staff["hunter"][0]
+    both.groups.add(staff["account_manager"][0].groups.get())
+    lead = new_lead()
+    task = open_task(lead)
+    services.task_claim(task=task, user=both)
+    services.stage_complete(task=task, user=both, data={"outcome": "qualified"}, handoff=NOTE)
+
+    prepare = open_task(lead)
+    with pytest.raises(SeparationOfDutiesViolated, match="Separation of duties"):
+        services.task_claim(task=prepare, user=both)
+    prepare.refresh_from_db()
+    assert prepare.owner_id is None
+    services.task_claim(task=prepare, user=staff["account_manager"][1])
+
+
+def test_the_stage_cannot_complete_before_the_incoming_note_is_acknowledged(
+    new_lead, staff, driver
+):
+    lead = new_lead()
+    task = driver().advance_to(lead.process_id, "prepare_order")
+    manager = staff["account_manager"][0]
+    services.task_claim(task=task, user=manager)
+    with pytest.raises(HandoffNotAcknowledged):
+        services.stage_complete(task=task, user=manager, data={})
+    note = HandoffNote.objects.get(process=lead.process)
+    assert note.acknowledged_by_id is None
+
+
+def test_discount_over_the_limit_goes_to_the_team_lead(new_lead, driver, staff):
+    lead = new_lead()
+    task = driver(Odds(0, 0, 1, 0, 0)).advance_to(lead.process_id, "approve_discount")
+    lead.order.refresh_from_db()
+    assert lead.order.discount_needs_approval
+    with pytest.raises(NotPermitted):
+        services.task_claim(task=task, user=staff["account_manager"][0])
+    lead_user = staff["team_lead"][0]
+    services.task_claim(task=task, user=lead_user)
+    services.stage_complete(task=task, user=lead_user, data={"comment": "worth it"})
+    lead.order.refresh_from_db()
+    assert lead.order.discount_approved_by == lead_user
+    assert not lead.order.discount_needs_approval
+    assert open_task(lead).flow_task.name == "documents"
+    assert AuditEvent.objects.filter(process=lead.process, action="approve", actor=lead_user).exists()
+
+
+def test_a_bounce_goes_back_to_its_author_with_the_question(new_lead, driver, staff):
+    lead = new_lead()
+    simulator = driver()
+    documents = simulator.advance_to(lead.process_id, "documents")
+    author = HandoffNote.objects.get(to_node="conveyor.documents").author
+    clerk = staff["document_clerk"][0]
+    services.task_claim(task=documents, user=clerk)
+
+    with pytest.raises(HandoffIncomplete):
+        services.stage_bounce(task=documents, user=clerk, question={"question": "?"})
+    services.stage_bounce(
+        task=documents, user=clerk, question={"question": "which entity signs the contract?"}
+    )
+
+    back = open_task(lead)
+    assert back.flow_task.name == "prepare_order"
+    assert back.owner == author and back.status == STATUS.ASSIGNED
+    bounce = HandoffNote.objects.get(kind="bounce")
+    assert bounce.to_node == "conveyor.prepare_order"
+    assert bounce.fields == {"question": "which entity signs the contract?"}
+    assert AuditEvent.objects.filter(action="bounce", actor=clerk).exists()
+    assert AuditEvent.objects.filter(action="assign", task=back, to_user=author).exists()
