@@ -21,6 +21,6 @@ class SalesflowConfig(AppConfig):
         except RoleFileError as exc:
             raise ImproperlyConfigured(f"Bad role file: {exc}") from None
 
-        from .services import roles_sync_after_migrate
+        from .services import after_migrate
 
-        post_migrate.connect(roles_sync_after_migrate, dispatch_uid="salesflow-roles-sync")
+        post_migrate.connect(after_migrate, dispatch_uid="salesflow-after-migrate")

@@ -12,6 +12,7 @@ from django.db import transaction
 from .models import MANAGE_QUEUES, Role
 from .roles import Role as RoleSpec
 from .roles import get_roles
+from .schedules import schedules_sync
 
 
 @dataclass(frozen=True)
@@ -95,9 +96,9 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
-def roles_sync_after_migrate(sender: Any, **kwargs: Any) -> None:
+def after_migrate(sender: Any, **kwargs: Any) -> None:
     """post_migrate hook: once the last app has migrated, create every app's permissions
-    (Django does it app by app) and sync the roles."""
+    (Django does it app by app), sync the roles and create the missing periodic jobs."""
     from django.contrib.auth.management import create_permissions
 
     # Django sends post_migrate once per app that has a models module, in INSTALLED_APPS order.
@@ -107,3 +108,4 @@ def roles_sync_after_migrate(sender: Any, **kwargs: Any) -> None:
     for app_config in app_configs:
         create_permissions(app_config, verbosity=0, using=kwargs.get("using", "default"))
     roles_sync()
+    schedules_sync()

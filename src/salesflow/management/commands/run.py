@@ -42,8 +42,7 @@ class Command(BaseCommand):
             "web": [python, "-m", "salesflow.cli", "runserver", f"{host}:{port}", "--noreload"],
             "worker": [python, "-m", "celery", "-A", "salesflow", "worker", "--pool=solo",
                        "--loglevel=INFO"],
-            "beat": [python, "-m", "celery", "-A", "salesflow", "beat", "--loglevel=INFO",
-                     "--schedule", settings.CELERY_BEAT_SCHEDULE_FILENAME],
+            "beat": [python, "-m", "celery", "-A", "salesflow", "beat", "--loglevel=INFO"],
         }  # fmt: skip
         children = {name: subprocess.Popen(cmd) for name, cmd in commands.items()}
         self.stdout.write(self.style.SUCCESS(f"\nsalesflow is running at http://{host}:{port}/"))

@@ -1,0 +1,45 @@
+"""The periodic jobs and their default schedules.
+
+The schedules live in django-celery-beat's tables so that an admin can change them (or
+switch one off) in the Django admin; ``schedules_sync`` -- run after every migrate --
+creates the jobs that are missing and never overwrites an admin's changes.
+
+Each entry: a unique name -> the Celery task and either ``every`` (seconds) or ``crontab``
+(django-celery-beat CrontabSchedule fields; the time zone is settings.TIME_ZONE).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+
+DEFAULT_SCHEDULES: dict[str, dict[str, Any]] = {
+    "conveyor: fire due timers": {
+        # nurtured leads come back to the hunters on their date (viewflow's Timer nodes)
+        "task": "salesflow.conveyor.tasks.fire_due_timers",
+        "every": 60,
+    },
+}
+
+
+def schedules_sync() -> list[str]:
+    """Create the default periodic jobs that do not exist yet; returns their names."""
+    from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
+
+    created = []
+    for name, spec in DEFAULT_SCHEDULES.items():
+        if PeriodicTask.objects.filter(name=name).exists():
+            continue
+        kwargs: dict[str, Any] = {"name": name, "task": spec["task"]}
+        if "every" in spec:
+            kwargs["interval"], _ = IntervalSchedule.objects.get_or_create(
+                every=spec["every"], period=IntervalSchedule.SECONDS
+            )
+        else:
+            kwargs["crontab"], _ = CrontabSchedule.objects.get_or_create(
+                timezone=settings.TIME_ZONE, **spec["crontab"]
+            )
+        PeriodicTask.objects.create(**kwargs)
+        created.append(name)
+    return created
