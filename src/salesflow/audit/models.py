@@ -31,6 +31,11 @@ class AuditEvent(models.Model):
         APPROVE = "approve", _("Approved")
         REJECT = "reject", _("Rejected")
         CANCEL = "cancel", _("Cancelled")
+        STALLED = "stalled", _("Marked stalled")
+        DEACTIVATE = "deactivate", _("Deactivated a user")
+        REVEAL = "reveal", _("Revealed a contact")
+        EXPORT = "export", _("Exported clients")
+        MERGE = "merge", _("Merged duplicate clients")
 
     created = models.DateTimeField(_("when"), default=timezone.now, db_index=True)
     actor = models.ForeignKey(
