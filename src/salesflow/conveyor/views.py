@@ -13,7 +13,6 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
-from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views import generic
 from viewflow.workflow.models import Task
@@ -48,8 +47,10 @@ def _task_detail_url(task: Task) -> str:
     return task.flow_task.reverse("detail", args=[task.process_id, task.pk])
 
 
-def _inbox_url() -> str:
-    return reverse("inbox")
+def _inbox_url(request: HttpRequest) -> str:
+    """The inbox of the flow the page belongs to."""
+    viewset = getattr(request.resolver_match, "flow_viewset", None)
+    return viewset.reverse("inbox") if viewset is not None else "/"
 
 
 def refused(request: HttpRequest, error: SalesflowError) -> None:
@@ -121,7 +122,7 @@ class StageView(generic.TemplateView):
                     note_text=form.note_text(),
                 )
                 messages.success(request, _("Sent back with your question."))
-                return HttpResponseRedirect(_inbox_url())
+                return HttpResponseRedirect(_inbox_url(request))
             handoff_form = forms.get("handoff_form")
             services.stage_complete(
                 task=self.task,
@@ -143,7 +144,7 @@ class StageView(generic.TemplateView):
                             note_form.add_error(None if field == "__all__" else field, message)
             return self.render_to_response(self.get_context_data(**forms), status=error.status)
         messages.success(request, _("“%(stage)s” done.") % {"stage": self.node.task_title})
-        return HttpResponseRedirect(_inbox_url())
+        return HttpResponseRedirect(_inbox_url(request))
 
 
 def _unprefixed(data: Any, prefix: str) -> dict[str, Any]:
@@ -186,4 +187,4 @@ class UnassignTaskView(generic.TemplateView):
             refused(request, error)
             return HttpResponseRedirect(_task_detail_url(task))
         messages.success(request, _("Task #%(id)s is back in its pool.") % {"id": task.pk})
-        return HttpResponseRedirect(_inbox_url())
+        return HttpResponseRedirect(_inbox_url(request))

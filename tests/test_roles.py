@@ -1,0 +1,151 @@
+"""Role files: what a good one gives, and how each mistake is refused (file, key, reason)."""
+
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from django.contrib.auth.models import Group, Permission
+from django.core.management import call_command
+
+from salesflow.models import Role
+from salesflow.roles import RoleFileError, get_roles, parse_duration, read_roles
+from salesflow.services import roles_sync
+
+NODES = {"conveyor.qualify": "flows.qualify_lead", "conveyor.documents": "flows.prepare_documents"}
+GOOD = """
+code = "hunter"
+discount_limit = "2.5"
+client_fields = ["phone"]
+[title]
+en = "Hunter"
+ru = "Охотник"
+[stages]
+"conveyor.qualify" = { sla = "1d 4h" }
+"""
+CLERK = """
+code = "clerk"
+[title]
+en = "Clerk"
+ru = "Делопроизводитель"
+[stages]
+"conveyor.documents" = { sla = "8h" }
+[[separation_of_duties]]
+not_after = ["conveyor.qualify"]
+scope = "process"
+"""
+
+
+def write(directory: Path, **files: str) -> Path:
+    for name, text in files.items():
+        (directory / f"{name}.toml").write_text(text, encoding="utf-8")
+    return directory
+
+
+def test_the_shipped_roles_cover_every_stage():
+    roles = get_roles()
+    assert set(roles) == {"hunter", "account_manager", "document_clerk", "expeditor", "team_lead"}
+    assert roles["team_lead"].nodes == ("conveyor.approve_discount",)
+    assert roles["account_manager"].discount_limit == Decimal("5")
+
+
+def test_a_good_file_is_read_with_its_durations_and_rules(tmp_path):
+    roles = read_roles(write(tmp_path, hunter=GOOD, clerk=CLERK), nodes=NODES, engine_permissions=())
+    assert roles["hunter"].stages[0].sla == timedelta(days=1, hours=4)
+    assert roles["hunter"].discount_limit == Decimal("2.5")
+    assert roles["clerk"].separation_of_duties[0].not_after == ("conveyor.qualify",)
+    assert roles["clerk"].separation_of_duties[0].scope == "process"
+
+
+@pytest.mark.parametrize(
+    "change,key,reason",
+    [
+        (lambda t: t.replace('code = "hunter"', 'code = "Hunter Boss"'), "code", "lower-case"),
+        (lambda t: 'colour = "red"\n' + t, "colour", "unknown key"),
+        (lambda t: t.replace('ru = "Охотник"\n', ""), "title.ru", "missing"),
+        (lambda t: t.replace('sla = "1d 4h"', 'sla = "soon"'), "stages.conveyor.qualify.sla", "not a duration"),
+        (lambda t: t.replace("{ sla = \"1d 4h\" }", "{ due = \"1d\" }"), "stages.conveyor.qualify.due", "unknown key"),
+        (lambda t: t.replace('"conveyor.qualify"', '"conveyor.qualifyy"'), "stages.conveyor.qualifyy", "no such human node"),
+        (lambda t: t.replace('"2.5"', '"150"'), "discount_limit", "between 0 and 100"),
+        (lambda t: t.replace('"2.5"', '"lots"'), "discount_limit", "not a number"),
+        (lambda t: t.replace('["phone"]', '["salary"]'), "client_fields", "unknown field"),
+        (lambda t: 'permissions = ["salesflow.fly"]\n' + t, "permissions", "unknown permission"),
+        (lambda t: t + "[[separation_of_duties]]\nnot_after = []\n", "separation_of_duties[0].not_after", "non-empty"),
+        (lambda t: t + '[[separation_of_duties]]\nnot_after = ["conveyor.qualify"]\nscope = "galaxy"\n', "separation_of_duties[0].scope", "one of"),
+        (lambda t: t.replace("[title]", "[title"), "", "not valid TOML"),
+    ],
+)
+def test_a_bad_file_is_refused_with_the_file_the_key_and_the_reason(tmp_path, change, key, reason):
+    write(tmp_path, hunter=change(GOOD), clerk=CLERK)
+    with pytest.raises(RoleFileError) as refused:
+        read_roles(tmp_path, nodes=NODES, engine_permissions=())
+    error = refused.value
+    assert error.path.endswith("hunter.toml")
+    assert error.key == key
+    assert reason in error.reason
+    assert str(error).startswith(f"{error.path}: ")
+
+
+def test_a_node_nobody_performs_is_refused(tmp_path):
+    with pytest.raises(RoleFileError, match="no role performs this node") as refused:
+        read_roles(write(tmp_path, hunter=GOOD), nodes=NODES, engine_permissions=())
+    assert refused.value.key == "conveyor.documents"
+
+
+def test_two_files_with_one_code_are_refused(tmp_path):
+    write(tmp_path, hunter=GOOD, again=GOOD, clerk=CLERK)
+    with pytest.raises(RoleFileError, match="already defined"):
+        read_roles(tmp_path, nodes=NODES, engine_permissions=())
+
+
+@pytest.mark.parametrize("value", ["", "0h", "3x", "h", "1.5d", 5])
+def test_durations_must_be_whole_days_hours_or_minutes(value):
+    with pytest.raises(ValueError):
+        parse_duration(value)
+
+
+def test_a_bad_role_file_stops_the_start_up(tmp_path, settings):
+    """The app refuses to start (ImproperlyConfigured) on a bad file, naming it."""
+    import subprocess
+    import sys
+
+    write(tmp_path, hunter=GOOD.replace('sla = "1d 4h"', 'sla = "whenever"'))
+    result = subprocess.run(
+        [sys.executable, "-m", "salesflow.cli", "check"],
+        env={**__import__("os").environ, "SALESFLOW_ROLES_DIR": str(tmp_path)},
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode != 0
+    assert "Bad role file" in result.stderr
+    assert "hunter.toml: stages.conveyor.qualify.sla" in result.stderr
+
+
+@pytest.mark.django_db
+def test_sync_gives_each_role_group_exactly_its_permissions():
+    group = Group.objects.get(name="hunter")
+    group.permissions.add(Permission.objects.get(codename="deliver_order"))  # drifted by hand
+
+    roles_sync()
+    roles_sync()  # idempotent
+
+    assert set(group.permissions.values_list("codename", flat=True)) == {
+        "qualify_lead",
+        "view_conveyorprocess",
+    }
+    lead = set(Group.objects.get(name="team_lead").permissions.values_list("codename", flat=True))
+    assert {"approve_discount", "manage_queues", "view_reports", "manage_conveyorprocess"} <= lead
+    assert Role.objects.filter(active=True).count() == 5
+
+
+@pytest.mark.django_db
+def test_a_role_whose_file_is_gone_is_deactivated_and_loses_its_permissions():
+    ghost_group = Group.objects.create(name="ghost")
+    ghost_group.permissions.add(Permission.objects.get(codename="qualify_lead"))
+    Role.objects.create(code="ghost", title_en="Ghost", title_ru="Призрак", group=ghost_group)
+
+    call_command("sync_roles", stdout=open("/dev/null", "w"))
+
+    ghost = Role.objects.get(code="ghost")
+    assert not ghost.active
+    assert not ghost_group.permissions.exists()
