@@ -28,6 +28,16 @@ def pytest_sessionstart(session):
         raise pytest.UsageError(f"the tests need PostgreSQL (DATABASE_URL), not {engine}")
 
 
+@pytest.fixture(autouse=True)
+def english():
+    """Each test starts in English: a request in Russian leaves its language active in
+    the thread, and messages are asserted in English unless a test says otherwise."""
+    from django.utils import translation
+
+    with translation.override("en"):
+        yield
+
+
 @pytest.fixture
 def staff(db):
     """Two people per role: ``staff["hunter"][0]`` and so on, fresh from the database."""

@@ -218,3 +218,19 @@ def test_the_flow_graph_shows_the_conveyor(staff):
     for title in ("qualify", "prepare order", "approve discount", "documents", "delivery"):
         assert f">{title}</text>" in svg
     assert svg.count(">bounce</text>") == 5  # the way back from every receiving stage
+
+
+@pytest.mark.django_db
+def test_the_pages_speak_russian_to_a_russian_user(new_lead, staff):
+    task = open_task(new_lead())
+    browser = signed_in(staff["hunter"][0])
+    browser.cookies["django_language"] = "ru"
+    browser.post(urls(task)["assign"])
+
+    response = browser.post(
+        urls(task)["execute"], {"action": "complete", "stage-outcome": "disqualified"}
+    )
+
+    body = response.content.decode()
+    assert "Укажите, почему лид дисквалифицирован." in body
+    assert "Завершить и передать" in body

@@ -94,7 +94,7 @@ class Stage(flow.View):
     def _outgoing(self):
         yield from super()._outgoing()
         if self._bounce is not None:
-            yield Edge(src=self, dst=self._bounce, edge_class="bounce", label=str(_("bounce")))
+            yield Edge(src=self, dst=self._bounce, edge_class="bounce", label=_("bounce"))
 
     @property
     def handoff(self) -> HandoffTemplate | None:
