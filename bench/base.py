@@ -7,13 +7,19 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+from django.conf import settings
 from django.db import connection
 
 
 @contextmanager
 def scratch_database(*, keep: bool = False, verbosity: int = 0) -> Iterator[str]:
     """Create (or with ``keep`` reuse) ``test_<db>``, migrated; drop it afterwards unless
-    ``keep``. Yields the database name."""
+    ``keep``. Yields the database name.
+
+    Inside, Django runs as in production: DEBUG off, so the debug cursor does not log and
+    time every query (it would weigh on whichever side runs more queries).
+    """
+    settings.DEBUG = False
     old_name = connection.settings_dict["NAME"]
     name = connection.creation.create_test_db(verbosity=verbosity, autoclobber=True, keepdb=keep)
     try:

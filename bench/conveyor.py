@@ -15,12 +15,14 @@ from django.db import connection
 from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
 
-from .base import counting_queries, scratch_database, timed
+from .base import counting_queries, median, scratch_database, timed
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--leads", type=int, default=200, help="leads per round and flow")
-    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds")
+    parser.add_argument("--leads", type=int, default=300, help="leads per flow in all")
+    parser.add_argument(
+        "--rounds", type=int, default=15, help="alternating rounds the leads are split into"
+    )
 
 
 def _bare_round(leads: int, user) -> tuple[int, float, int]:
@@ -64,35 +66,44 @@ def _conveyor_round(leads: int, simulator) -> tuple[int, float, int]:
 
 
 def run(*, leads: int, rounds: int, keepdb: bool) -> dict:
+    """Alternate short rounds of both flows (ABBA order) so that a change in the machine's
+    load hits both alike; the rates are the medians of the rounds'."""
     from flows.management.commands.simulate import STAFF
     from flows.simulation import ConveyorSimulator, Odds, ensure_staff
 
+    per_round = max(1, leads // rounds)
     with scratch_database(keep=keepdb):
         staff = ensure_staff("bench_", STAFF)
         simulator = ConveyorSimulator(staff=staff, odds=Odds(0, 0, 0, 0, 0))
         bare_user = get_user_model().objects.create(username="bench_bare")
-        # warm up both (imports, caches, the first plans)
+        # warm up both (imports, caches, the first query plans)
         _bare_round(5, bare_user)
         _conveyor_round(5, simulator)
-        totals = {"bare": [0, 0.0, 0], "salesflow": [0, 0.0, 0]}
-        for _ in range(rounds):
-            for name, figures in (
-                ("bare", _bare_round(leads, bare_user)),
-                ("salesflow", _conveyor_round(leads, simulator)),
-            ):
-                for i, value in enumerate(figures):
-                    totals[name][i] += value
+        results: dict[str, list[tuple[int, float, int]]] = {"bare": [], "salesflow": []}
+        for number in range(rounds):
+            order = ("bare", "salesflow") if number % 2 == 0 else ("salesflow", "bare")
+            for name in order:
+                if name == "bare":
+                    results[name].append(_bare_round(per_round, bare_user))
+                else:
+                    results[name].append(_conveyor_round(per_round, simulator))
         vendor = connection.vendor
-    salesflow_rate = totals["salesflow"][0] / totals["salesflow"][1]
-    bare_rate = totals["bare"][0] / totals["bare"][1]
+
+    def rate(name: str) -> float:
+        return median([done / seconds for done, seconds, _ in results[name]])
+
+    def queries(name: str) -> float:
+        done = sum(r[0] for r in results[name])
+        return round(sum(r[2] for r in results[name]) / done, 2)
+
     return {
         "database": vendor,
-        "leads": leads * rounds,
-        "salesflow_tasks": totals["salesflow"][0],
-        "bare_tasks": totals["bare"][0],
-        "salesflow_tasks_per_s": round(salesflow_rate, 1),
-        "bare_tasks_per_s": round(bare_rate, 1),
-        "ratio": round(salesflow_rate / bare_rate, 3),
-        "salesflow_queries_per_completion": round(totals["salesflow"][2] / totals["salesflow"][0], 2),
-        "bare_queries_per_completion": round(totals["bare"][2] / totals["bare"][0], 2),
+        "leads": per_round * rounds,
+        "salesflow_tasks": sum(r[0] for r in results["salesflow"]),
+        "bare_tasks": sum(r[0] for r in results["bare"]),
+        "salesflow_tasks_per_s": round(rate("salesflow"), 1),
+        "bare_tasks_per_s": round(rate("bare"), 1),
+        "ratio": round(rate("salesflow") / rate("bare"), 3),
+        "salesflow_queries_per_completion": queries("salesflow"),
+        "bare_queries_per_completion": queries("bare"),
     }

@@ -30,9 +30,10 @@ class QualifyForm(StageForm):
     def clean(self) -> dict[str, Any]:
         data = super().clean()
         outcome = data.get("outcome")
-        if outcome == Lead.Status.DISQUALIFIED and not (
-            data.get("disqualification_reason") or ""
-        ).strip():
+        if (
+            outcome == Lead.Status.DISQUALIFIED
+            and not (data.get("disqualification_reason") or "").strip()
+        ):
             self.add_error("disqualification_reason", _("Say why the lead is disqualified."))
         if outcome == Lead.Status.NURTURE:
             until = data.get("nurture_until")
@@ -60,7 +61,11 @@ class PrepareOrderForm(StageForm):
     )
     amount = forms.DecimalField(label=_("Amount"), max_digits=14, decimal_places=2, min_value=0.01)
     discount = forms.DecimalField(
-        label=_("Discount, %"), max_digits=5, decimal_places=2, min_value=0, max_value=100,
+        label=_("Discount, %"),
+        max_digits=5,
+        decimal_places=2,
+        min_value=0,
+        max_value=100,
         initial=0,
     )
     terms = forms.CharField(label=_("Commercial terms"), widget=forms.Textarea(attrs={"rows": 2}))
@@ -103,13 +108,13 @@ class DocumentsForm(StageForm):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
-        missing = [
-            str(self.fields[name].label) for name in self.fields if not data.get(name)
-        ]
+        missing = [str(self.fields[name].label) for name in self.fields if not data.get(name)]
         if missing:
             raise forms.ValidationError(
-                _("The documents are not complete: %(missing)s. Finish them, or send the "
-                  "order back to the account manager with a question."),
+                _(
+                    "The documents are not complete: %(missing)s. Finish them, or send the "
+                    "order back to the account manager with a question."
+                ),
                 params={"missing": ", ".join(missing)},
                 code="documents_incomplete",
             )

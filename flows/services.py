@@ -52,7 +52,9 @@ def deliver(*, work: StageWork, data: dict[str, Any]) -> None:
 
 def follow_up(*, work: StageWork, data: dict[str, Any]) -> None:
     process = work.task.process.coerced
-    process.repeat_request = data["repeat_request"].strip() if data["outcome"] == "repeat_order" else ""
+    process.repeat_request = (
+        data["repeat_request"].strip() if data["outcome"] == "repeat_order" else ""
+    )
     process.save(update_fields=["data"])
 
 

@@ -27,9 +27,10 @@ def test_simulate_drives_leads_along_the_conveyor_and_reports_as_json():
     assert 0 < summary["finished"] <= 6
     assert summary["handoffs"] == HandoffNote.objects.filter(kind="handoff").count()
     assert summary["bounces"] == HandoffNote.objects.filter(kind="bounce").count()
-    assert summary["tasks_completed"] == Task.objects.filter(
-        flow_task_type="HUMAN", status="DONE"
-    ).count()
+    assert (
+        summary["tasks_completed"]
+        == Task.objects.filter(flow_task_type="HUMAN", status="DONE").count()
+    )
 
 
 @pytest.mark.django_db
@@ -54,11 +55,20 @@ def test_seed_demo_creates_people_and_deals_at_every_stage_once():
         task.flow_task.name
         for task in Task.objects.filter(flow_task_type="HUMAN", status__in=["NEW", "ASSIGNED"])
     }
-    assert names >= {"qualify", "prepare_order", "approve_discount", "documents", "delivery", "follow_up"}
+    assert names >= {
+        "qualify",
+        "prepare_order",
+        "approve_discount",
+        "documents",
+        "delivery",
+        "follow_up",
+    }
     assert HandoffNote.objects.filter(kind="bounce").exists()
 
 
-@pytest.mark.parametrize("missing", ["SECRET_KEY", "DATABASE_URL", "CELERY_BROKER_URL", "ALLOWED_HOSTS"])
+@pytest.mark.parametrize(
+    "missing", ["SECRET_KEY", "DATABASE_URL", "CELERY_BROKER_URL", "ALLOWED_HOSTS"]
+)
 def test_the_production_profile_refuses_to_start_without_its_variables(missing):
     env = {
         **os.environ,

@@ -181,7 +181,9 @@ def test_discount_over_the_limit_goes_to_the_team_lead(new_lead, driver, staff):
     assert lead.order.discount_approved_by == lead_user
     assert not lead.order.discount_needs_approval
     assert open_task(lead).flow_task.name == "documents"
-    assert AuditEvent.objects.filter(process=lead.process, action="approve", actor=lead_user).exists()
+    assert AuditEvent.objects.filter(
+        process=lead.process, action="approve", actor=lead_user
+    ).exists()
 
 
 def test_a_bounce_goes_back_to_its_author_with_the_question(new_lead, driver, staff):

@@ -51,7 +51,9 @@ def test_unknown_fields_are_refused_not_dropped():
 
 
 def test_russian_notes_count_words_too():
-    _, errors = BOUNCE_TEMPLATE.validate({"question": "кто подписывает договор со стороны клиента?"})
+    _, errors = BOUNCE_TEMPLATE.validate(
+        {"question": "кто подписывает договор со стороны клиента?"}
+    )
     assert errors == {}
 
 

@@ -101,9 +101,11 @@ def test_a_lead_goes_from_intake_to_the_end_through_the_pages(new_lead, staff):
     lead.process.refresh_from_db()
     assert lead.process.status == PROCESS.DONE
     assert HandoffNote.objects.filter(process=lead.process).count() == 4
-    assert not HandoffNote.objects.filter(process=lead.process, acknowledged__isnull=True).exclude(
-        to_node="conveyor.follow_up"
-    ).exists()
+    assert (
+        not HandoffNote.objects.filter(process=lead.process, acknowledged__isnull=True)
+        .exclude(to_node="conveyor.follow_up")
+        .exists()
+    )
 
 
 @pytest.mark.django_db
@@ -166,7 +168,9 @@ def test_only_the_owner_may_work_on_a_stage(new_lead, staff, who):
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("who,allowed", [("expeditor", False), ("account_manager", False), ("hunter", True)])
+@pytest.mark.parametrize(
+    "who,allowed", [("expeditor", False), ("account_manager", False), ("hunter", True)]
+)
 def test_claiming_from_the_pool_needs_the_stage_role(new_lead, staff, who, allowed):
     task = open_task(new_lead())
     browser = signed_in(staff[who][0])

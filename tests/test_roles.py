@@ -2,6 +2,7 @@
 
 from datetime import timedelta
 from decimal import Decimal
+from io import StringIO
 from pathlib import Path
 
 import pytest
@@ -50,7 +51,9 @@ def test_the_shipped_roles_cover_every_stage():
 
 
 def test_a_good_file_is_read_with_its_durations_and_rules(tmp_path):
-    roles = read_roles(write(tmp_path, hunter=GOOD, clerk=CLERK), nodes=NODES, engine_permissions=())
+    roles = read_roles(
+        write(tmp_path, hunter=GOOD, clerk=CLERK), nodes=NODES, engine_permissions=()
+    )
     assert roles["hunter"].stages[0].sla == timedelta(days=1, hours=4)
     assert roles["hunter"].discount_limit == Decimal("2.5")
     assert roles["clerk"].separation_of_duties[0].not_after == ("conveyor.qualify",)
@@ -63,15 +66,37 @@ def test_a_good_file_is_read_with_its_durations_and_rules(tmp_path):
         (lambda t: t.replace('code = "hunter"', 'code = "Hunter Boss"'), "code", "lower-case"),
         (lambda t: 'colour = "red"\n' + t, "colour", "unknown key"),
         (lambda t: t.replace('ru = "Охотник"\n', ""), "title.ru", "missing"),
-        (lambda t: t.replace('sla = "1d 4h"', 'sla = "soon"'), "stages.conveyor.qualify.sla", "not a duration"),
-        (lambda t: t.replace("{ sla = \"1d 4h\" }", "{ due = \"1d\" }"), "stages.conveyor.qualify.due", "unknown key"),
-        (lambda t: t.replace('"conveyor.qualify"', '"conveyor.qualifyy"'), "stages.conveyor.qualifyy", "no such human node"),
+        (
+            lambda t: t.replace('sla = "1d 4h"', 'sla = "soon"'),
+            "stages.conveyor.qualify.sla",
+            "not a duration",
+        ),
+        (
+            lambda t: t.replace('{ sla = "1d 4h" }', '{ due = "1d" }'),
+            "stages.conveyor.qualify.due",
+            "unknown key",
+        ),
+        (
+            lambda t: t.replace('"conveyor.qualify"', '"conveyor.qualifyy"'),
+            "stages.conveyor.qualifyy",
+            "no such human node",
+        ),
         (lambda t: t.replace('"2.5"', '"150"'), "discount_limit", "between 0 and 100"),
         (lambda t: t.replace('"2.5"', '"lots"'), "discount_limit", "not a number"),
         (lambda t: t.replace('["phone"]', '["salary"]'), "client_fields", "unknown field"),
         (lambda t: 'permissions = ["salesflow.fly"]\n' + t, "permissions", "unknown permission"),
-        (lambda t: t + "[[separation_of_duties]]\nnot_after = []\n", "separation_of_duties[0].not_after", "non-empty"),
-        (lambda t: t + '[[separation_of_duties]]\nnot_after = ["conveyor.qualify"]\nscope = "galaxy"\n', "separation_of_duties[0].scope", "one of"),
+        (
+            lambda t: t + "[[separation_of_duties]]\nnot_after = []\n",
+            "separation_of_duties[0].not_after",
+            "non-empty",
+        ),
+        (
+            lambda t: (
+                t + '[[separation_of_duties]]\nnot_after = ["conveyor.qualify"]\nscope = "galaxy"\n'
+            ),
+            "separation_of_duties[0].scope",
+            "one of",
+        ),
         (lambda t: t.replace("[title]", "[title"), "", "not valid TOML"),
     ],
 )
@@ -144,7 +169,7 @@ def test_a_role_whose_file_is_gone_is_deactivated_and_loses_its_permissions():
     ghost_group.permissions.add(Permission.objects.get(codename="qualify_lead"))
     Role.objects.create(code="ghost", title_en="Ghost", title_ru="Призрак", group=ghost_group)
 
-    call_command("sync_roles", stdout=open("/dev/null", "w"))
+    call_command("sync_roles", stdout=StringIO())
 
     ghost = Role.objects.get(code="ghost")
     assert not ghost.active

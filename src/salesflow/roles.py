@@ -265,17 +265,23 @@ def read_roles(
     for path in sorted(directory.glob("*.toml")):
         role = read_role_file(path)
         if role.code in roles:
-            raise RoleFileError(path, "code", f"{role.code!r} is already defined in {roles[role.code].path}")
+            raise RoleFileError(
+                path, "code", f"{role.code!r} is already defined in {roles[role.code].path}"
+            )
         for stage in role.stages:
             if stage.node not in nodes:
                 raise RoleFileError(
-                    path, f"stages.{stage.node}", f"no such human node (known: {', '.join(sorted(nodes))})"
+                    path,
+                    f"stages.{stage.node}",
+                    f"no such human node (known: {', '.join(sorted(nodes))})",
                 )
         for index, rule in enumerate(role.separation_of_duties):
             for node in rule.not_after:
                 if node not in nodes:
                     raise RoleFileError(
-                        path, f"separation_of_duties[{index}].not_after", f"no such human node {node!r}"
+                        path,
+                        f"separation_of_duties[{index}].not_after",
+                        f"no such human node {node!r}",
                     )
         for permission in role.permissions:
             if permission not in known_permissions:
@@ -286,7 +292,9 @@ def read_roles(
     covered = {node for role in roles.values() for node in role.nodes}
     for node in sorted(set(nodes) - covered):
         raise RoleFileError(
-            directory, node, "no role performs this node: its tasks would wait in a pool nobody sees"
+            directory,
+            node,
+            "no role performs this node: its tasks would wait in a pool nobody sees",
         )
     return roles
 

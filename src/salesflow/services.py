@@ -78,7 +78,9 @@ def roles_sync() -> list[RoleSyncResult]:
         )
         names = _role_permissions(spec)
         group.permissions.set(_permission_objects(names))
-        results.append(RoleSyncResult(code=spec.code, created=created, permissions=tuple(sorted(names))))
+        results.append(
+            RoleSyncResult(code=spec.code, created=created, permissions=tuple(sorted(names)))
+        )
     for gone in Role.objects.exclude(code__in=specs).filter(active=True):
         gone.active = False
         gone.save(update_fields=["active", "synced"])

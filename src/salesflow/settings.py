@@ -201,7 +201,9 @@ LOGGING = {
 # The engine finds the company's conveyors and roles here; it never imports flows/ itself.
 SALESFLOW_FLOWS = env.list("SALESFLOW_FLOWS", default=["flows.conveyor.ConveyorFlow"])
 # Start nodes the engine's intake uses: new leads, and repeat orders of known clients.
-SALESFLOW_INTAKE_NODE = env.str("SALESFLOW_INTAKE_NODE", default="flows.conveyor.ConveyorFlow.intake")
+SALESFLOW_INTAKE_NODE = env.str(
+    "SALESFLOW_INTAKE_NODE", default="flows.conveyor.ConveyorFlow.intake"
+)
 SALESFLOW_REPEAT_ORDER_NODE = env.str(
     "SALESFLOW_REPEAT_ORDER_NODE", default="flows.conveyor.ConveyorFlow.repeat_order"
 )

@@ -25,7 +25,9 @@ class Command(BaseCommand):
                 "--keepdb", action="store_true", help="reuse the scratch database between runs"
             )
             module.add_arguments(sub)
-            self.own_options[name] = [a.dest for a in sub._actions if a.dest not in ("help", "json")]
+            self.own_options[name] = [
+                a.dest for a in sub._actions if a.dest not in ("help", "json")
+            ]
 
     def handle(self, *args, benchmark: str, **options):
         module = import_module(BENCHMARKS[benchmark])

@@ -9,7 +9,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from flows.simulation import ConveyorSimulator, Odds, ensure_staff
+from flows.simulation import ConveyorSimulator, Odds
 from salesflow.clients.models import Client
 
 PASSWORD = "salesflow"
@@ -52,7 +52,10 @@ class Command(BaseCommand):
         for username, role in DEMO_USERS.items():
             user, created = user_model._default_manager.get_or_create(
                 username=username,
-                defaults={"first_name": username.rstrip("12").title(), "email": f"{username}@example.com"},
+                defaults={
+                    "first_name": username.rstrip("12").title(),
+                    "email": f"{username}@example.com",
+                },
             )
             if created:
                 user.set_password(PASSWORD)

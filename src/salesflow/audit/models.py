@@ -105,7 +105,9 @@ class AuditEvent(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.created:%Y-%m-%d %H:%M} {self.actor or '-'} {self.action} task {self.task_id}"
+        return (
+            f"{self.created:%Y-%m-%d %H:%M} {self.actor or '-'} {self.action} task {self.task_id}"
+        )
 
     def save(self, *args, **kwargs):
         if self.pk is not None and not self._state.adding:

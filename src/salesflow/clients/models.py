@@ -109,7 +109,9 @@ class Lead(models.Model):
         _("source detail"), max_length=200, blank=True, help_text=_("Campaign, file, system.")
     )
     request = models.TextField(_("what the client asked for"), blank=True)
-    status = models.CharField(_("status"), max_length=20, choices=Status.choices, default=Status.NEW)
+    status = models.CharField(
+        _("status"), max_length=20, choices=Status.choices, default=Status.NEW
+    )
     disqualification_reason = models.TextField(_("disqualification reason"), blank=True)
     nurture_until = models.DateField(_("nurture until"), null=True, blank=True)
     created = models.DateTimeField(_("created"), default=timezone.now)
@@ -196,9 +198,7 @@ class Order(models.Model):
         verbose_name_plural = _("orders")
         ordering = ["-created"]
         constraints = [
-            models.CheckConstraint(
-                condition=Q(amount__gte=0), name="order_amount_not_negative"
-            ),
+            models.CheckConstraint(condition=Q(amount__gte=0), name="order_amount_not_negative"),
             models.CheckConstraint(
                 condition=Q(discount__gte=0) & Q(discount__lte=100),
                 name="order_discount_is_a_percentage",

@@ -27,9 +27,10 @@ def check_flows(app_configs, **kwargs):
                     id="salesflow.E002",
                 )
             )
-        if node.handoff is not None and node.flow_class.instance.node(
-            node.handoff.to_node, no_obsolete=True
-        ) is None:
+        if (
+            node.handoff is not None
+            and node.flow_class.instance.node(node.handoff.to_node, no_obsolete=True) is None
+        ):
             errors.append(
                 Error(
                     f"Stage {ref}: handoff template {node.handoff.code!r} is addressed to "

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from salesflow.handoff.templates import DATE, BOUNCE_TEMPLATE, HandoffTemplate
+from salesflow.handoff.templates import BOUNCE_TEMPLATE, DATE, HandoffTemplate
 
 if TYPE_CHECKING:
     from .services import StageWork
@@ -55,9 +55,7 @@ class HandoffForm(forms.Form):
         fields = {}
         for spec in template.fields:
             if spec.kind == DATE:
-                field: forms.Field = forms.DateField(
-                    widget=forms.DateInput(attrs={"type": "date"})
-                )
+                field: forms.Field = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
             else:
                 field = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}))
             field.label = spec.label
@@ -68,7 +66,10 @@ class HandoffForm(forms.Form):
 
     def note_fields(self) -> dict[str, Any]:
         """The raw template fields as submitted (prefix stripped)."""
-        return {spec.name: self.data.get(self.add_prefix(spec.name), "") for spec in self.template.fields}
+        return {
+            spec.name: self.data.get(self.add_prefix(spec.name), "")
+            for spec in self.template.fields
+        }
 
     def note_text(self) -> str:
         return self.data.get(self.add_prefix("text"), "")

@@ -21,6 +21,8 @@ from viewflow.workflow import flow
 from viewflow.workflow.activation import Activation
 from viewflow.workflow.base import Edge
 from viewflow.workflow.nodes.view import ViewActivation
+from viewflow.workflow.signals import task_finished
+from viewflow.workflow.status import STATUS
 
 if TYPE_CHECKING:
     from salesflow.handoff.templates import HandoffTemplate
@@ -42,6 +44,14 @@ class StageActivation(ViewActivation):
 
         stage_task_created(activation=activation)
         return activation
+
+    @Activation.status.transition(source=STATUS.STARTED, target=STATUS.DONE)
+    def complete(self):
+        """viewflow's completion, saving only what it changes: the whole-row save it does
+        would write every column of the task again."""
+        self.task.finished = timezone.now()
+        self.task.save(update_fields=["status", "started", "finished"])
+        task_finished.send(sender=self.flow_class, process=self.process, task=self.task)
 
     @Activation.status.super()
     def create_next(self):

@@ -19,12 +19,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
-from django.contrib.auth import get_user_model
-from django.db.models import Exists, OuterRef, Q, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from viewflow.workflow.fields import import_task_by_ref
 from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
 
@@ -41,13 +41,20 @@ from salesflow.exceptions import (
     StageInvalid,
 )
 from salesflow.handoff.models import HandoffNote
+from salesflow.handoff.selectors import pending_note_expressions
 from salesflow.handoff.services import handoff_acknowledge, handoff_create, handoff_validate
 from salesflow.handoff.templates import BOUNCE_TEMPLATE
-from salesflow.roles import roles_for_node
 
 from .nodes import BOUNCED, Stage
-from .registry import human_nodes, node_ref
-from .selectors import WORK_RELATED, node_was_performed, task_for_update
+from .registry import node_ref
+from .selectors import (
+    WORK_RELATED,
+    SeparationFacts,
+    node_was_performed,
+    separation_expressions,
+    separation_facts,
+    task_for_update,
+)
 
 if TYPE_CHECKING:
     from salesflow.clients.models import Client, Order
@@ -115,9 +122,6 @@ def _lead(task: Task) -> Lead | None:
 
 
 def _client_id(task: Task) -> int | None:
-    """The task's client: annotated by the claim's query, else through its lead."""
-    if hasattr(task, "lead_client_id"):
-        return task.lead_client_id
     lead = _lead(task)
     return lead.client_id if lead else None
 
@@ -125,56 +129,19 @@ def _client_id(task: Task) -> int | None:
 # --- who may take a task -----------------------------------------------------------------
 
 
-def _claim_facts(task: Task, user: AbstractBaseUser) -> dict[str, Any]:
-    """Annotations answering the separation-of-duties questions for ``user`` on ``task``
-    in the query that reads the task: the node the user performed that bars them (by the
-    rules declared with the roles performing this stage), and whether they wrote the
-    handoff note waiting for this stage (its author may not receive it)."""
-    node = task.flow_task
-    ref = node_ref(node)
-    nodes = human_nodes()
-    rules = [rule for role in roles_for_node(ref) for rule in role.separation_of_duties]
-    facts: dict[str, Any] = {
-        "lead_client_id": Subquery(
-            Lead.objects.filter(process_id=OuterRef("process_id")).values("client_id")[:1]
-        ),
-        "wrote_pending_note": Exists(
-            HandoffNote.objects.filter(
-                process_id=OuterRef("process_id"),
-                to_node=ref,
-                acknowledged_by__isnull=True,
-                author_id=user.pk,
-            )
-        )
-    }
-    if rules:
-        client_of_task = Lead.objects.filter(process_id=OuterRef(OuterRef("process_id")))
-        blocked_by = Q(pk__in=[])
-        for rule in rules:
-            scope = (
-                Q(process_id=OuterRef("process_id"))
-                if rule.scope == "process"
-                else Q(process__lead__client_id=Subquery(client_of_task.values("client_id")[:1]))
-            )
-            blocked_by |= scope & Q(flow_task__in=[nodes[n] for n in rule.not_after])
-        facts["barred_by_node"] = Subquery(
-            Task.objects.filter(blocked_by, owner_id=user.pk, status=STATUS.DONE).values(
-                "flow_task"
-            )[:1]
-        )
-    return facts
-
-
 def assignment_refusal(
-    *, task: Task, user: AbstractBaseUser, check_owner: bool = True
+    *,
+    task: Task,
+    user: AbstractBaseUser,
+    check_owner: bool = True,
+    facts: SeparationFacts | None = None,
 ) -> NotPermitted | None:
     """Why ``user`` may not take ``task``, or None if they may.
 
     Checks, in order: an active user; a task still waiting in its pool (``check_owner``);
     the stage's permission; the separation-of-duties rules declared with the roles that
     perform the stage; and that the user did not write the handoff note waiting for this
-    stage. ``task`` may carry the answers as annotations (see ``_claim_facts``); otherwise
-    one query asks.
+    stage. The rules' facts are asked in one query (``separation_facts``) unless given.
     """
     node = task.flow_task
     if not isinstance(node, Stage):
@@ -190,14 +157,12 @@ def assignment_refusal(
         return NotPermitted(
             _("Your roles do not include the stage “%(stage)s”.") % {"stage": node.task_title}
         )
-    if not hasattr(task, "wrote_pending_note"):
-        facts = _claim_facts(task, user)
-        values = Task.objects.filter(pk=task.pk).annotate(**facts).values(*facts).get()
-        for name, value in values.items():
-            setattr(task, name, value)
-    barred_by = getattr(task, "barred_by_node", None)
-    if barred_by:
-        performed = barred_by if not isinstance(barred_by, str) else Task(flow_task=barred_by).flow_task
+    if facts is None:
+        facts = separation_facts(
+            task_id=task.pk, process_id=task.process_id, node_ref=node_ref(node), user_id=user.pk
+        )
+    if facts.barred_by:
+        performed = import_task_by_ref(facts.barred_by)
         return SeparationOfDutiesViolated(
             _(
                 "Separation of duties: you performed “%(done)s” for this client, so a "
@@ -205,7 +170,7 @@ def assignment_refusal(
             )
             % {"done": performed.task_title, "stage": node.task_title}
         )
-    if task.wrote_pending_note:
+    if facts.wrote_pending_note:
         return SeparationOfDutiesViolated(
             _("You wrote the handoff note for “%(stage)s”; a colleague must receive it.")
             % {"stage": node.task_title}
@@ -223,8 +188,12 @@ def _give(task: Task, user: AbstractBaseUser) -> None:
 def task_claim(*, task: Task, user: AbstractBaseUser) -> Task:
     """``user`` takes ``task`` from its pool (race-free: under the process lock a task
     taken a moment ago by someone else is refused with ClaimConflict)."""
-    with _locked(task, **_claim_facts(task, user)) as task:
-        refusal = assignment_refusal(task=task, user=user)
+    expressions = separation_expressions(
+        process_id=task.process_id, node_ref=node_ref(task.flow_task), user_id=user.pk
+    )
+    with _locked(task, **expressions) as task:
+        facts = SeparationFacts.of(task)
+        refusal = assignment_refusal(task=task, user=user, facts=facts)
         if refusal is not None:
             raise refusal
         _give(task, user)
@@ -232,7 +201,7 @@ def task_claim(*, task: Task, user: AbstractBaseUser) -> Task:
             action=AuditEvent.Action.CLAIM,
             actor=user,
             task=task,
-            client_id=_client_id(task),
+            client_id=facts.client_id,
             to_user=user,
         )
     return task
@@ -240,11 +209,12 @@ def task_claim(*, task: Task, user: AbstractBaseUser) -> Task:
 
 def task_unassign(*, task: Task, user: AbstractBaseUser, reason: str = "") -> Task:
     """Return an assigned task to its pool: by its owner, or by a queue manager."""
-    with _locked(task, **_claim_facts(task, user)) as task:
+    with _locked(task, ("process__lead",)) as task:
         if task.status not in (STATUS.ASSIGNED, STATUS.STARTED) or task.owner_id is None:
             raise ClaimConflict(_("Task #%(id)s is not assigned to anyone.") % {"id": task.pk})
-        if task.owner_id != user.pk and not task.flow_task.flow_class.instance.has_manage_permission(
-            user
+        if (
+            task.owner_id != user.pk
+            and not task.flow_task.flow_class.instance.has_manage_permission(user)
         ):
             raise NotPermitted(_("Only the task's owner or a team lead can return it to the pool."))
         previous_owner = task.owner
@@ -298,26 +268,19 @@ def work_for(*, task: Task, user: AbstractBaseUser) -> StageWork:
     return _work(task, user)
 
 
-def _pending_note_facts(task: Task) -> dict[str, Any]:
-    """Annotations: the newest unacknowledged note addressed to the task's stage."""
-    pending = HandoffNote.objects.filter(
-        process_id=OuterRef("process_id"),
-        to_node=node_ref(task.flow_task),
-        acknowledged_by__isnull=True,
-    ).order_by("-created")
-    return {
-        "pending_note_id": Subquery(pending.values("id")[:1]),
-        "pending_note_author_id": Subquery(pending.values("author_id")[:1]),
-    }
+def _pending(task: Task) -> dict[str, Any]:
+    return pending_note_expressions(process_id=task.process_id, node_ref=node_ref(task.flow_task))
 
 
 def _take_pending_note(work: StageWork, *, acknowledge: bool) -> int | None:
-    """Refuse while a note waits unread, unless ``acknowledge``: then acknowledge it."""
+    """Refuse while a note waits unread, unless ``acknowledge``: then acknowledge it.
+    The task must have been read with ``_pending(task)``."""
     task = work.task
-    if task.pending_note_id is None:
+    note_id, author_id = task.pending_note_id, task.pending_note_author_id
+    if note_id is None:
         return None
     if not acknowledge:
-        author = get_user_model()._default_manager.get(pk=task.pending_note_author_id)
+        author = get_user_model()._default_manager.get(pk=author_id)
         raise HandoffNotAcknowledged(
             _(
                 "Read the handoff note from %(author)s and acknowledge it -- or send it back "
@@ -325,16 +288,14 @@ def _take_pending_note(work: StageWork, *, acknowledge: bool) -> int | None:
             )
             % {"author": author}
         )
-    handoff_acknowledge(
-        note_id=task.pending_note_id, author_id=task.pending_note_author_id, user=work.user
-    )
-    return task.pending_note_id
+    handoff_acknowledge(note_id=note_id, author_id=author_id, user=work.user)
+    return note_id
 
 
 def stage_acknowledge(*, task: Task, user: AbstractBaseUser) -> int | None:
     """The task's owner confirms they read the note waiting for their stage; returns its
     id (None if no note waits)."""
-    with _locked(task, **_pending_note_facts(task)) as task:
+    with _locked(task, WORK_RELATED, **_pending(task)) as task:
         return _take_pending_note(_work(task, user), acknowledge=True)
 
 
@@ -361,7 +322,7 @@ def stage_complete(
     ``acknowledge`` confirms the incoming note in the same step. Refuses -- writing nothing
     -- with StageInvalid, HandoffIncomplete, HandoffNotAcknowledged or NotPermitted.
     """
-    with _locked(task, WORK_RELATED, **_pending_note_facts(task)) as task:
+    with _locked(task, WORK_RELATED, **_pending(task)) as task:
         work = _work(task, user)
         node = work.node
         acknowledged = _take_pending_note(work, acknowledge=acknowledge)
@@ -416,7 +377,11 @@ def stage_complete(
             task=task,
             client_id=work.client_id,
             reason=form.reason(),
-            data={"note": note.pk if note else None, "outcome": outcome, "acknowledged": acknowledged},
+            data={
+                "note": note.pk if note else None,
+                "outcome": outcome,
+                "acknowledged": acknowledged,
+            },
         )
     return StageResult(task=task, note=note, outcome=outcome)
 
@@ -433,7 +398,7 @@ def stage_bounce(
     The work goes to whoever did that stage (if still active), who must acknowledge the
     question before handing over again. For an approval stage this is the rejection.
     """
-    with _locked(task, WORK_RELATED, **_pending_note_facts(task)) as task:
+    with _locked(task, WORK_RELATED, **_pending(task)) as task:
         work = _work(task, user)
         node = work.node
         target = node.bounce_node

@@ -154,7 +154,7 @@ def _unprefixed(data: Any, prefix: str) -> dict[str, Any]:
     for key in data:
         if key.startswith(start):
             values = data.getlist(key)
-            result[key[len(start):]] = values if len(values) > 1 else values[0]
+            result[key[len(start) :]] = values if len(values) > 1 else values[0]
     return result
 
 
@@ -171,7 +171,9 @@ class ClaimTaskView(generic.TemplateView):
             refused(request, error)
             return HttpResponseRedirect(_task_detail_url(task))
         messages.success(request, _("Task #%(id)s is yours.") % {"id": task.pk})
-        return HttpResponseRedirect(task.flow_task.reverse("execute", args=[task.process_id, task.pk]))
+        return HttpResponseRedirect(
+            task.flow_task.reverse("execute", args=[task.process_id, task.pk])
+        )
 
 
 class UnassignTaskView(generic.TemplateView):
