@@ -93,8 +93,12 @@ def test_a_lead_goes_from_intake_to_the_end_through_the_pages(new_lead, staff):
         work = browser.get(page["execute"])
         assert work.status_code == 200
         if stage != "qualify":
-            # the note from the stage before is on top of the page
-            assert "Handed over to you" in work.content.decode()
+            # the note from the stage before is on top of the page, as its template reads
+            body = work.content.decode()
+            assert "Handed over to you" in body
+            assert "I have read it: acknowledge" in body
+        if stage == "prepare_order":
+            assert "What the client needs" in body and "Qualify → Prepare order" in body
         done = browser.post(page["execute"], stage_post(stage, acknowledge=stage != "qualify"))
         assert done.status_code == 302, done.content.decode()[-2000:]
 

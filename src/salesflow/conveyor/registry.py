@@ -62,3 +62,15 @@ def start_node(setting_name: str) -> Node:
     if node is None:
         raise ImproperlyConfigured(f"{setting_name}: {flow_path} has no node {node_name!r}")
     return node
+
+
+@cache
+def handoff_templates() -> dict:
+    """Every handoff template of the configured flows (and the bounce's), by code."""
+    from salesflow.handoff.templates import BOUNCE_TEMPLATE
+
+    templates = {BOUNCE_TEMPLATE.code: BOUNCE_TEMPLATE}
+    for node in human_nodes().values():
+        if node.handoff is not None:
+            templates[node.handoff.code] = node.handoff
+    return templates

@@ -15,8 +15,12 @@ from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from django.contrib.auth.models import AbstractBaseUser
     from viewflow.workflow.models import Process
+
+    from salesflow.handoff.models import HandoffNote
 
 # What a stage completes on: its process, lead and order (the client loads when used).
 WORK_RELATED = ("process__lead__order",)
@@ -147,3 +151,25 @@ def separation_facts(
         barred_by=row["sod_barred_by"],
         wrote_pending_note=bool(row["sod_wrote_pending_note"]),
     )
+
+
+def describe_notes(notes: Iterable[HandoffNote]) -> list[HandoffNote]:
+    """Give each note what a person reads: ``rows`` of (field label, value) in the order
+    of its template, and the titles of the stages it went between."""
+    from .registry import handoff_templates, human_nodes
+
+    templates, nodes = handoff_templates(), human_nodes()
+    described = []
+    for note in notes:
+        template = templates.get(note.template)
+        labels = {f.name: f.label for f in template.fields} if template else {}
+        order = list(labels) + [name for name in note.fields if name not in labels]
+        note.rows = [
+            (labels.get(name, name), note.fields[name]) for name in order if name in note.fields
+        ]
+        note.from_title = (
+            nodes[note.from_node].task_title if note.from_node in nodes else note.from_node
+        )
+        note.to_title = nodes[note.to_node].task_title if note.to_node in nodes else note.to_node
+        described.append(note)
+    return described

@@ -22,7 +22,7 @@ from salesflow.handoff.selectors import client_history, incoming_notes
 
 from . import services
 from .forms import HandoffForm, bounce_form
-from .selectors import PAGE_RELATED
+from .selectors import PAGE_RELATED, describe_notes
 
 
 def task_view(node: Any, view: Any) -> Any:
@@ -91,7 +91,9 @@ class StageView(generic.TemplateView):
         context = super().get_context_data(**kwargs)
         for name, form in self.forms().items():
             context.setdefault(name, form)
-        notes = list(incoming_notes(process_id=self.task.process_id, node_ref=self.work.node_ref))
+        notes = describe_notes(
+            incoming_notes(process_id=self.task.process_id, node_ref=self.work.node_ref)
+        )
         context.update(
             task=self.task,
             process=self.task.process,
@@ -99,7 +101,9 @@ class StageView(generic.TemplateView):
             node=self.node,
             incoming=notes,
             pending=next((n for n in notes if n.acknowledged_by_id is None), None),
-            history=client_history(client_id=self.work.client_id) if self.work.lead else [],
+            history=describe_notes(client_history(client_id=self.work.client_id))
+            if self.work.lead
+            else [],
         )
         return context
 
