@@ -20,14 +20,14 @@ run: install
 	$(BIN)/salesflow seed-demo
 	$(BIN)/salesflow run
 
-## test: the test suite, against PostgreSQL (DATABASE_URL, default 127.0.0.1:5432)
-test: install
+## test: lint, a migration for every model change, and the test suite against PostgreSQL
+## (DATABASE_URL, default postgres://postgres@127.0.0.1:5432/salesflow)
+test: install lint
 	$(BIN)/salesflow makemigrations --check --dry-run --settings=tests.settings
 	$(BIN)/pytest
 
 lint: install
 	$(BIN)/ruff check src flows bench tests
-	$(BIN)/ruff format --check src flows bench tests
 	$(BIN)/mypy
 
 ## messages: refresh and compile the translations (en, ru)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from viewflow.workflow.models import Task
 
 from .models import AuditEvent
@@ -14,12 +14,12 @@ from .models import AuditEvent
 def audit_record(
     *,
     action: str,
-    actor: AbstractBaseUser | None,
+    actor: User | None,
     task: Task | None = None,
     process_id: int | None = None,
     client_id: int | None = None,
-    from_user: AbstractBaseUser | None = None,
-    to_user: AbstractBaseUser | None = None,
+    from_user: User | None = None,
+    to_user: User | None = None,
     reason: str = "",
     data: dict[str, Any] | None = None,
 ) -> AuditEvent:

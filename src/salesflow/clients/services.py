@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 
 from salesflow.conveyor.registry import start_node
@@ -21,7 +21,7 @@ def lead_intake(
     request: str = "",
     contact: Contact | None = None,
     source_detail: str = "",
-    created_by: AbstractBaseUser | None = None,
+    created_by: User | None = None,
 ) -> Lead:
     """Register a lead and put it on the conveyor.
 
@@ -31,7 +31,7 @@ def lead_intake(
     """
     is_customer = client.status == Client.Status.CUSTOMER
     if is_customer and source not in (Lead.Source.REPEAT_ORDER, Lead.Source.REACTIVATION):
-        source_detail = source_detail or Lead.Source(source).label
+        source_detail = source_detail or str(Lead.Source(source).label)
         source = Lead.Source.REPEAT_ORDER
     lead = Lead.objects.create(
         client=client,
@@ -49,14 +49,16 @@ def lead_intake(
     return lead
 
 
-def user_role_codes(user: AbstractBaseUser) -> frozenset[str]:
+def user_role_codes(user: User) -> frozenset[str]:
     """The codes of the roles the user holds (their groups), read once per user object."""
-    if not hasattr(user, "_salesflow_roles"):
-        user._salesflow_roles = frozenset(user.groups.values_list("name", flat=True))
-    return user._salesflow_roles
+    codes = getattr(user, "_salesflow_roles", None)
+    if codes is None:
+        codes = frozenset(user.groups.values_list("name", flat=True))
+        setattr(user, "_salesflow_roles", codes)  # noqa: B010 - a cache on the user object
+    return codes
 
 
-def discount_limit_for(user: AbstractBaseUser) -> Decimal:
+def discount_limit_for(user: User) -> Decimal:
     """The highest discount (percent) the user may grant without approval: the largest
     limit among their roles; nothing without a role that declares one."""
     roles = get_roles()
@@ -69,7 +71,7 @@ def discount_limit_for(user: AbstractBaseUser) -> Decimal:
     return max(limits, default=Decimal("0"))
 
 
-def order_set_discount(*, order: Order, discount: Decimal, user: AbstractBaseUser) -> list[str]:
+def order_set_discount(*, order: Order, discount: Decimal, user: User) -> list[str]:
     """Set the discount granted by ``user``; over their limit it needs a team lead's
     approval, and a changed discount loses an earlier approval. Returns the changed fields
     (the caller saves)."""
@@ -87,7 +89,7 @@ def order_set_discount(*, order: Order, discount: Decimal, user: AbstractBaseUse
     return changed
 
 
-def order_approve_discount(*, order: Order, user: AbstractBaseUser) -> None:
+def order_approve_discount(*, order: Order, user: User) -> None:
     order.discount_approved_by = user
     order.discount_needs_approval = False
     order.save(update_fields=["discount_approved_by", "discount_needs_approval"])

@@ -17,7 +17,7 @@ from viewflow.workflow.status import STATUS
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-    from django.contrib.auth.models import AbstractBaseUser
+    from django.contrib.auth.models import User
     from viewflow.workflow.models import Process
 
     from salesflow.handoff.models import HandoffNote
@@ -43,7 +43,7 @@ def task_for_update(
     return queryset.get(pk=task_id)
 
 
-def last_performer(*, process: Process, node) -> AbstractBaseUser | None:
+def last_performer(*, process: Process, node) -> User | None:
     """Who completed ``node`` last in this process, if they are still active."""
     owner_id = (
         Task.objects.filter(process=process, flow_task=node, status=STATUS.DONE)
@@ -153,23 +153,37 @@ def separation_facts(
     )
 
 
-def describe_notes(notes: Iterable[HandoffNote]) -> list[HandoffNote]:
-    """Give each note what a person reads: ``rows`` of (field label, value) in the order
-    of its template, and the titles of the stages it went between."""
+@dataclass(frozen=True)
+class NoteView:
+    """A handoff note as a person reads it: labelled fields, stage titles."""
+
+    note: HandoffNote
+    rows: list[tuple[str, str]]
+    from_title: str
+    to_title: str
+
+
+def describe_notes(notes: Iterable[HandoffNote]) -> list[NoteView]:
+    """Each note with ``rows`` of (field label, value) in its template's order and the
+    titles of the stages it went between."""
     from .registry import handoff_templates, human_nodes
 
     templates, nodes = handoff_templates(), human_nodes()
-    described = []
+
+    def title(ref: str) -> str:
+        return str(nodes[ref].task_title) if ref in nodes else ref
+
+    views = []
     for note in notes:
         template = templates.get(note.template)
-        labels = {f.name: f.label for f in template.fields} if template else {}
+        labels = {f.name: str(f.label) for f in template.fields} if template else {}
         order = list(labels) + [name for name in note.fields if name not in labels]
-        note.rows = [
+        rows = [
             (labels.get(name, name), note.fields[name]) for name in order if name in note.fields
         ]
-        note.from_title = (
-            nodes[note.from_node].task_title if note.from_node in nodes else note.from_node
+        views.append(
+            NoteView(
+                note=note, rows=rows, from_title=title(note.from_node), to_title=title(note.to_node)
+            )
         )
-        note.to_title = nodes[note.to_node].task_title if note.to_node in nodes else note.to_node
-        described.append(note)
-    return described
+    return views

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -37,6 +37,7 @@ from salesflow.exceptions import (
     HandoffNotAcknowledged,
     NotFound,
     NotPermitted,
+    SalesflowError,
     SeparationOfDutiesViolated,
     StageInvalid,
 )
@@ -66,8 +67,8 @@ class StageWork:
 
     task: Task
     node: Stage
-    user: AbstractBaseUser
-    lead: Lead | None
+    user: User
+    lead: Lead
     order: Order | None
 
     @property
@@ -75,12 +76,12 @@ class StageWork:
         return node_ref(self.node)
 
     @property
-    def client(self) -> Client | None:
-        return self.lead.client if self.lead else None
+    def client(self) -> Client:
+        return self.lead.client
 
     @property
-    def client_id(self) -> int | None:
-        return self.lead.client_id if self.lead else None
+    def client_id(self) -> int:
+        return self.lead.client_id
 
 
 @dataclass(frozen=True)
@@ -132,10 +133,10 @@ def _client_id(task: Task) -> int | None:
 def assignment_refusal(
     *,
     task: Task,
-    user: AbstractBaseUser,
+    user: User,
     check_owner: bool = True,
     facts: SeparationFacts | None = None,
-) -> NotPermitted | None:
+) -> SalesflowError | None:
     """Why ``user`` may not take ``task``, or None if they may.
 
     Checks, in order: an active user; a task still waiting in its pool (``check_owner``);
@@ -178,14 +179,14 @@ def assignment_refusal(
     return None
 
 
-def _give(task: Task, user: AbstractBaseUser) -> None:
+def _give(task: Task, user: User) -> None:
     task.owner = user
     task.status = STATUS.ASSIGNED
     task.assigned = timezone.now()
     task.save(update_fields=["owner", "status", "assigned"])
 
 
-def task_claim(*, task: Task, user: AbstractBaseUser) -> Task:
+def task_claim(*, task: Task, user: User) -> Task:
     """``user`` takes ``task`` from its pool (race-free: under the process lock a task
     taken a moment ago by someone else is refused with ClaimConflict)."""
     expressions = separation_expressions(
@@ -207,7 +208,7 @@ def task_claim(*, task: Task, user: AbstractBaseUser) -> Task:
     return task
 
 
-def task_unassign(*, task: Task, user: AbstractBaseUser, reason: str = "") -> Task:
+def task_unassign(*, task: Task, user: User, reason: str = "") -> Task:
     """Return an assigned task to its pool: by its owner, or by a queue manager."""
     with _locked(task, ("process__lead",)) as task:
         if task.status not in (STATUS.ASSIGNED, STATUS.STARTED) or task.owner_id is None:
@@ -237,7 +238,7 @@ def task_unassign(*, task: Task, user: AbstractBaseUser, reason: str = "") -> Ta
 # --- working on a stage ------------------------------------------------------------------
 
 
-def _work(task: Task, user: AbstractBaseUser) -> StageWork:
+def _work(task: Task, user: User) -> StageWork:
     """The stage's work, if ``user`` may do it now: their task, still in progress, and a
     stage their roles still include (a role may have been taken away since the claim)."""
     node = task.flow_task
@@ -253,17 +254,21 @@ def _work(task: Task, user: AbstractBaseUser) -> StageWork:
             _("Your roles no longer include the stage “%(stage)s”.") % {"stage": node.task_title}
         )
     lead = _lead(task)
-    order = getattr(lead, "order", None) if lead is not None else None
+    if lead is None:
+        raise NotFound(
+            _("Deal #%(id)s has no lead: it was not started by the intake.")
+            % {"id": task.process_id}
+        )
     return StageWork(
         task=task,
         node=node,
         user=user,
         lead=lead,
-        order=order,
+        order=getattr(lead, "order", None),
     )
 
 
-def work_for(*, task: Task, user: AbstractBaseUser) -> StageWork:
+def work_for(*, task: Task, user: User) -> StageWork:
     """For pages: the stage's work if ``user`` may do it (no lock, nothing written)."""
     return _work(task, user)
 
@@ -292,7 +297,7 @@ def _take_pending_note(work: StageWork, *, acknowledge: bool) -> int | None:
     return note_id
 
 
-def stage_acknowledge(*, task: Task, user: AbstractBaseUser) -> int | None:
+def stage_acknowledge(*, task: Task, user: User) -> int | None:
     """The task's owner confirms they read the note waiting for their stage; returns its
     id (None if no note waits)."""
     with _locked(task, WORK_RELATED, **_pending(task)) as task:
@@ -309,7 +314,7 @@ def _run(work: StageWork, *, bounce: bool) -> None:
 def stage_complete(
     *,
     task: Task,
-    user: AbstractBaseUser,
+    user: User,
     data: Mapping[str, Any],
     handoff: Mapping[str, Any] | None = None,
     note_text: str = "",
@@ -347,7 +352,7 @@ def stage_complete(
                 % {"discount": work.order.discount}
             )
         template = node.handoff if form.handoff_required() else None
-        note_fields = handoff_validate(template=template, fields=handoff) if template else None
+        note_fields = handoff_validate(template=template, fields=handoff) if template else {}
         node.apply(work=work, data=form.cleaned_data)
         note = None
         if template is not None:
@@ -389,7 +394,7 @@ def stage_complete(
 def stage_bounce(
     *,
     task: Task,
-    user: AbstractBaseUser,
+    user: User,
     question: Mapping[str, Any],
     note_text: str = "",
 ) -> StageResult:

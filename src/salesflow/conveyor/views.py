@@ -100,10 +100,8 @@ class StageView(generic.TemplateView):
             work=self.work,
             node=self.node,
             incoming=notes,
-            pending=next((n for n in notes if n.acknowledged_by_id is None), None),
-            history=describe_notes(client_history(client_id=self.work.client_id))
-            if self.work.lead
-            else [],
+            pending=next((v.note for v in notes if v.note.acknowledged_by_id is None), None),
+            history=describe_notes(client_history(client_id=self.work.client_id)),
         )
         return context
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from viewflow.workflow.models import Task
@@ -37,7 +37,7 @@ def handoff_validate(
 def handoff_create(
     *,
     task: Task,
-    author: AbstractBaseUser,
+    author: User,
     template: HandoffTemplate,
     from_node: str,
     to_node: str,
@@ -61,7 +61,7 @@ def handoff_create(
     )
 
 
-def handoff_acknowledge(*, note_id: int, author_id: int, user: AbstractBaseUser) -> None:
+def handoff_acknowledge(*, note_id: int, author_id: int, user: User) -> None:
     """The receiver confirms they read the note: who and when are kept on the note, once.
     Its author may not (separation of duties; the database refuses it too)."""
     if author_id == user.pk:
