@@ -34,7 +34,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, host: str, port: int, **options):
         if settings.CELERY_BROKER_URL.startswith("filesystem://"):
-            for key in ("data_folder_in", "processed_folder"):
+            for key in ("data_folder_in", "processed_folder", "control_folder"):
                 folder = settings.CELERY_BROKER_TRANSPORT_OPTIONS[key]
                 Path(folder).mkdir(parents=True, exist_ok=True)
         python = sys.executable
