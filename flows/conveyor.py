@@ -6,7 +6,7 @@ from viewflow import this
 from viewflow.workflow import flow, lock
 
 from salesflow.clients.models import Lead
-from salesflow.conveyor.nodes import Stage
+from salesflow.conveyor.nodes import If, Stage, Switch
 
 from . import forms, handoffs, permissions, services
 from .models import ConveyorProcess
@@ -58,7 +58,7 @@ class ConveyorFlow(flow.Flow):
         .Next(this.qualification)
     )
     qualification = (
-        flow.Switch()
+        Switch()
         .Annotation(title=_("Qualified?"))
         .Case(this.prepare_order, is_qualified)
         .Case(this.nurture, is_nurtured)
@@ -80,7 +80,7 @@ class ConveyorFlow(flow.Flow):
         .Next(this.discount_check)
     )
     discount_check = (
-        flow.If(discount_needs_approval)
+        If(discount_needs_approval)
         .Annotation(title=_("Discount over the limit?"))
         .Then(this.approve_discount)
         .Else(this.documents)
@@ -117,7 +117,7 @@ class ConveyorFlow(flow.Flow):
         .Next(this.repeat_check)
     )
     repeat_check = (
-        flow.If(wants_repeat_order)
+        If(wants_repeat_order)
         .Annotation(title=_("Orders again?"))
         .Then(this.open_repeat_order)
         .Else(this.end)

@@ -1,5 +1,6 @@
 """The nodes a conveyor is built from, on top of viewflow's.
 
+* ``If`` / ``Switch`` -- viewflow's gateways, minus a savepoint a completion never needs.
 * ``Stage`` -- a human stage owned by a role's pool. It is completed only through the
   engine's services (``stage_complete`` / ``stage_bounce``): the stage's form, a valid
   handoff note for the next stage, an audit event. ``.Bounce(node)`` draws the way back
@@ -20,6 +21,10 @@ from viewflow import this
 from viewflow.workflow import flow
 from viewflow.workflow.activation import Activation
 from viewflow.workflow.base import Edge
+from viewflow.workflow.context import context
+from viewflow.workflow.exceptions import FlowRuntimeError
+from viewflow.workflow.nodes.if_gate import IfActivation
+from viewflow.workflow.nodes.switch import SwitchActivation
 from viewflow.workflow.nodes.view import ViewActivation
 from viewflow.workflow.signals import task_finished
 from viewflow.workflow.status import STATUS
@@ -59,6 +64,46 @@ class StageActivation(ViewActivation):
             yield self.flow_task._bounce._create(self, self.task.token)
         else:
             yield from super().create_next.original()
+
+
+class _IfActivation(IfActivation):
+    @Activation.status.super()
+    def activate(self):
+        if context.propagate_exception:
+            self._condition_result = self.flow_task._condition(self)
+        else:
+            super().activate.original()
+
+
+class _SwitchActivation(SwitchActivation):
+    @Activation.status.super()
+    def activate(self):
+        if not context.propagate_exception:
+            return super().activate.original()
+        for node, condition in self.flow_task._branches:
+            if condition is None or condition(self):
+                self.next_task = node
+                return None
+        raise FlowRuntimeError(f"No next task available for {self.flow_task.name}")
+
+
+class If(flow.If):
+    """viewflow's If gateway, without the savepoint it takes around its condition.
+
+    viewflow evaluates a gateway's condition inside a savepoint so that, when it runs in
+    the background (``propagate_exception=False``), a failure can be recorded on the task
+    and the rest kept. In a stage completion a failure propagates and rolls the whole
+    completion back, so the savepoint only costs two round trips per gateway; it is kept
+    for the background case.
+    """
+
+    activation_class = _IfActivation
+
+
+class Switch(flow.Switch):
+    """viewflow's Switch gateway, without the savepoint (see ``If``)."""
+
+    activation_class = _SwitchActivation
 
 
 class Stage(flow.View):
