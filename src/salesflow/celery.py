@@ -10,3 +10,8 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "salesflow.settings")
 app = Celery("salesflow")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+# every log line of a task carries its id (see salesflow.logs)
+from .logs import bind_celery_task_ids  # noqa: E402
+
+bind_celery_task_ids()

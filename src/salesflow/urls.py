@@ -8,6 +8,7 @@ from viewflow.urls import Site
 
 from .conveyor.registry import flows
 from .conveyor.viewsets import ConveyorAppViewset
+from .views import health
 
 site = Site(
     title="salesflow",
@@ -15,6 +16,7 @@ site = Site(
 )
 
 urlpatterns = [
+    path("health/", health, name="health"),
     path("accounts/", AuthViewset(with_profile_view=False).urls),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
