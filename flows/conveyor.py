@@ -6,7 +6,7 @@ from viewflow import this
 from viewflow.workflow import flow, lock
 
 from salesflow.clients.models import Lead
-from salesflow.conveyor.nodes import If, Stage, Switch
+from salesflow.conveyor.nodes import If, Intake, Stage, Switch
 
 from . import forms, handoffs, permissions, services
 from .models import ConveyorProcess
@@ -40,12 +40,12 @@ class ConveyorFlow(flow.Flow):
     lock_impl = lock.select_for_update_lock
 
     intake = (
-        flow.StartHandle()
+        Intake()
         .Annotation(title=_("Intake"), description=_("A new lead arrives."))
         .Next(this.qualify)
     )
     repeat_order = (
-        flow.StartHandle()
+        Intake()
         .Annotation(title=_("Repeat order"), description=_("A known client orders again."))
         .Next(this.prepare_order)
     )
@@ -54,6 +54,7 @@ class ConveyorFlow(flow.Flow):
         Stage(forms.QualifyForm, apply=services.qualify)
         .Annotation(title=_("Qualify"), description=_("Find out what the client needs."))
         .Permission(permissions.QUALIFY_LEAD)
+        .Priority(services.priority)
         .Handoff(handoffs.HUNTER_TO_ACCOUNT)
         .Next(this.qualification)
     )
@@ -75,6 +76,7 @@ class ConveyorFlow(flow.Flow):
         Stage(forms.PrepareOrderForm, apply=services.prepare_order)
         .Annotation(title=_("Prepare order"), description=_("Specification, price, terms."))
         .Permission(permissions.PREPARE_ORDER)
+        .Priority(services.priority)
         .Handoff(handoffs.ACCOUNT_TO_CLERK)
         .Bounce(this.qualify)
         .Next(this.discount_check)
@@ -90,6 +92,7 @@ class ConveyorFlow(flow.Flow):
         .Approval()
         .Annotation(title=_("Approve discount"), description=_("A team lead's decision."))
         .Permission(permissions.APPROVE_DISCOUNT)
+        .Priority(services.approval_priority)
         .Bounce(this.prepare_order)
         .Next(this.documents)
     )
@@ -97,6 +100,7 @@ class ConveyorFlow(flow.Flow):
         Stage(forms.DocumentsForm, apply=services.documents)
         .Annotation(title=_("Documents"), description=_("Contract, invoice, closing acts."))
         .Permission(permissions.PREPARE_DOCUMENTS)
+        .Priority(services.priority)
         .Handoff(handoffs.CLERK_TO_EXPEDITOR)
         .Bounce(this.prepare_order)
         .Next(this.delivery)
@@ -105,6 +109,8 @@ class ConveyorFlow(flow.Flow):
         Stage(forms.DeliveryForm, apply=services.deliver)
         .Annotation(title=_("Delivery"), description=_("Goods and documents to the client."))
         .Permission(permissions.DELIVER_ORDER)
+        .Priority(services.priority)
+        .Due(services.delivery_due)
         .Handoff(handoffs.EXPEDITOR_TO_ACCOUNT)
         .Bounce(this.documents)
         .Next(this.follow_up)
@@ -113,6 +119,7 @@ class ConveyorFlow(flow.Flow):
         Stage(forms.FollowUpForm, apply=services.follow_up)
         .Annotation(title=_("Follow up"), description=_("After delivery: feedback, next order."))
         .Permission(permissions.FOLLOW_UP)
+        .Priority(services.priority)
         .Bounce(this.delivery)
         .Next(this.repeat_check)
     )

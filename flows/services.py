@@ -4,6 +4,7 @@ inside its transaction, with the stage's validated data."""
 from __future__ import annotations
 
 from datetime import datetime, time
+from decimal import Decimal
 from typing import Any
 
 from django.utils import timezone
@@ -11,6 +12,10 @@ from django.utils import timezone
 from salesflow.clients.models import Client, Lead, Order
 from salesflow.clients.services import lead_intake, order_set_discount
 from salesflow.conveyor.services import StageWork
+from salesflow.queues.models import QueueItem
+
+# An order this large is worth anyone's attention first.
+LARGE_ORDER = Decimal("1000000")
 
 
 def qualify(*, work: StageWork, data: dict[str, Any]) -> None:
@@ -74,3 +79,27 @@ def open_repeat_order(activation: Any) -> None:
 def nurture_until(activation: Any) -> datetime:
     """When a nurtured lead comes back to the hunters: 9 o'clock on its date."""
     return timezone.make_aware(datetime.combine(activation.process.lead.nurture_until, time(9)))
+
+
+def priority(activation: Any) -> int:
+    """Existing clients (repeat orders, reactivation) and large orders come first."""
+    lead = activation.process.lead
+    order = getattr(lead, "order", None)
+    if lead.source in (Lead.Source.REPEAT_ORDER, Lead.Source.REACTIVATION) or (
+        order is not None and order.amount >= LARGE_ORDER
+    ):
+        return QueueItem.Priority.HIGH
+    return QueueItem.Priority.NORMAL
+
+
+def approval_priority(activation: Any) -> int:
+    """An account manager and a client wait for the team lead's answer."""
+    return QueueItem.Priority.URGENT
+
+
+def delivery_due(activation: Any) -> datetime | None:
+    """The end of the delivery date promised to the client, if one was agreed."""
+    order = activation.process.lead.order
+    if order.delivery_date is None:
+        return None
+    return timezone.make_aware(datetime.combine(order.delivery_date, time(18)))

@@ -316,7 +316,11 @@ def roles_for_node(node_ref: str) -> list[Role]:
     return [role for role in get_roles().values() if node_ref in role.nodes]
 
 
-def sla_for_node(node_ref: str) -> timedelta | None:
-    """The node's SLA: the shortest one any role performing it declares."""
+@cache
+def sla_for_node(node_ref: str) -> timedelta:
+    """The node's SLA: the shortest one any role performing it declares (the loader makes
+    sure every human node has a role). KeyError for a node no role performs."""
     slas = [s.sla for role in roles_for_node(node_ref) for s in role.stages if s.node == node_ref]
-    return min(slas) if slas else None
+    if not slas:
+        raise KeyError(f"no role performs {node_ref!r}")
+    return min(slas)

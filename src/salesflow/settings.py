@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "salesflow.audit",
     "salesflow.handoff",
     "salesflow.conveyor",
+    "salesflow.queues",
     # the company's conveyors
     "flows",
     # benchmarks (no models; `salesflow bench ...`)

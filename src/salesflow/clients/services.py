@@ -43,8 +43,7 @@ def lead_intake(
         status=Lead.Status.QUALIFIED if is_customer else Lead.Status.NEW,
     )
     node = start_node("SALESFLOW_REPEAT_ORDER_NODE" if is_customer else "SALESFLOW_INTAKE_NODE")
-    process = node.run()
-    lead.process = process
+    node.run(lead=lead)  # an Intake node: links lead.process before the first stage exists
     lead.save(update_fields=["process"])
     return lead
 

@@ -1,5 +1,7 @@
 """The nodes a conveyor is built from, on top of viewflow's.
 
+* ``Intake`` -- where the engine's ``lead_intake`` starts a deal: the lead is linked to the
+  new process before its first stage is created.
 * ``If`` / ``Switch`` -- viewflow's gateways, minus a savepoint a completion never needs.
 * ``Stage`` -- a human stage owned by a role's pool. It is completed only through the
   engine's services (``stage_complete`` / ``stage_bounce``): the stage's form, a valid
@@ -106,6 +108,20 @@ class Switch(flow.Switch):
     activation_class = _SwitchActivation
 
 
+def _link_lead(activation, lead):
+    # The reverse one-to-one caches the lead on the (still unsaved) process, so the first
+    # stage's due date and priority can read it; lead_intake saves the link afterwards.
+    activation.process.lead = lead
+    return activation.process
+
+
+class Intake(flow.StartHandle):
+    """A start node for ``salesflow.clients.services.lead_intake``: ``run(lead=lead)``."""
+
+    def __init__(self) -> None:
+        super().__init__(func=_link_lead)
+
+
 class Stage(flow.View):
     """A human stage of the conveyor.
 
@@ -125,6 +141,8 @@ class Stage(flow.View):
         self._apply = apply
         self._handoff: HandoffTemplate | None = None
         self._bounce = None
+        self._due = None
+        self._priority = None
         self.is_approval = False
 
     def Handoff(self, template: HandoffTemplate) -> Stage:  # noqa: N802 - viewflow's builder style
@@ -133,6 +151,18 @@ class Stage(flow.View):
 
     def Bounce(self, node: Any) -> Stage:  # noqa: N802
         self._bounce = node
+        return self
+
+    def Due(self, due: Any) -> Stage:  # noqa: N802
+        """``due(activation) -> datetime | None``: a deadline the stage has besides its SLA
+        (e.g. a promised delivery date); the earlier of the two applies."""
+        self._due = due
+        return self
+
+    def Priority(self, priority: Any) -> Stage:  # noqa: N802
+        """``priority(activation) -> QueueItem.Priority``: how urgent a new task of this
+        stage is (NORMAL when not declared)."""
+        self._priority = priority
         return self
 
     def Approval(self) -> Stage:  # noqa: N802
@@ -145,6 +175,8 @@ class Stage(flow.View):
         super()._resolve(instance)
         self._bounce = this.resolve(instance, self._bounce)
         self._apply = this.resolve(instance, self._apply)
+        self._due = this.resolve(instance, self._due)
+        self._priority = this.resolve(instance, self._priority)
 
     def _outgoing(self):
         yield from super()._outgoing()
@@ -162,6 +194,16 @@ class Stage(flow.View):
     def apply(self, **kwargs: Any) -> None:
         if self._apply is not None:
             self._apply(**kwargs)
+
+    def due_for(self, activation) -> Any:
+        return self._due(activation) if self._due is not None else None
+
+    def priority_for(self, activation) -> int:
+        from salesflow.queues.models import QueueItem
+
+        if self._priority is None:
+            return QueueItem.Priority.NORMAL
+        return self._priority(activation)
 
     def calc_owner(self, activation):
         """A task sent back by a bounce goes to whoever did this stage before (they know

@@ -61,6 +61,12 @@ def start_node(setting_name: str) -> Node:
     node = flow_class.instance.node(node_name, no_obsolete=True)
     if node is None:
         raise ImproperlyConfigured(f"{setting_name}: {flow_path} has no node {node_name!r}")
+    from .nodes import Intake
+
+    if not isinstance(node, Intake):
+        raise ImproperlyConfigured(
+            f"{setting_name}: {path} must be a salesflow.conveyor.nodes.Intake node"
+        )
     return node
 
 

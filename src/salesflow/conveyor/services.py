@@ -45,6 +45,7 @@ from salesflow.handoff.models import HandoffNote
 from salesflow.handoff.selectors import pending_note_expressions
 from salesflow.handoff.services import handoff_acknowledge, handoff_create, handoff_validate
 from salesflow.handoff.templates import BOUNCE_TEMPLATE
+from salesflow.queues.services import queue_item_create
 
 from .nodes import BOUNCED, Stage
 from .registry import node_ref
@@ -443,10 +444,11 @@ def stage_bounce(
 
 
 def stage_task_created(*, activation: Any) -> None:
-    """viewflow created a stage task (inside the completion's transaction). A task that
-    came back by a bounce and went straight to its earlier performer is an assignment,
-    so it is recorded."""
+    """viewflow created a stage task (inside the completion's transaction): it gets its
+    place in the pool (due date, priority). A task that came back by a bounce and went
+    straight to its earlier performer is an assignment, so it is recorded."""
     task = activation.task
+    queue_item_create(activation=activation, bounced=bool(task.data.get(BOUNCED)))
     if task.owner_id is not None:
         audit_record(
             action=AuditEvent.Action.ASSIGN,
