@@ -29,6 +29,7 @@ from salesflow.conveyor import services
 from salesflow.conveyor.registry import node_ref
 from salesflow.exceptions import SeparationOfDutiesViolated
 from salesflow.handoff.templates import DATE, HandoffTemplate
+from salesflow.queues import services as queues
 from salesflow.roles import get_roles
 
 from .models import ConveyorProcess
@@ -142,7 +143,7 @@ class ConveyorSimulator:
         for _ in range(len(candidates)):
             user = next(self._turns[self.rng.choice(roles)])
             try:
-                services.task_claim(task=task, user=user)
+                queues.task_claim(task=task, user=user)
             except SeparationOfDutiesViolated:
                 continue
             return user

@@ -16,6 +16,7 @@ from salesflow.exceptions import (
     StageInvalid,
 )
 from salesflow.handoff.models import HandoffNote
+from salesflow.queues import services as queues
 
 from .conftest import open_task
 
@@ -57,7 +58,7 @@ def test_completing_without_the_handoff_note_is_refused_and_nothing_changes(new_
     lead = new_lead()
     task = open_task(lead)
     hunter = staff["hunter"][0]
-    services.task_claim(task=task, user=hunter)
+    queues.task_claim(task=task, user=hunter)
     events = AuditEvent.objects.count()
 
     with pytest.raises(HandoffIncomplete) as refused:
@@ -80,7 +81,7 @@ def test_a_thin_handoff_field_is_refused_with_its_reason(new_lead, staff, value)
     lead = new_lead()
     task = open_task(lead)
     hunter = staff["hunter"][0]
-    services.task_claim(task=task, user=hunter)
+    queues.task_claim(task=task, user=hunter)
     with pytest.raises(HandoffIncomplete) as refused:
         services.stage_complete(
             task=task,
@@ -95,7 +96,7 @@ def test_disqualifying_without_a_reason_is_refused(new_lead, staff):
     lead = new_lead()
     task = open_task(lead)
     hunter = staff["hunter"][0]
-    services.task_claim(task=task, user=hunter)
+    queues.task_claim(task=task, user=hunter)
     with pytest.raises(StageInvalid) as refused:
         services.stage_complete(task=task, user=hunter, data={"outcome": "disqualified"})
     assert "disqualification_reason" in refused.value.errors
@@ -107,7 +108,7 @@ def test_disqualified_lead_needs_no_handoff_and_ends(new_lead, staff):
     lead = new_lead()
     task = open_task(lead)
     hunter = staff["hunter"][0]
-    services.task_claim(task=task, user=hunter)
+    queues.task_claim(task=task, user=hunter)
     services.stage_complete(
         task=task,
         user=hunter,
@@ -125,16 +126,16 @@ def test_disqualified_lead_needs_no_handoff_and_ends(new_lead, staff):
 def test_a_user_of_another_role_cannot_claim(new_lead, staff):
     task = open_task(new_lead())
     with pytest.raises(NotPermitted, match="roles do not include"):
-        services.task_claim(task=task, user=staff["expeditor"][0])
+        queues.task_claim(task=task, user=staff["expeditor"][0])
     task.refresh_from_db()
     assert task.owner_id is None and task.status == STATUS.NEW
 
 
 def test_a_task_taken_a_moment_ago_is_refused_to_the_second_claimant(new_lead, staff):
     task = open_task(new_lead())
-    services.task_claim(task=task, user=staff["hunter"][0])
+    queues.task_claim(task=task, user=staff["hunter"][0])
     with pytest.raises(ClaimConflict):
-        services.task_claim(task=task, user=staff["hunter"][1])
+        queues.task_claim(task=task, user=staff["hunter"][1])
     task.refresh_from_db()
     assert task.owner == staff["hunter"][0]
 
@@ -144,15 +145,15 @@ def test_the_hunter_who_qualified_may_not_be_the_account_manager(new_lead, staff
     both.groups.add(staff["account_manager"][0].groups.get())
     lead = new_lead()
     task = open_task(lead)
-    services.task_claim(task=task, user=both)
+    queues.task_claim(task=task, user=both)
     services.stage_complete(task=task, user=both, data={"outcome": "qualified"}, handoff=NOTE)
 
     prepare = open_task(lead)
     with pytest.raises(SeparationOfDutiesViolated, match="Separation of duties"):
-        services.task_claim(task=prepare, user=both)
+        queues.task_claim(task=prepare, user=both)
     prepare.refresh_from_db()
     assert prepare.owner_id is None
-    services.task_claim(task=prepare, user=staff["account_manager"][1])
+    queues.task_claim(task=prepare, user=staff["account_manager"][1])
 
 
 def test_the_stage_cannot_complete_before_the_incoming_note_is_acknowledged(
@@ -161,7 +162,7 @@ def test_the_stage_cannot_complete_before_the_incoming_note_is_acknowledged(
     lead = new_lead()
     task = driver().advance_to(lead.process_id, "prepare_order")
     manager = staff["account_manager"][0]
-    services.task_claim(task=task, user=manager)
+    queues.task_claim(task=task, user=manager)
     with pytest.raises(HandoffNotAcknowledged):
         services.stage_complete(task=task, user=manager, data={})
     note = HandoffNote.objects.get(process=lead.process)
@@ -174,9 +175,9 @@ def test_discount_over_the_limit_goes_to_the_team_lead(new_lead, driver, staff):
     order = Order.objects.get(lead=lead)
     assert order.discount_needs_approval
     with pytest.raises(NotPermitted):
-        services.task_claim(task=task, user=staff["account_manager"][0])
+        queues.task_claim(task=task, user=staff["account_manager"][0])
     lead_user = staff["team_lead"][0]
-    services.task_claim(task=task, user=lead_user)
+    queues.task_claim(task=task, user=lead_user)
     services.stage_complete(task=task, user=lead_user, data={"comment": "worth it"})
     order.refresh_from_db()
     assert order.discount_approved_by == lead_user
@@ -193,7 +194,7 @@ def test_a_bounce_goes_back_to_its_author_with_the_question(new_lead, driver, st
     documents = simulator.advance_to(lead.process_id, "documents")
     author = HandoffNote.objects.get(to_node="conveyor.documents").author
     clerk = staff["document_clerk"][0]
-    services.task_claim(task=documents, user=clerk)
+    queues.task_claim(task=documents, user=clerk)
 
     with pytest.raises(HandoffIncomplete):
         services.stage_bounce(task=documents, user=clerk, question={"question": "?"})

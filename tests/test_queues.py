@@ -9,6 +9,7 @@ from django.utils import timezone
 from flows.simulation import Odds
 from salesflow.clients.models import Client, Lead
 from salesflow.conveyor import services
+from salesflow.queues import services as queues
 from salesflow.queues.models import QueueItem
 
 from .conftest import open_task
@@ -55,11 +56,9 @@ def _deliver_by(promised: date, driver, new_lead, staff):
     simulator = driver()
     task = simulator.advance_to(lead.process_id, "prepare_order")
     manager = next(
-        u
-        for u in staff["account_manager"]
-        if services.assignment_refusal(task=task, user=u) is None
+        u for u in staff["account_manager"] if queues.assignment_refusal(task=task, user=u) is None
     )
-    services.task_claim(task=task, user=manager)
+    queues.task_claim(task=task, user=manager)
     data = {**simulator.data_prepare_order(task), "delivery_date": promised.isoformat()}
     note = simulator.note(task.flow_task.handoff, task)
     services.stage_complete(task=task, user=manager, data=data, handoff=note, acknowledge=True)

@@ -60,3 +60,9 @@ class ClaimConflict(SalesflowError):
 
 class NotFound(SalesflowError):
     status = 404
+
+
+class WipLimitReached(SalesflowError):
+    """The person already holds as many open tasks as their role allows."""
+
+    status = 409

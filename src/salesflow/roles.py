@@ -22,6 +22,12 @@ A role file looks like this::
     not_after = ["conveyor.qualify"]     # ... having performed one of these nodes
     scope = "client"                     # ... for the same client (or "process")
 
+    [pool]                               # how the role's pool hands out work
+    distribution = "pull"                # pull (claim next) | round_robin | least_loaded
+    wip_limit = 10                       # open tasks a member may hold at once (none: no limit)
+    idle_limit = "4h"                    # assigned but untouched this long: stalled
+    columns = ["company", "source", "age", "due"]   # what the pool and inbox pages show
+
 Node references are ``<flow>.<node>``, where ``<flow>`` is the flow's ``app_name`` (the
 class name without ``Flow``, lower case). The loader checks them against the flows in
 ``settings.SALESFLOW_FLOWS``.
@@ -44,6 +50,8 @@ from django.conf import settings
 # Contact and client fields a role may be allowed to see in full (see clients.visibility).
 CLIENT_FIELDS = ("phone", "email", "legal_details")
 SCOPES = ("client", "process")
+PULL, ROUND_ROBIN, LEAST_LOADED = "pull", "round_robin", "least_loaded"
+DISTRIBUTIONS = (PULL, ROUND_ROBIN, LEAST_LOADED)
 ROLE_CODE = re.compile(r"^[a-z][a-z0-9_]{1,49}$")
 _DURATION_PART = re.compile(r"(\d+)\s*([dhm])")
 _DURATION = re.compile(r"^\s*(\d+\s*[dhm]\s*)+$")
@@ -79,6 +87,16 @@ class SeparationRule:
 
 
 @dataclass(frozen=True)
+class PoolPolicy:
+    """How a role's pool hands out work (``[pool]`` in the role file)."""
+
+    distribution: str = PULL
+    wip_limit: int | None = None
+    idle_limit: timedelta | None = None
+    columns: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Role:
     code: str
     path: str
@@ -88,6 +106,7 @@ class Role:
     discount_limit: Decimal | None = None
     client_fields: tuple[str, ...] = ()
     separation_of_duties: tuple[SeparationRule, ...] = ()
+    pool: PoolPolicy = PoolPolicy()
     # everything else the file says, for display
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False)
 
@@ -123,6 +142,7 @@ class _Reader:
         "discount_limit",
         "client_fields",
         "separation_of_duties",
+        "pool",
     }
 
     def __init__(self, path: Path, data: Mapping[str, Any]) -> None:
@@ -160,6 +180,7 @@ class _Reader:
             discount_limit=self.discount_limit(),
             client_fields=self.client_fields(),
             separation_of_duties=self.separation_rules(),
+            pool=self.pool(),
             raw=dict(self.data),
         )
 
@@ -236,6 +257,42 @@ class _Reader:
             result.append(SeparationRule(not_after=tuple(not_after), scope=scope))
         return tuple(result)
 
+    def pool(self) -> PoolPolicy:
+        from salesflow.queues.columns import COLUMNS, DEFAULT_COLUMNS
+
+        pool = self.data.get("pool", {})
+        if not isinstance(pool, dict):
+            raise self.error("pool", "must be a table [pool]")
+        self.unknown_keys("pool", pool, ("distribution", "wip_limit", "idle_limit", "columns"))
+        distribution = pool.get("distribution", PULL)
+        if distribution not in DISTRIBUTIONS:
+            raise self.error("pool.distribution", f"must be one of {', '.join(DISTRIBUTIONS)}")
+        wip_limit = pool.get("wip_limit")
+        if wip_limit is not None and (
+            isinstance(wip_limit, bool) or not isinstance(wip_limit, int) or wip_limit < 1
+        ):
+            raise self.error("pool.wip_limit", "must be a whole number of tasks, at least 1")
+        idle_limit = None
+        if "idle_limit" in pool:
+            try:
+                idle_limit = parse_duration(pool["idle_limit"])
+            except ValueError as exc:
+                raise self.error("pool.idle_limit", str(exc)) from None
+        columns = pool.get("columns", list(DEFAULT_COLUMNS))
+        if not isinstance(columns, list) or not all(isinstance(c, str) for c in columns):
+            raise self.error("pool.columns", "must be a list of column names")
+        for name in columns:
+            if name not in COLUMNS:
+                raise self.error(
+                    "pool.columns", f"unknown column {name!r} (known: {', '.join(COLUMNS)})"
+                )
+        return PoolPolicy(
+            distribution=distribution,
+            wip_limit=wip_limit,
+            idle_limit=idle_limit,
+            columns=tuple(columns),
+        )
+
 
 def read_role_file(path: Path) -> Role:
     """Parse and check one file on its own (without looking at the flows)."""
@@ -289,6 +346,16 @@ def read_roles(
         roles[role.code] = role
     if not roles:
         raise RoleFileError(directory, "", "no role files (*.toml) found")
+    for node in nodes:
+        policies = {r.pool.distribution: r for r in roles.values() if node in r.nodes}
+        if len(policies) > 1:
+            first, second = list(policies.values())[:2]
+            raise RoleFileError(
+                second.path,
+                "pool.distribution",
+                f"{node} is also performed by {first.code} ({first.path}) with"
+                f" distribution {first.pool.distribution!r}: one pool, one policy",
+            )
     covered = {node for role in roles.values() for node in role.nodes}
     for node in sorted(set(nodes) - covered):
         raise RoleFileError(
@@ -314,6 +381,19 @@ def get_roles() -> dict[str, Role]:
 
 def roles_for_node(node_ref: str) -> list[Role]:
     return [role for role in get_roles().values() if node_ref in role.nodes]
+
+
+def distribution_for_node(node_ref: str) -> str:
+    """How the node's pool hands out work (the loader makes sure its roles agree)."""
+    roles = roles_for_node(node_ref)
+    return roles[0].pool.distribution if roles else PULL
+
+
+def idle_limit_for_node(node_ref: str) -> timedelta | None:
+    """How long a task of the node may sit assigned and untouched: the shortest idle limit
+    of the roles performing it (None: never stalled for idleness)."""
+    limits = [r.pool.idle_limit for r in roles_for_node(node_ref) if r.pool.idle_limit]
+    return min(limits) if limits else None
 
 
 @cache

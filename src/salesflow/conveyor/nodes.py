@@ -47,9 +47,9 @@ class StageActivation(ViewActivation):
         if getattr(prev_activation, "bounce", False):
             data = {**(data or {}), BOUNCED: True}
         activation = super().create(flow_task, prev_activation, token, data=data, seed=seed)
-        from .services import stage_task_created
+        from salesflow.queues.services import task_created
 
-        stage_task_created(activation=activation)
+        task_created(activation=activation)
         return activation
 
     @Activation.status.transition(source=STATUS.STARTED, target=STATUS.DONE)
@@ -219,7 +219,7 @@ class Stage(flow.View):
 
     def can_assign(self, user, task):
         """Used by viewflow's pages to show the assign button; the engine's rules decide."""
-        from .services import assignment_refusal
+        from salesflow.queues.services import assignment_refusal
 
         return (
             super().can_assign(user, task)

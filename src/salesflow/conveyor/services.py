@@ -1,8 +1,9 @@
-"""Claiming, completing and bouncing stages: the engine's rules around viewflow's tasks.
+"""Completing and bouncing stages: the engine's rules around viewflow's tasks.
 
 viewflow moves tasks between states but checks no permission and keeps only the last
-owner. Every way a person acts on a stage -- the web pages, the API, the command line, the
-simulator -- comes through these functions, which
+owner. Every way a person works on a stage -- the web pages, the API, the command line, the
+simulator -- comes through these functions (taking a task from its pool is
+``salesflow.queues.services``), which
 
 * take the process lock (viewflow's ``select_for_update`` lock) and re-read the task,
 * check the role permission and the separation-of-duties rules,
@@ -14,17 +15,13 @@ all in one transaction: a refusal (a ``salesflow.exceptions`` error) leaves noth
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
-from django.db import transaction
-from django.utils import timezone
 from django.utils.translation import gettext as _
-from viewflow.workflow.fields import import_task_by_ref
 from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
 
@@ -37,26 +34,18 @@ from salesflow.exceptions import (
     HandoffNotAcknowledged,
     NotFound,
     NotPermitted,
-    SalesflowError,
-    SeparationOfDutiesViolated,
     StageInvalid,
 )
 from salesflow.handoff.models import HandoffNote
 from salesflow.handoff.selectors import pending_note_expressions
 from salesflow.handoff.services import handoff_acknowledge, handoff_create, handoff_validate
 from salesflow.handoff.templates import BOUNCE_TEMPLATE
-from salesflow.queues.services import queue_item_create
+from salesflow.queues.services import task_touch
 
-from .nodes import BOUNCED, Stage
+from .locking import locked_task
+from .nodes import Stage
 from .registry import node_ref
-from .selectors import (
-    WORK_RELATED,
-    SeparationFacts,
-    node_was_performed,
-    separation_expressions,
-    separation_facts,
-    task_for_update,
-)
+from .selectors import WORK_RELATED, lead_of, node_was_performed
 
 if TYPE_CHECKING:
     from salesflow.clients.models import Client, Order
@@ -92,150 +81,6 @@ class StageResult:
     outcome: str | None
 
 
-# --- locking ---------------------------------------------------------------------------
-
-
-@contextmanager
-def _locked(
-    task: Task, related: tuple[str, ...] = ("process",), **annotations: Any
-) -> Iterator[Task]:
-    """A transaction holding the task's process lock; yields the task re-read under it,
-    with ``related`` and ``annotations``.
-
-    The lock is viewflow's ``select_for_update`` lock -- a row lock on the process -- taken
-    by the same query that reads the task, instead of viewflow's lock query followed by a
-    re-read. Flows must use ``lock.select_for_update_lock`` (system check salesflow.E001)
-    so that viewflow's own paths (timers, cancel) lock the same row.
-    """
-    if not isinstance(task.flow_task, Stage):
-        raise NotPermitted(_("Task #%(id)s is not a stage people work on.") % {"id": task.pk})
-    with transaction.atomic():
-        try:
-            yield task_for_update(task_id=task.pk, related=related, annotations=annotations)
-        except Task.DoesNotExist:
-            raise NotFound(_("Task #%(id)s does not exist.") % {"id": task.pk}) from None
-
-
-def _lead(task: Task) -> Lead | None:
-    try:
-        return task.process.lead
-    except Lead.DoesNotExist:
-        return None
-
-
-def _client_id(task: Task) -> int | None:
-    lead = _lead(task)
-    return lead.client_id if lead else None
-
-
-# --- who may take a task -----------------------------------------------------------------
-
-
-def assignment_refusal(
-    *,
-    task: Task,
-    user: User,
-    check_owner: bool = True,
-    facts: SeparationFacts | None = None,
-) -> SalesflowError | None:
-    """Why ``user`` may not take ``task``, or None if they may.
-
-    Checks, in order: an active user; a task still waiting in its pool (``check_owner``);
-    the stage's permission; the separation-of-duties rules declared with the roles that
-    perform the stage; and that the user did not write the handoff note waiting for this
-    stage. The rules' facts are asked in one query (``separation_facts``) unless given.
-    """
-    node = task.flow_task
-    if not isinstance(node, Stage):
-        return NotPermitted(_("Task #%(id)s is not a stage people work on.") % {"id": task.pk})
-    if not user.is_authenticated or not user.is_active:
-        return NotPermitted(_("Only active, signed-in users can take tasks."))
-    if check_owner and (task.status != STATUS.NEW or task.owner_id is not None):
-        return ClaimConflict(
-            _("Task #%(id)s is no longer waiting in its pool: someone has taken it.")
-            % {"id": task.pk}
-        )
-    if task.owner_permission and not user.has_perm(task.owner_permission):
-        return NotPermitted(
-            _("Your roles do not include the stage “%(stage)s”.") % {"stage": node.task_title}
-        )
-    if facts is None:
-        facts = separation_facts(
-            task_id=task.pk, process_id=task.process_id, node_ref=node_ref(node), user_id=user.pk
-        )
-    if facts.barred_by:
-        performed = import_task_by_ref(facts.barred_by)
-        return SeparationOfDutiesViolated(
-            _(
-                "Separation of duties: you performed “%(done)s” for this client, so a "
-                "colleague must take “%(stage)s”."
-            )
-            % {"done": performed.task_title, "stage": node.task_title}
-        )
-    if facts.wrote_pending_note:
-        return SeparationOfDutiesViolated(
-            _("You wrote the handoff note for “%(stage)s”; a colleague must receive it.")
-            % {"stage": node.task_title}
-        )
-    return None
-
-
-def _give(task: Task, user: User) -> None:
-    task.owner = user
-    task.status = STATUS.ASSIGNED
-    task.assigned = timezone.now()
-    task.save(update_fields=["owner", "status", "assigned"])
-
-
-def task_claim(*, task: Task, user: User) -> Task:
-    """``user`` takes ``task`` from its pool (race-free: under the process lock a task
-    taken a moment ago by someone else is refused with ClaimConflict)."""
-    expressions = separation_expressions(
-        process_id=task.process_id, node_ref=node_ref(task.flow_task), user_id=user.pk
-    )
-    with _locked(task, **expressions) as task:
-        facts = SeparationFacts.of(task)
-        refusal = assignment_refusal(task=task, user=user, facts=facts)
-        if refusal is not None:
-            raise refusal
-        _give(task, user)
-        audit_record(
-            action=AuditEvent.Action.CLAIM,
-            actor=user,
-            task=task,
-            client_id=facts.client_id,
-            to_user=user,
-        )
-    return task
-
-
-def task_unassign(*, task: Task, user: User, reason: str = "") -> Task:
-    """Return an assigned task to its pool: by its owner, or by a queue manager."""
-    with _locked(task, ("process__lead",)) as task:
-        if task.status not in (STATUS.ASSIGNED, STATUS.STARTED) or task.owner_id is None:
-            raise ClaimConflict(_("Task #%(id)s is not assigned to anyone.") % {"id": task.pk})
-        if (
-            task.owner_id != user.pk
-            and not task.flow_task.flow_class.instance.has_manage_permission(user)
-        ):
-            raise NotPermitted(_("Only the task's owner or a team lead can return it to the pool."))
-        previous_owner = task.owner
-        task.owner = None
-        task.status = STATUS.NEW
-        task.assigned = None
-        task.started = None
-        task.save(update_fields=["owner", "status", "assigned", "started"])
-        audit_record(
-            action=AuditEvent.Action.UNASSIGN,
-            actor=user,
-            task=task,
-            client_id=_client_id(task),
-            from_user=previous_owner,
-            reason=reason,
-        )
-    return task
-
-
 # --- working on a stage ------------------------------------------------------------------
 
 
@@ -254,7 +99,7 @@ def _work(task: Task, user: User) -> StageWork:
         raise NotPermitted(
             _("Your roles no longer include the stage “%(stage)s”.") % {"stage": node.task_title}
         )
-    lead = _lead(task)
+    lead = lead_of(task)
     if lead is None:
         raise NotFound(
             _("Deal #%(id)s has no lead: it was not started by the intake.")
@@ -301,8 +146,10 @@ def _take_pending_note(work: StageWork, *, acknowledge: bool) -> int | None:
 def stage_acknowledge(*, task: Task, user: User) -> int | None:
     """The task's owner confirms they read the note waiting for their stage; returns its
     id (None if no note waits)."""
-    with _locked(task, WORK_RELATED, **_pending(task)) as task:
-        return _take_pending_note(_work(task, user), acknowledge=True)
+    with locked_task(task, WORK_RELATED, **_pending(task)) as task:
+        note_id = _take_pending_note(_work(task, user), acknowledge=True)
+        task_touch(task=task, user=user)
+    return note_id
 
 
 def _run(work: StageWork, *, bounce: bool) -> None:
@@ -328,7 +175,7 @@ def stage_complete(
     ``acknowledge`` confirms the incoming note in the same step. Refuses -- writing nothing
     -- with StageInvalid, HandoffIncomplete, HandoffNotAcknowledged or NotPermitted.
     """
-    with _locked(task, WORK_RELATED, **_pending(task)) as task:
+    with locked_task(task, WORK_RELATED, **_pending(task)) as task:
         work = _work(task, user)
         node = work.node
         acknowledged = _take_pending_note(work, acknowledge=acknowledge)
@@ -404,7 +251,7 @@ def stage_bounce(
     The work goes to whoever did that stage (if still active), who must acknowledge the
     question before handing over again. For an approval stage this is the rejection.
     """
-    with _locked(task, WORK_RELATED, **_pending(task)) as task:
+    with locked_task(task, WORK_RELATED, **_pending(task)) as task:
         work = _work(task, user)
         node = work.node
         target = node.bounce_node
@@ -441,22 +288,3 @@ def stage_bounce(
             data={"note": note.pk, "to_node": node_ref(target)},
         )
     return StageResult(task=task, note=note, outcome="bounce")
-
-
-def stage_task_created(*, activation: Any) -> None:
-    """viewflow created a stage task (inside the completion's transaction): it gets its
-    place in the pool (due date, priority). A task that came back by a bounce and went
-    straight to its earlier performer is an assignment, so it is recorded."""
-    task = activation.task
-    queue_item_create(activation=activation, bounced=bool(task.data.get(BOUNCED)))
-    if task.owner_id is not None:
-        audit_record(
-            action=AuditEvent.Action.ASSIGN,
-            actor=None,
-            task=task,
-            client_id=_client_id(task),
-            to_user=task.owner,
-            reason=_("Sent back to the person who did this stage before.")
-            if task.data.get(BOUNCED)
-            else "",
-        )

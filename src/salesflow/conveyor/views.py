@@ -19,6 +19,7 @@ from viewflow.workflow.models import Task
 
 from salesflow.exceptions import SalesflowError
 from salesflow.handoff.selectors import client_history, incoming_notes
+from salesflow.queues import services as queues
 
 from . import services
 from .forms import HandoffForm, bounce_form
@@ -86,6 +87,10 @@ class StageView(generic.TemplateView):
         if self.node.bounce_node is not None:
             forms["bounce_form"] = bounce_form(data=data if action == "bounce" else None)
         return forms
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        queues.task_touch(task=self.task, user=request.user)  # the owner is on it
+        return super().get(request, *args, **kwargs)
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
@@ -168,7 +173,7 @@ class ClaimTaskView(generic.TemplateView):
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         task = request.activation.task
         try:
-            services.task_claim(task=task, user=request.user)
+            queues.task_claim(task=task, user=request.user)
         except SalesflowError as error:
             refused(request, error)
             return HttpResponseRedirect(_task_detail_url(task))
@@ -186,7 +191,7 @@ class UnassignTaskView(generic.TemplateView):
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         task = request.activation.task
         try:
-            services.task_unassign(task=task, user=request.user)
+            queues.task_unassign(task=task, user=request.user)
         except SalesflowError as error:
             refused(request, error)
             return HttpResponseRedirect(_task_detail_url(task))

@@ -11,8 +11,7 @@ from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
 
 from salesflow.exceptions import SalesflowError
-
-from . import services
+from salesflow.queues import services as queues
 
 
 class _BulkMixin:
@@ -47,13 +46,13 @@ class _BulkMixin:
 
 
 class BulkClaimView(_BulkMixin, BulkAssignTasksActionView):
-    service = services.task_claim
+    service = queues.task_claim
     statuses = (STATUS.NEW,)
     done_message = _("%(count)d tasks are yours.")
 
 
 class BulkUnassignView(_BulkMixin, BulkUnassignTasksActionView):
-    service = services.task_unassign
+    service = queues.task_unassign
     statuses = (STATUS.ASSIGNED, STATUS.STARTED)
     done_message = _("%(count)d tasks are back in their pools.")
 

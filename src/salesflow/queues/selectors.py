@@ -1,0 +1,377 @@
+"""Reading the pools: who may take a task, what waits where, what is stuck.
+
+Open tasks are read from viewflow's task table through the partial indexes on open tasks
+(migration 0001), with their queue item, lead, client and order in the same query
+(``POOL_RELATED``): a page of a pool costs the same few queries whatever its size and however
+many tasks are finished.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
+from django.contrib.auth import get_user_model
+from django.db import connection
+from django.db.models import (
+    BooleanField,
+    CharField,
+    Count,
+    IntegerField,
+    Min,
+    Q,
+    QuerySet,
+)
+from django.db.models.expressions import RawSQL
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from viewflow.workflow.fields import get_task_ref
+from viewflow.workflow.models import Task
+from viewflow.workflow.status import STATUS
+
+from salesflow.clients.services import user_role_codes
+from salesflow.conveyor.registry import human_nodes
+from salesflow.models import MANAGE_QUEUES
+from salesflow.roles import Role, get_roles, roles_for_node
+
+from .models import Absence
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
+OPEN = (STATUS.NEW, STATUS.ASSIGNED, STATUS.STARTED)
+IN_WORK = (STATUS.ASSIGNED, STATUS.STARTED)
+# What a row of a pool, an inbox or the console shows, read with the task.
+POOL_RELATED = (
+    "process__lead__client",
+    "process__lead__order",
+    "queue_item",
+    "owner",
+)
+# The most urgent first: priority, then the nearest due date, then the oldest.
+URGENCY = ("-queue_item__priority", "queue_item__due", "created", "pk")
+
+
+def can_manage_queues(user: User) -> bool:
+    """A team lead (or an admin): sees every pool, reassigns, offboards."""
+    return user.is_active and user.has_perm(MANAGE_QUEUES)
+
+
+# --- who may take a task ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WipRule:
+    """How many open tasks of which stages a person may hold at once."""
+
+    limit: int
+    task_refs: tuple[str, ...]  # viewflow's stored references of the stages that count
+
+
+def wip_rule(*, user: User, node_ref: str) -> WipRule | None:
+    """The work-in-progress limit that applies to ``user`` taking a task of ``node_ref``:
+    the roles performing the stage that the user holds, the most generous of their limits,
+    counting open tasks of all those roles' stages. None when one of them has no limit."""
+    codes = user_role_codes(user)
+    roles = [role for role in roles_for_node(node_ref) if role.code in codes]
+    if not roles or any(role.pool.wip_limit is None for role in roles):
+        return None
+    nodes = human_nodes()
+    refs = sorted({get_task_ref(nodes[ref]) for role in roles for ref in role.nodes})
+    return WipRule(limit=max(role.pool.wip_limit or 0 for role in roles), task_refs=tuple(refs))
+
+
+@dataclass(frozen=True)
+class AssignmentFacts:
+    """What the assignment rules need to know about a user and a task, asked in one query."""
+
+    client_id: int | None
+    barred_by: str | None  # task reference of a node the user performed that bars them
+    wrote_pending_note: bool  # they wrote the note waiting for this stage
+    load: int | None  # their open tasks counted by the WIP rule (None: no rule applies)
+    wip: WipRule | None
+
+    @classmethod
+    def of(cls, task: Task, wip: WipRule | None) -> AssignmentFacts:
+        """Read from a task annotated with ``assignment_expressions``."""
+        return cls(
+            client_id=task.sod_client_id,
+            barred_by=task.sod_barred_by,
+            wrote_pending_note=bool(task.sod_wrote_pending_note),
+            load=getattr(task, "sod_load", None),
+            wip=wip,
+        )
+
+
+@cache
+def _separation_sql(node_ref: str) -> tuple[tuple[str, str, str], tuple[tuple[str, ...], ...]]:
+    """SQL fragments answering AssignmentFacts for one stage, and the rules' node refs.
+
+    Hand-written because they run on every claim, for every candidate of claim-next and
+    for every assign button: as ORM subqueries they cost ~2.5 ms of Python per call to
+    build, against ~0.3 ms to run (see docs/benchmarks.md). The rules are the ones
+    declared with the roles that perform the stage; the text is built once per stage.
+    """
+    from salesflow.clients.models import Lead
+    from salesflow.handoff.models import HandoffNote
+
+    quote = connection.ops.quote_name
+    task, lead, note = (quote(m._meta.db_table) for m in (Task, Lead, HandoffNote))
+    nodes = human_nodes()
+    clauses, rules = [], []
+    for role in roles_for_node(node_ref):
+        for rule in role.separation_of_duties:
+            refs = tuple(get_task_ref(nodes[ref]) for ref in rule.not_after)
+            marks = ", ".join(["%s"] * len(refs))
+            if rule.scope == "process":
+                clauses.append(f"(d.flow_task IN ({marks}) AND d.process_id = %s)")
+            else:
+                clauses.append(
+                    f"(d.flow_task IN ({marks}) AND d.process_id IN (SELECT l3.process_id"
+                    f" FROM {lead} l3 WHERE l3.client_id = (SELECT l4.client_id FROM {lead} l4"
+                    " WHERE l4.process_id = %s)))"
+                )
+            rules.append(refs)
+    client = f"(SELECT l.client_id FROM {lead} l WHERE l.process_id = %s)"
+    wrote = (
+        f"EXISTS (SELECT 1 FROM {note} n WHERE n.process_id = %s AND n.to_node = %s"
+        " AND n.acknowledged_by_id IS NULL AND n.author_id = %s)"
+    )
+    barred = (
+        f"(SELECT d.flow_task FROM {task} d WHERE d.owner_id = %s AND d.status = 'DONE'"
+        f" AND ({' OR '.join(clauses)}) LIMIT 1)"
+        if clauses
+        else "(SELECT NULL WHERE %s IS NULL)"
+    )
+    return (client, wrote, barred), tuple(rules)
+
+
+def _load_sql(rule: WipRule) -> str:
+    marks = ", ".join(["%s"] * len(rule.task_refs))
+    return (
+        f"(SELECT COUNT(*) FROM {connection.ops.quote_name(Task._meta.db_table)} w"
+        f" WHERE w.owner_id = %s AND w.status IN ('NEW', 'ASSIGNED', 'STARTED')"
+        f" AND w.flow_task IN ({marks}))"
+    )
+
+
+def assignment_expressions(
+    *, process_id: int, node_ref: str, user: User, wip: WipRule | None
+) -> dict[str, Any]:
+    """Annotations (``sod_*``) answering AssignmentFacts, to read with a task."""
+    (client, wrote, barred), rules = _separation_sql(node_ref)
+    barred_params: list[Any] = [user.pk]
+    for refs in rules:
+        barred_params.extend(refs)
+        barred_params.append(process_id)
+    expressions: dict[str, Any] = {
+        "sod_client_id": RawSQL(client, [process_id], output_field=IntegerField()),
+        "sod_wrote_pending_note": RawSQL(
+            wrote, [process_id, node_ref, user.pk], output_field=BooleanField()
+        ),
+        "sod_barred_by": RawSQL(barred, barred_params, output_field=CharField()),
+    }
+    if wip is not None:
+        expressions["sod_load"] = RawSQL(
+            _load_sql(wip), [user.pk, *wip.task_refs], output_field=IntegerField()
+        )
+    return expressions
+
+
+def assignment_facts(*, task: Task, node_ref: str, user: User) -> AssignmentFacts:
+    """AssignmentFacts in one query, for a task read without them."""
+    wip = wip_rule(user=user, node_ref=node_ref)
+    expressions = assignment_expressions(
+        process_id=task.process_id, node_ref=node_ref, user=user, wip=wip
+    )
+    row = Task.objects.filter(pk=task.pk).annotate(**expressions).values(*expressions).get()
+    return AssignmentFacts(
+        client_id=row["sod_client_id"],
+        barred_by=row["sod_barred_by"],
+        wrote_pending_note=bool(row["sod_wrote_pending_note"]),
+        load=row.get("sod_load"),
+        wip=wip,
+    )
+
+
+def absent_user_ids(*, user_ids: Iterable[int], day: date) -> set[int]:
+    """Which of these people are away on ``day``."""
+    return set(
+        Absence.objects.filter(user_id__in=list(user_ids), starts__lte=day, ends__gte=day)
+        .values_list("user_id", flat=True)
+        .distinct()
+    )
+
+
+# --- pools and inboxes -------------------------------------------------------------------
+
+
+def role_task_refs(role: Role) -> list[str]:
+    """viewflow's stored references of the role's stages."""
+    nodes = human_nodes()
+    return [get_task_ref(nodes[ref]) for ref in role.nodes]
+
+
+def pool_task_refs(*, node_ref: str) -> list[str]:
+    """viewflow's references of every stage in the pool ``node_ref`` belongs to: the
+    stages of all the roles that perform it (what a member's load is counted over)."""
+    return sorted({ref for role in roles_for_node(node_ref) for ref in role_task_refs(role)})
+
+
+def roles_of(user: User) -> list[Role]:
+    """The roles the user holds, in the order of the role files."""
+    codes = user_role_codes(user)
+    return [role for code, role in get_roles().items() if code in codes]
+
+
+def open_tasks(*, task_refs: Iterable[str]) -> QuerySet[Task]:
+    """Open tasks of these stages, with what a pool row shows."""
+    return Task.objects.filter(flow_task__in=list(task_refs), status__in=OPEN).select_related(
+        *POOL_RELATED
+    )
+
+
+def pool_tasks(*, task_refs: Iterable[str]) -> QuerySet[Task]:
+    """Tasks waiting in the pool of these stages, the most urgent first."""
+    return (
+        open_tasks(task_refs=task_refs)
+        .filter(status=STATUS.NEW, owner__isnull=True)
+        .order_by(*URGENCY)
+    )
+
+
+def inbox_tasks(*, user: User, task_refs: Iterable[str] | None = None) -> QuerySet[Task]:
+    """The user's own open tasks (of these stages, if given), the most urgent first."""
+    queryset = Task.objects.filter(owner=user, status__in=OPEN, flow_task_type="HUMAN")
+    if task_refs is not None:
+        queryset = queryset.filter(flow_task__in=list(task_refs))
+    return queryset.select_related(*POOL_RELATED).order_by(*URGENCY)
+
+
+def pool_counts(*, task_refs: Iterable[str], user: User, now: datetime) -> dict[str, int]:
+    """The numbers on a role's tabs, in one query: waiting in the pool, the user's own,
+    stalled and overdue (all open tasks of the role's stages)."""
+    return Task.objects.filter(flow_task__in=list(task_refs), status__in=OPEN).aggregate(
+        pool=Count("pk", filter=Q(status=STATUS.NEW, owner__isnull=True)),
+        mine=Count("pk", filter=Q(owner=user)),
+        stalled=Count("pk", filter=Q(queue_item__stalled__isnull=False)),
+        overdue=Count("pk", filter=Q(queue_item__due__lt=now)),
+    )
+
+
+# --- the team lead's console -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PoolSummary:
+    role: Role
+    waiting: int
+    in_work: int
+    stalled: int
+    overdue: int
+    oldest: timedelta | None
+
+    @property
+    def open(self) -> int:
+        return self.waiting + self.in_work
+
+
+def pool_summaries(*, now: datetime | None = None) -> list[PoolSummary]:
+    """Every role's pool at a glance, in one query grouped by stage: tasks waiting, in
+    work, stalled, overdue, and the age of the oldest open one."""
+    now = now or timezone.now()
+    nodes = human_nodes()
+    rows = {
+        row["flow_task"]: row
+        for row in Task.objects.filter(flow_task_type="HUMAN", status__in=OPEN)
+        .values("flow_task")
+        .annotate(
+            waiting=Count("pk", filter=Q(owner__isnull=True)),
+            in_work=Count("pk", filter=Q(owner__isnull=False)),
+            stalled=Count("pk", filter=Q(queue_item__stalled__isnull=False)),
+            overdue=Count("pk", filter=Q(queue_item__due__lt=now)),
+            oldest=Min("created"),
+        )
+    }
+    summaries = []
+    for role in get_roles().values():
+        mine = [rows[ref] for ref in (get_task_ref(nodes[n]) for n in role.nodes) if ref in rows]
+        oldest = min((row["oldest"] for row in mine), default=None)
+        summaries.append(
+            PoolSummary(
+                role=role,
+                waiting=sum(row["waiting"] for row in mine),
+                in_work=sum(row["in_work"] for row in mine),
+                stalled=sum(row["stalled"] for row in mine),
+                overdue=sum(row["overdue"] for row in mine),
+                oldest=now - oldest if oldest else None,
+            )
+        )
+    return summaries
+
+
+def console_tasks() -> QuerySet[Task]:
+    """Every open human task, stalled ones first, then the most urgent."""
+    return (
+        Task.objects.filter(flow_task_type="HUMAN", status__in=OPEN)
+        .select_related(*POOL_RELATED)
+        .order_by("queue_item__stalled", *URGENCY)  # NULLs (not stalled) sort last
+    )
+
+
+def stalled_tasks() -> QuerySet[Task]:
+    """Open tasks marked stalled, the longest stalled first."""
+    return (
+        Task.objects.filter(status__in=OPEN, queue_item__stalled__isnull=False)
+        .select_related(*POOL_RELATED)
+        .order_by("queue_item__stalled", "pk")
+    )
+
+
+# --- auto-assignment ---------------------------------------------------------------------
+
+
+def candidates(*, node_ref: str, day: date) -> list[User]:
+    """People who could be given a task of ``node_ref`` on ``day``: active members of a
+    role performing it who are not away, by id (the round-robin order)."""
+    codes = [role.code for role in roles_for_node(node_ref)]
+    people = list(
+        get_user_model()
+        ._default_manager.filter(is_active=True, groups__name__in=codes)
+        .distinct()
+        .order_by("pk")
+    )
+    away = absent_user_ids(user_ids=[p.pk for p in people], day=day)
+    return [person for person in people if person.pk not in away]
+
+
+def open_task_counts(*, user_ids: Iterable[int], task_refs: Iterable[str]) -> dict[int, int]:
+    """How many open tasks of these stages each person holds (absent: none), in one query
+    over the open-task index."""
+    rows = (
+        Task.objects.filter(
+            owner_id__in=list(user_ids), status__in=OPEN, flow_task__in=list(task_refs)
+        )
+        .values("owner_id")
+        .annotate(count=Count("pk"))
+    )
+    return {row["owner_id"]: row["count"] for row in rows}
+
+
+def open_tasks_of(*, user: User) -> QuerySet[Task]:
+    """Everything the user holds that is not finished (for offboarding)."""
+    return inbox_tasks(user=user)
+
+
+def user_named(username: str) -> User:
+    """The user of that name (active or not), or NotFound saying so."""
+    from salesflow.exceptions import NotFound
+
+    model = get_user_model()
+    try:
+        return model._default_manager.get(username=username)
+    except model.DoesNotExist:
+        raise NotFound(_("There is no user “%(name)s”.") % {"name": username}) from None
