@@ -20,6 +20,11 @@ DEFAULT_SCHEDULES: dict[str, dict[str, Any]] = {
         "task": "salesflow.conveyor.tasks.fire_due_timers",
         "every": 60,
     },
+    "queues: mark stalled tasks": {
+        # past the stage's SLA, or assigned and untouched for the role's idle limit
+        "task": "salesflow.queues.tasks.scan_stalled",
+        "every": 300,
+    },
 }
 
 

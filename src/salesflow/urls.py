@@ -8,11 +8,15 @@ from viewflow.urls import Site
 
 from .conveyor.registry import flows
 from .conveyor.viewsets import ConveyorAppViewset
+from .queues.viewsets import WorkApp
 from .views import health
 
 site = Site(
     title="salesflow",
-    viewsets=[ConveyorAppViewset(flow_class, icon="conveyor_belt") for flow_class in flows()],
+    viewsets=[
+        WorkApp(),
+        *(ConveyorAppViewset(flow_class, icon="conveyor_belt") for flow_class in flows()),
+    ],
 )
 
 urlpatterns = [

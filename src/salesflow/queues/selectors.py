@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -33,11 +33,11 @@ from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
 
 from salesflow.clients.services import user_role_codes
-from salesflow.conveyor.registry import human_nodes
+from salesflow.conveyor.registry import human_nodes, node_ref
 from salesflow.models import MANAGE_QUEUES
 from salesflow.roles import Role, get_roles, roles_for_node
 
-from .models import Absence
+from .models import Absence, QueueItem
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -272,7 +272,7 @@ class PoolSummary:
     in_work: int
     stalled: int
     overdue: int
-    oldest: timedelta | None
+    oldest_created: datetime | None  # when the oldest open task was created
 
     @property
     def open(self) -> int:
@@ -283,9 +283,8 @@ def pool_summaries(*, now: datetime | None = None) -> list[PoolSummary]:
     """Every role's pool at a glance, in one query grouped by stage: tasks waiting, in
     work, stalled, overdue, and the age of the oldest open one."""
     now = now or timezone.now()
-    nodes = human_nodes()
     rows = {
-        row["flow_task"]: row
+        node_ref(row["flow_task"]): row
         for row in Task.objects.filter(flow_task_type="HUMAN", status__in=OPEN)
         .values("flow_task")
         .annotate(
@@ -298,7 +297,7 @@ def pool_summaries(*, now: datetime | None = None) -> list[PoolSummary]:
     }
     summaries = []
     for role in get_roles().values():
-        mine = [rows[ref] for ref in (get_task_ref(nodes[n]) for n in role.nodes) if ref in rows]
+        mine = [rows[ref] for ref in role.nodes if ref in rows]
         oldest = min((row["oldest"] for row in mine), default=None)
         summaries.append(
             PoolSummary(
@@ -307,7 +306,7 @@ def pool_summaries(*, now: datetime | None = None) -> list[PoolSummary]:
                 in_work=sum(row["in_work"] for row in mine),
                 stalled=sum(row["stalled"] for row in mine),
                 overdue=sum(row["overdue"] for row in mine),
-                oldest=now - oldest if oldest else None,
+                oldest_created=oldest,
             )
         )
     return summaries
@@ -375,3 +374,35 @@ def user_named(username: str) -> User:
         return model._default_manager.get(username=username)
     except model.DoesNotExist:
         raise NotFound(_("There is no user “%(name)s”.") % {"name": username}) from None
+
+
+def queue_item_of(task: Task) -> QueueItem | None:
+    """The task's queue item (read with it through ``POOL_RELATED``), if it has one."""
+    try:
+        return task.queue_item
+    except QueueItem.DoesNotExist:
+        return None
+
+
+def task_summary(task: Task, *, now: datetime) -> dict[str, Any]:
+    """A task as the command line and the API print it (read with ``POOL_RELATED``)."""
+    from salesflow.conveyor.selectors import lead_of
+
+    ref = node_ref(task.flow_task)
+    item = queue_item_of(task)
+    lead = lead_of(task)
+    return {
+        "id": task.pk,
+        "process": task.process_id,
+        "node": ref,
+        "stage": str(task.flow_task.task_title),
+        "role": ", ".join(role.code for role in roles_for_node(ref)),
+        "owner": task.owner.get_username() if task.owner_id else None,
+        "status": task.status,
+        "company": lead.client.name if lead else None,
+        "age_hours": round((now - task.created).total_seconds() / 3600, 1),
+        "due": item.due.isoformat() if item else None,
+        "priority": item.get_priority_display() if item else None,
+        "stalled": item.stalled.isoformat() if item and item.stalled else None,
+        "stalled_reason": item.stalled_reason if item else "",
+    }

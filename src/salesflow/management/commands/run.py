@@ -10,9 +10,7 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
-from django.conf import settings
 from django.core.management.base import BaseCommand
 
 DEMO_LOGINS = (
@@ -33,10 +31,6 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=8000)
 
     def handle(self, *args, host: str, port: int, **options):
-        if settings.CELERY_BROKER_URL.startswith("filesystem://"):
-            for key in ("data_folder_in", "processed_folder", "control_folder"):
-                folder = settings.CELERY_BROKER_TRANSPORT_OPTIONS[key]
-                Path(folder).mkdir(parents=True, exist_ok=True)
         python = sys.executable
         commands = {
             "web": [python, "-m", "salesflow.cli", "runserver", f"{host}:{port}", "--noreload"],

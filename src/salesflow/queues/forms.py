@@ -1,0 +1,102 @@
+"""Forms of the pool pages and the team console: they parse; the services decide."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import django_filters
+from django import forms
+from django.contrib.auth import get_user_model
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from viewflow.views.base import BulkActionForm
+from viewflow.workflow.models import Task
+
+from salesflow.clients.models import Lead
+from salesflow.conveyor.registry import human_nodes
+from salesflow.roles import Role, get_roles
+
+from .models import QueueItem
+from .selectors import role_task_refs
+
+
+class PoolFilter(django_filters.FilterSet):
+    """Filters of a role's pool and inbox: stage, priority, source, stalled, overdue."""
+
+    stage = django_filters.ChoiceFilter(label=_("Stage"), field_name="flow_task")
+    priority = django_filters.ChoiceFilter(
+        label=_("Priority"), field_name="queue_item__priority", choices=QueueItem.Priority.choices
+    )
+    source = django_filters.ChoiceFilter(
+        label=_("Lead source"), field_name="process__lead__source", choices=Lead.Source.choices
+    )
+    stalled = django_filters.BooleanFilter(
+        label=_("Stalled"), field_name="queue_item__stalled", lookup_expr="isnull", exclude=True
+    )
+    overdue = django_filters.BooleanFilter(label=_("Overdue"), method="filter_overdue")
+
+    class Meta:
+        model = Task
+        fields: list[str] = []
+
+    def __init__(self, *args: Any, role: Role | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        nodes = human_nodes()
+        roles = [role] if role is not None else list(get_roles().values())
+        self.filters["stage"].extra["choices"] = [
+            (ref, nodes[name].task_title)
+            for r in roles
+            for ref, name in zip(role_task_refs(r), r.nodes, strict=True)
+        ]
+
+    def filter_overdue(self, queryset: QuerySet[Task], name: str, value: bool | None):
+        if value is None:
+            return queryset
+        late = Q(queue_item__due__lt=timezone.now())
+        return queryset.filter(late) if value else queryset.exclude(late)
+
+
+class ConsoleFilter(PoolFilter):
+    """The console's filters: a pool filter over every role, plus who holds the task."""
+
+    owner = django_filters.ModelChoiceFilter(
+        label=_("Owner"),
+        field_name="owner",
+        queryset=get_user_model()._default_manager.filter(is_active=True).order_by("username"),
+        null_label=_("In the pool"),
+    )
+
+
+def _people() -> QuerySet:
+    return get_user_model()._default_manager.filter(is_active=True).order_by("username")
+
+
+class ReassignForm(BulkActionForm):
+    """Where the selected tasks go (a person, or back to their pools) and why."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["to"] = forms.ModelChoiceField(
+            label=_("Give to"),
+            queryset=_people(),
+            required=False,
+            empty_label=_("Back to the pool"),
+        )
+        self.fields["reason"] = forms.CharField(
+            label=_("Why"),
+            help_text=_("The person who gets the work reads it; it stays in the history."),
+            widget=forms.Textarea(attrs={"rows": 2}),
+        )
+
+
+class OffboardForm(forms.Form):
+    """Who leaves, and where their open work goes."""
+
+    user = forms.ModelChoiceField(label=_("Person leaving"), queryset=_people())
+    to = forms.ModelChoiceField(
+        label=_("Their open work goes to"),
+        queryset=_people(),
+        required=False,
+        empty_label=_("Back to the pools"),
+    )

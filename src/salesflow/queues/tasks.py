@@ -1,0 +1,36 @@
+"""Background jobs of the pools: thin Celery wrappers over ``queues.services``.
+
+All are idempotent (safe to run twice, and acknowledged late so a worker killed mid-way
+leaves them to another), and retried with backoff when the database or the mail server
+is briefly away.
+"""
+
+from __future__ import annotations
+
+from smtplib import SMTPException
+
+from celery import shared_task
+from django.db import DatabaseError
+
+from . import services
+
+RETRY = {"retry_backoff": True, "retry_backoff_max": 600, "max_retries": 8, "acks_late": True}
+
+
+@shared_task(autoretry_for=(DatabaseError,), **RETRY)
+def auto_assign(task_id: int) -> int | None:
+    """Hand a new task to a member of its pool (enqueued after the commit that made it)."""
+    person = services.task_auto_assign(task_id=task_id)
+    return person.pk if person else None
+
+
+@shared_task(autoretry_for=(DatabaseError,), **RETRY)
+def scan_stalled() -> int:
+    """Mark stalled tasks (scheduled in salesflow.schedules; editable in the admin)."""
+    return len(services.stalled_scan())
+
+
+@shared_task(autoretry_for=(DatabaseError, SMTPException, OSError), **RETRY)
+def notify_stalled(task_ids: list[int]) -> int:
+    """Tell the team leads which tasks were just marked stalled."""
+    return services.stalled_notify(task_ids=task_ids)

@@ -1,0 +1,353 @@
+"""The pages of the pools: a role's pool and a person's inbox, "take the next task", and the
+team lead's console (every pool at a glance, reassignment, offboarding).
+
+Thin: each page reads through ``selectors`` and each action calls one ``services``
+function; a refusal (``SalesflowError``) is shown with its message and nothing is written.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.mixins import LoginRequiredMixin
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.defaultfilters import truncatechars
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.formats import date_format, number_format
+from django.utils.functional import cached_property
+from django.utils.html import format_html
+from django.utils.timesince import timesince
+from django.utils.translation import gettext as _
+from django.views import generic
+from viewflow.views import ListModelView
+from viewflow.views.actions import BaseBulkActionView
+from viewflow.views.base import Action
+from viewflow.workflow.models import Task
+
+from salesflow.conveyor.selectors import lead_of
+from salesflow.exceptions import SalesflowError
+from salesflow.roles import Role, get_roles
+
+from . import selectors, services
+from .columns import COLUMNS
+from .forms import ConsoleFilter, OffboardForm, PoolFilter, ReassignForm
+
+
+def task_url(task: Task) -> str:
+    return task.flow_task.reverse("index", args=[task.process_id, task.pk])
+
+
+class TaskColumns:
+    """The columns of ``columns.COLUMNS`` as methods of a list view (viewflow's
+    ListModelView calls them with each row, read with ``selectors.POOL_RELATED``)."""
+
+    def task(self, task: Task) -> str:
+        return format_html('<a href="{}">#{}</a>', task_url(task), task.pk)
+
+    task.short_description = "#"  # type: ignore[attr-defined]
+
+    def stage(self, task: Task) -> str:
+        return str(task.flow_task.task_title)
+
+    def company(self, task: Task) -> str:
+        lead = lead_of(task)
+        return lead.client.name if lead else ""
+
+    def source(self, task: Task) -> str:
+        lead = lead_of(task)
+        return lead.get_source_display() if lead else ""
+
+    def request(self, task: Task) -> str:
+        lead = lead_of(task)
+        return truncatechars(lead.request, 60) if lead else ""
+
+    def age(self, task: Task) -> str:
+        return timesince(task.created, self.now)
+
+    def due(self, task: Task) -> str:
+        item = selectors.queue_item_of(task)
+        if item is None:
+            return ""
+        text = date_format(timezone.localtime(item.due), "SHORT_DATETIME_FORMAT")
+        if item.due < self.now:
+            return format_html('<span class="sf-overdue" title="{}">{}</span>', _("Overdue"), text)
+        return text
+
+    def priority(self, task: Task) -> str:
+        item = selectors.queue_item_of(task)
+        return item.get_priority_display() if item else ""
+
+    def nurture_until(self, task: Task) -> Any:
+        lead = lead_of(task)
+        return lead.nurture_until if lead else None
+
+    def _order(self, task: Task) -> Any:
+        lead = lead_of(task)
+        return getattr(lead, "order", None) if lead else None
+
+    def amount(self, task: Task) -> str:
+        order = self._order(task)
+        return number_format(order.amount, 2, force_grouping=True) if order else ""
+
+    def discount(self, task: Task) -> Any:
+        order = self._order(task)
+        return order.discount if order else None
+
+    def documents_missing(self, task: Task) -> str:
+        order = self._order(task)
+        return ", ".join(order.documents_missing) if order else ""
+
+    def delivery_date(self, task: Task) -> Any:
+        order = self._order(task)
+        return order.delivery_date if order else None
+
+    def delivery_address(self, task: Task) -> str:
+        order = self._order(task)
+        return truncatechars(order.delivery_address, 60) if order else ""
+
+    def owner(self, task: Task) -> str:
+        return task.owner.get_username() if task.owner_id else _("in the pool")
+
+    def stalled(self, task: Task) -> str:
+        item = selectors.queue_item_of(task)
+        if item is None or item.stalled is None:
+            return ""
+        return format_html(
+            '<span class="sf-stalled">{} ({})</span>',
+            timesince(item.stalled, self.now),
+            item.get_stalled_reason_display(),
+        )
+
+    @cached_property
+    def now(self):
+        return timezone.now()
+
+
+for _name, _column in COLUMNS.items():
+    _method = getattr(TaskColumns, _name)
+    _method.short_description = _column.label
+    _method.orderby_column = _column.orderby
+
+
+class RoleMixin:
+    """A page of one role's pool: its members, and the team leads, may see it."""
+
+    request: HttpRequest
+    kwargs: dict[str, Any]
+
+    @cached_property
+    def role(self) -> Role:
+        role = get_roles().get(self.kwargs["role"])
+        if role is None:
+            raise Http404("No such role.")
+        return role
+
+    @cached_property
+    def holds_role(self) -> bool:
+        return any(r.code == self.role.code for r in selectors.roles_of(self.request.user))
+
+    def has_view_permission(self, user: Any, obj: Any = None) -> bool:
+        return self.holds_role or selectors.can_manage_queues(user)
+
+
+class RoleTaskListView(RoleMixin, TaskColumns, ListModelView):
+    """A role's pool (``tab="pool"``) or the signed-in person's inbox of that role
+    (``tab="mine"``): the role's own columns, filters, sorting, counts per tab, paging."""
+
+    model = Task
+    tab = "pool"
+    template_name = "salesflow/queues/role_tasks.html"
+    filterset_class = PoolFilter
+    search_fields = ["process__lead__client__name"]
+    ordering = selectors.URGENCY
+    paginate_by = 25
+
+    def get_columns(self) -> list[str]:
+        return ["task", *self.role.pool.columns]
+
+    def get_filterset_kwargs(self, filterset_class: Any) -> dict[str, Any]:
+        return {**super().get_filterset_kwargs(filterset_class), "role": self.role}
+
+    @property
+    def title(self) -> str:
+        title = self.role.title_for(self.request.LANGUAGE_CODE)
+        return _("%(role)s: my tasks") % {"role": title} if self.tab == "mine" else title
+
+    @cached_property
+    def task_refs(self) -> list[str]:
+        return selectors.role_task_refs(self.role)
+
+    def get_queryset(self):
+        if self.tab == "mine":
+            self.queryset = selectors.inbox_tasks(user=self.request.user, task_refs=self.task_refs)
+        else:
+            self.queryset = selectors.pool_tasks(task_refs=self.task_refs)
+        return super().get_queryset()
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        return super().get_context_data(
+            counts=selectors.pool_counts(
+                task_refs=self.task_refs, user=self.request.user, now=self.now
+            ),
+            role=self.role,
+            tab=self.tab,
+            may_claim=self.holds_role,
+            **kwargs,
+        )
+
+
+class ClaimNextView(RoleMixin, LoginRequiredMixin, generic.View):
+    """The "take the next task" button of a role's pool."""
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        pool = reverse("work:pool", args=[self.role.code])
+        try:
+            task = services.task_claim_next(user=request.user, role=self.role.code)
+        except SalesflowError as error:
+            messages.error(request, error.message)
+            return HttpResponseRedirect(pool)
+        if task is None:
+            messages.info(request, _("Nothing is waiting for you in this pool."))
+            return HttpResponseRedirect(pool)
+        messages.success(request, _("Task #%(id)s is yours.") % {"id": task.pk})
+        return HttpResponseRedirect(
+            task.flow_task.reverse("execute", args=[task.process_id, task.pk])
+        )
+
+
+class ManagerMixin:
+    """Pages of the team console: team leads and admins only."""
+
+    request: HttpRequest
+
+    def has_view_permission(self, user: Any, obj: Any = None) -> bool:
+        return selectors.can_manage_queues(user)
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not request.user.is_authenticated:
+            from django.contrib.auth.views import redirect_to_login
+
+            return redirect_to_login(request.get_full_path())
+        if not self.has_view_permission(request.user):
+            raise PermissionDenied
+        return super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
+
+
+class ConsoleView(ManagerMixin, TaskColumns, ListModelView):
+    """Every pool at a glance (depth, oldest, stalled), and every open task -- stalled
+    first -- to select and move."""
+
+    model = Task
+    title = _("Team console")
+    template_name = "salesflow/queues/console.html"
+    columns = ("task", "stage", "company", "owner", "age", "due", "priority", "stalled")
+    filterset_class = ConsoleFilter
+    search_fields = ["process__lead__client__name", "owner__username"]
+    paginate_by = 50
+
+    def get_queryset(self):
+        self.queryset = selectors.console_tasks()
+        return super().get_queryset()
+
+    def get_bulk_actions(self, *actions: Any) -> tuple[Any, ...]:
+        return (Action(_("Reassign"), url=reverse("work:reassign")),)
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        language = self.request.LANGUAGE_CODE
+        pools = [(p, p.role.title_for(language)) for p in selectors.pool_summaries(now=self.now)]
+        return super().get_context_data(pools=pools, **kwargs)
+
+
+class ReassignView(ManagerMixin, BaseBulkActionView):
+    """Move the tasks selected on the console to a person or back to their pools."""
+
+    model = Task
+    form_class = ReassignForm
+    template_name = "salesflow/queues/reassign.html"
+    filterset_class = ConsoleFilter
+
+    def get_queryset(self):
+        self.queryset = selectors.console_tasks()
+        return super().get_queryset()
+
+    def get_success_url(self) -> str:
+        return reverse("work:console")
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if "_confirm" in request.POST:
+            return super().post(request, *args, **kwargs)
+        # the selection arrives from the console: ask where it goes and why
+        self.object_list = self.get_queryset()
+        form = ReassignForm(
+            model=Task,
+            initial={
+                "pk": request.POST.getlist("pk"),
+                "select_all": request.POST.get("select_all", ""),
+            },
+        )
+        return self.render_to_response(self.get_context_data(form=form))
+
+    def form_valid(self, form: ReassignForm) -> HttpResponse:
+        tasks = list(self.get_queryset())
+        try:
+            services.tasks_reassign(
+                tasks=tasks,
+                by=self.request.user,
+                to=form.cleaned_data["to"],
+                reason=form.cleaned_data["reason"],
+            )
+        except SalesflowError as error:
+            form.add_error(None, error.message)
+            for field, errors in error.errors.items():
+                for message in errors:
+                    form.add_error(field if field in form.fields else None, message)
+            return self.render_to_response(self.get_context_data(form=form), status=error.status)
+        to = form.cleaned_data["to"]
+        messages.success(
+            self.request,
+            _("%(count)d tasks moved to %(to)s.")
+            % {"count": len(tasks), "to": to.get_username() if to else _("their pools")},
+        )
+        return HttpResponseRedirect(self.get_success_url())
+
+
+class OffboardView(ManagerMixin, generic.FormView):
+    """A person leaves: a preview of every open task they hold and where it goes, then one
+    step that moves them all and deactivates the account."""
+
+    form_class = OffboardForm
+    template_name = "salesflow/queues/offboard.html"
+
+    def form_valid(self, form: OffboardForm) -> HttpResponse:
+        user, to = form.cleaned_data["user"], form.cleaned_data["to"]
+        confirmed = "_confirm" in self.request.POST
+        try:
+            plan = services.user_offboard(
+                user=user, by=self.request.user, to=to, dry_run=not confirmed
+            )
+        except SalesflowError as error:
+            form.add_error(None, error.message)
+            return self.render_to_response(self.get_context_data(form=form), status=error.status)
+        if not confirmed:
+            return self.render_to_response(self.get_context_data(form=form, plan=plan))
+        messages.success(
+            self.request,
+            _("%(user)s is deactivated; %(count)d open tasks moved.")
+            % {"user": user.get_username(), "count": len(plan.tasks)},
+        )
+        return HttpResponseRedirect(reverse("work:console"))
+
+
+class WorkIndexView(LoginRequiredMixin, generic.View):
+    """The Work menu's front door: the person's first role's pool, or the console."""
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        roles = selectors.roles_of(request.user)
+        if roles:
+            return HttpResponseRedirect(reverse("work:pool", args=[roles[0].code]))
+        if selectors.can_manage_queues(request.user):
+            return HttpResponseRedirect(reverse("work:console"))
+        raise PermissionDenied

@@ -1,0 +1,50 @@
+"""The "Work" application of the site menu: a pool and an inbox per role the person
+holds, and the team console for those who manage the queues."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest
+from django.urls import path, reverse
+from django.utils.translation import gettext_lazy as _
+from viewflow.urls import Application
+
+from . import selectors, views
+
+
+class WorkApp(Application):
+    app_name = "work"
+    title = _("Work")
+    icon = "inbox"
+    menu_template_name = "salesflow/queues/menu.html"
+
+    index_path = path("", views.WorkIndexView.as_view(), name="index")
+    console_path = path("console/", views.ConsoleView.as_view(), name="console")
+    reassign_path = path("console/reassign/", views.ReassignView.as_view(), name="reassign")
+    offboard_path = path("console/offboard/", views.OffboardView.as_view(), name="offboard")
+    pool_path = path("pools/<slug:role>/", views.RoleTaskListView.as_view(tab="pool"), name="pool")
+    mine_path = path(
+        "pools/<slug:role>/mine/", views.RoleTaskListView.as_view(tab="mine"), name="mine"
+    )
+    claim_next_path = path(
+        "pools/<slug:role>/claim-next/", views.ClaimNextView.as_view(), name="claim_next"
+    )
+
+    def has_view_permission(self, user: Any, obj: Any = None) -> bool:
+        return user.is_authenticated and (
+            bool(selectors.roles_of(user)) or selectors.can_manage_queues(user)
+        )
+
+    def get_context_data(self, request: HttpRequest) -> dict[str, Any]:
+        """The menu: the pools of the roles the person holds, and the console."""
+        links = [
+            (role.title_for(request.LANGUAGE_CODE), reverse("work:pool", args=[role.code]))
+            for role in selectors.roles_of(request.user)
+        ]
+        return {
+            "work_pools": links,
+            "work_console": reverse("work:console")
+            if selectors.can_manage_queues(request.user)
+            else None,
+        }
