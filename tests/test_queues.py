@@ -1,19 +1,33 @@
-"""Pools: every human task's due date and priority."""
+"""Pools: due dates and priorities, claim-next, distribution policies, WIP limits,
+absences, stalled work, reassignment and offboarding -- and each of their refusals."""
 
 from datetime import date, datetime, time, timedelta
 
 import pytest
 import time_machine
+from django.core import mail
+from django.db import transaction
+from django.db.models import ProtectedError
 from django.utils import timezone
+from viewflow.workflow.models import Task
+from viewflow.workflow.status import STATUS
 
 from flows.simulation import Odds
+from salesflow.audit.models import AuditEvent
 from salesflow.clients.models import Client, Lead
 from salesflow.conveyor import services
+from salesflow.exceptions import (
+    ClaimConflict,
+    NotPermitted,
+    SalesflowError,
+    SeparationOfDutiesViolated,
+    WipLimitReached,
+)
 from salesflow.queues import services as queues
-from salesflow.queues.models import QueueItem
+from salesflow.queues.models import Absence, QueueItem
 
 from .conftest import open_task
-from .factories import ClientFactory
+from .factories import ClientFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 NOW = datetime(2026, 3, 2, 9, 30, tzinfo=timezone.get_fixed_timezone(0))
@@ -80,3 +94,395 @@ def test_a_delivery_promised_sooner_than_the_sla_is_due_on_the_promised_day(
 def test_a_delivery_promised_later_than_the_sla_keeps_the_sla(driver, new_lead, staff):
     item = _deliver_by(NOW.date() + timedelta(days=30), driver, new_lead, staff)
     assert item.due == NOW + timedelta(days=3)
+
+
+# --- claim next -------------------------------------------------------------------------
+
+
+def _pool(new_lead, count: int) -> list:
+    return [open_task(new_lead()) for _ in range(count)]
+
+
+def test_claim_next_gives_the_most_urgent_task_first(new_lead, staff):
+    normal_late, normal_soon, high = _pool(new_lead, 3)
+    now = timezone.now()
+    QueueItem.objects.filter(task=normal_late).update(due=now + timedelta(hours=9))
+    QueueItem.objects.filter(task=normal_soon).update(due=now + timedelta(hours=2))
+    QueueItem.objects.filter(task=high).update(
+        due=now + timedelta(hours=20), priority=QueueItem.Priority.HIGH
+    )
+    hunter = staff["hunter"][0]
+
+    taken = [queues.task_claim_next(user=hunter) for _ in range(3)]
+
+    assert [t.pk for t in taken] == [high.pk, normal_soon.pk, normal_late.pk]
+    assert all(t.owner == hunter and t.status == STATUS.ASSIGNED for t in taken)
+    assert queues.task_claim_next(user=hunter) is None
+    claims = AuditEvent.objects.filter(action="claim", actor=hunter, data__next=True)
+    assert claims.count() == 3
+
+
+def test_claim_next_passes_over_a_task_a_separation_rule_keeps_from_the_person(
+    new_lead, staff, driver
+):
+    both = staff["hunter"][0]
+    both.groups.add(staff["account_manager"][0].groups.get())
+    mine, other = new_lead(), new_lead()
+    for lead, qualifier in ((mine, both), (other, staff["hunter"][1])):
+        task = open_task(lead)
+        queues.task_claim(task=task, user=qualifier)
+        services.stage_complete(
+            task=task,
+            user=qualifier,
+            data={"outcome": "qualified"},
+            handoff=driver().note(task.flow_task.handoff, task),
+        )
+    QueueItem.objects.filter(task=open_task(mine)).update(priority=QueueItem.Priority.URGENT)
+
+    taken = queues.task_claim_next(user=both, role="account_manager")
+
+    assert taken.process_id == other.process_id  # not the one they qualified themselves
+    assert open_task(mine).owner_id is None
+    assert queues.task_claim_next(user=both, role="account_manager") is None
+
+
+def test_claim_next_for_a_role_the_person_does_not_hold_is_refused(new_lead, staff):
+    _pool(new_lead, 1)
+    with pytest.raises(NotPermitted, match="do not hold the role"):
+        queues.task_claim_next(user=staff["hunter"][0], role="expeditor")
+    with pytest.raises(NotPermitted, match="no role with a pool"):
+        queues.task_claim_next(user=UserFactory())
+    assert not AuditEvent.objects.filter(action="claim").exists()
+
+
+def test_the_wip_limit_stops_claims_and_says_why(new_lead, staff):
+    hunter = staff["hunter"][0]  # roles/hunter.toml: wip_limit = 5
+    tasks = _pool(new_lead, 6)
+    for task in tasks[:5]:
+        queues.task_claim(task=task, user=hunter)
+
+    with pytest.raises(WipLimitReached, match="already hold 5 open tasks"):
+        queues.task_claim(task=tasks[5], user=hunter)
+    with pytest.raises(WipLimitReached):
+        queues.task_claim_next(user=hunter)
+    tasks[5].refresh_from_db()
+    assert tasks[5].owner_id is None
+    assert AuditEvent.objects.filter(action="claim", actor=hunter).count() == 5
+
+
+# --- distribution policies --------------------------------------------------------------
+
+
+def _to_documents(lead, simulator, django_capture_on_commit_callbacks):
+    """Carry a lead to the documents stage; the hand-outs after each commit run."""
+    with django_capture_on_commit_callbacks(execute=True):
+        simulator.advance_to(lead.process_id, "prepare_order")
+        return simulator.advance_to(lead.process_id, "documents")
+
+
+def test_round_robin_hands_documents_to_each_clerk_in_turn(
+    new_lead, driver, staff, django_capture_on_commit_callbacks
+):
+    simulator = driver()
+    owners = []
+    for _ in range(4):
+        task = _to_documents(new_lead(), simulator, django_capture_on_commit_callbacks)
+        task.refresh_from_db()
+        owners.append(task.owner)
+    first, second = staff["document_clerk"]
+    assert owners == [first, second, first, second]
+    assigned = AuditEvent.objects.filter(action="assign", actor=None, to_user=first)
+    assert assigned.count() == 2
+
+
+def test_least_loaded_gives_the_order_to_the_manager_with_less_work(
+    new_lead, driver, staff, django_capture_on_commit_callbacks
+):
+    busy, free = staff["account_manager"]
+    simulator = driver()
+    for lead in (new_lead(), new_lead()):
+        task = simulator.advance_to(lead.process_id, "prepare_order")
+        queues.task_claim(task=task, user=busy)
+
+    lead = new_lead()
+    with django_capture_on_commit_callbacks(execute=True):
+        task = simulator.advance_to(lead.process_id, "prepare_order")
+    task.refresh_from_db()
+    assert task.owner == free
+
+
+def test_people_who_are_away_inactive_or_full_are_skipped(
+    new_lead, driver, staff, django_capture_on_commit_callbacks
+):
+    away, inactive = staff["account_manager"]
+    Absence.objects.create(
+        user=away, starts=timezone.localdate(), ends=timezone.localdate() + timedelta(days=3)
+    )
+    inactive.is_active = False
+    inactive.save()
+    lead = new_lead()
+    with django_capture_on_commit_callbacks(execute=True):
+        task = driver().advance_to(lead.process_id, "prepare_order")
+    task.refresh_from_db()
+    assert task.owner_id is None and task.status == STATUS.NEW  # waits for a claim
+
+    back = UserFactory(roles=["account_manager"])
+    assert queues.task_auto_assign(task_id=task.pk) == back
+    assert queues.task_auto_assign(task_id=task.pk) is None  # idempotent: already given
+
+
+# --- stalled work -----------------------------------------------------------------------
+
+
+@pytest.fixture
+def team_lead_mailbox(staff):
+    for lead in staff["team_lead"]:
+        lead.email = f"{lead.username}@example.com"
+        lead.save()
+    return sorted(lead.email for lead in staff["team_lead"])
+
+
+def test_a_task_past_its_sla_is_marked_once_and_the_team_leads_told_once(
+    new_lead, staff, team_lead_mailbox, django_capture_on_commit_callbacks
+):
+    with time_machine.travel(NOW, tick=False):
+        late = open_task(new_lead())
+    with time_machine.travel(NOW + timedelta(hours=23), tick=False):
+        fresh = open_task(new_lead())
+
+    with time_machine.travel(NOW + timedelta(days=1, minutes=1), tick=False):
+        with django_capture_on_commit_callbacks(execute=True):
+            assert queues.stalled_scan() == [late.pk]
+        with django_capture_on_commit_callbacks(execute=True):
+            assert queues.stalled_scan() == []  # again: nothing new, nobody told twice
+
+    item = QueueItem.objects.get(task=late)
+    assert item.stalled == NOW + timedelta(days=1, minutes=1)
+    assert item.stalled_reason == QueueItem.StallReason.SLA
+    assert QueueItem.objects.get(task=fresh).stalled is None
+    assert AuditEvent.objects.filter(action="stalled", task=late).count() == 1
+    assert len(mail.outbox) == 1
+    assert sorted(mail.outbox[0].to) == team_lead_mailbox
+    assert f"#{late.pk} Qualify" in mail.outbox[0].body
+
+
+def test_an_assigned_task_untouched_past_the_idle_limit_is_stalled(new_lead, staff):
+    hunter = staff["hunter"][0]  # roles/hunter.toml: idle_limit = "4h", sla = "1d"
+    with time_machine.travel(NOW, tick=False):
+        idle, busy = _pool(new_lead, 2)
+        queues.task_claim(task=idle, user=hunter)
+        queues.task_claim(task=busy, user=hunter)
+    with time_machine.travel(NOW + timedelta(hours=3), tick=False):
+        queues.task_touch(task=busy, user=hunter)
+        queues.task_touch(task=idle, user=staff["hunter"][1])  # not theirs: no touch
+
+    with time_machine.travel(NOW + timedelta(hours=5), tick=False):
+        assert queues.stalled_scan() == [idle.pk]
+    assert QueueItem.objects.get(task=idle).stalled_reason == QueueItem.StallReason.IDLE
+
+
+def test_reassigning_an_idle_task_clears_its_stall(new_lead, staff):
+    hunter, colleague = staff["hunter"]
+    with time_machine.travel(NOW, tick=False):
+        task = open_task(new_lead())
+        queues.task_claim(task=task, user=hunter)
+    with time_machine.travel(NOW + timedelta(hours=5), tick=False):
+        queues.stalled_scan()
+        queues.task_reassign(
+            task=task, by=staff["team_lead"][0], to=colleague, reason="hunter1 is swamped"
+        )
+    item = QueueItem.objects.get(task=task)
+    assert item.stalled is None and item.stalled_reason == ""
+
+
+def test_stalled_notice_without_team_lead_addresses_sends_nothing(new_lead, staff):
+    for lead in staff["team_lead"]:
+        lead.email = ""
+        lead.save()
+    task = open_task(new_lead())
+    assert queues.stalled_notify(task_ids=[task.pk]) == 0
+    assert mail.outbox == []
+
+
+# --- reassignment -----------------------------------------------------------------------
+
+
+def test_a_team_lead_moves_a_task_with_a_reason_and_it_is_audited(new_lead, staff):
+    hunter, colleague = staff["hunter"]
+    lead_user = staff["team_lead"][0]
+    task = open_task(new_lead())
+    queues.task_claim(task=task, user=hunter)
+
+    queues.task_reassign(task=task, by=lead_user, to=colleague, reason="hunter1 is on a call")
+    task.refresh_from_db()
+    assert task.owner == colleague and task.status == STATUS.ASSIGNED
+
+    queues.task_reassign(task=task, by=lead_user, to=None, reason="anyone can take it")
+    task.refresh_from_db()
+    assert task.owner_id is None and task.status == STATUS.NEW
+
+    moves = AuditEvent.objects.filter(action="reassign", task=task).order_by("id")
+    assert [(m.from_user, m.to_user, m.actor, m.reason) for m in moves] == [
+        (hunter, colleague, lead_user, "hunter1 is on a call"),
+        (colleague, None, lead_user, "anyone can take it"),
+    ]
+
+
+def _refused_move(task, *, by, to, reason, error, match):
+    before = (task.owner_id, task.status)
+    with pytest.raises(error, match=match):
+        queues.task_reassign(task=task, by=by, to=to, reason=reason)
+    task.refresh_from_db()
+    assert (task.owner_id, task.status) == before
+    assert not AuditEvent.objects.filter(action="reassign", task=task).exists()
+
+
+def test_only_a_team_lead_may_move_work(new_lead, staff):
+    task = open_task(new_lead())
+    _refused_move(
+        task, by=staff["hunter"][1], to=staff["hunter"][0], reason="mine now",
+        error=NotPermitted, match="Only a team lead",
+    )  # fmt: skip
+
+
+def test_a_move_without_a_reason_is_refused(new_lead, staff):
+    task = open_task(new_lead())
+    _refused_move(
+        task, by=staff["team_lead"][0], to=staff["hunter"][0], reason="  ",
+        error=SalesflowError, match="Say why",
+    )  # fmt: skip
+
+
+def test_a_move_to_someone_without_the_role_is_refused(new_lead, staff):
+    task = open_task(new_lead())
+    _refused_move(
+        task, by=staff["team_lead"][0], to=staff["expeditor"][0], reason="help out",
+        error=NotPermitted, match="expeditor1 has no role that performs “Qualify”",
+    )  # fmt: skip
+
+
+def test_a_move_to_someone_away_is_refused(new_lead, staff):
+    away = staff["hunter"][0]
+    Absence.objects.create(user=away, starts=timezone.localdate(), ends=timezone.localdate())
+    task = open_task(new_lead())
+    _refused_move(
+        task, by=staff["team_lead"][0], to=away, reason="please",
+        error=NotPermitted, match="away today",
+    )  # fmt: skip
+
+
+def test_a_move_across_a_separation_rule_is_refused(new_lead, staff, driver):
+    both = staff["hunter"][0]
+    both.groups.add(staff["account_manager"][0].groups.get())
+    lead = new_lead()
+    task = open_task(lead)
+    queues.task_claim(task=task, user=both)
+    services.stage_complete(
+        task=task, user=both, data={"outcome": "qualified"},
+        handoff=driver().note(task.flow_task.handoff, task),
+    )  # fmt: skip
+    _refused_move(
+        open_task(lead), by=staff["team_lead"][0], to=both, reason="knows the client",
+        error=SeparationOfDutiesViolated, match="hunter1 performed “Qualify”",
+    )  # fmt: skip
+
+
+def test_a_move_to_someone_at_their_limit_is_refused(new_lead, staff):
+    full = staff["hunter"][0]
+    for task in _pool(new_lead, 5):
+        queues.task_claim(task=task, user=full)
+    task = open_task(new_lead())
+    _refused_move(
+        task, by=staff["team_lead"][0], to=full, reason="more work",
+        error=WipLimitReached, match="already holds 5 open tasks",
+    )  # fmt: skip
+
+
+def test_moving_a_selection_is_all_or_nothing(new_lead, staff):
+    hunter = staff["hunter"][1]
+    tasks = _pool(new_lead, 3)
+    queues.task_claim(task=tasks[2], user=hunter)  # already theirs: this one is refused
+    with pytest.raises(ClaimConflict, match="already hunter2's"):
+        queues.tasks_reassign(tasks=tasks, by=staff["team_lead"][0], to=hunter, reason="go")
+    for task in tasks[:2]:
+        task.refresh_from_db()
+        assert task.owner_id is None
+    assert not AuditEvent.objects.filter(action="reassign").exists()
+
+
+# --- offboarding ------------------------------------------------------------------------
+
+
+def _holding(new_lead, person, count):
+    tasks = _pool(new_lead, count)
+    for task in tasks:
+        queues.task_claim(task=task, user=person)
+    return tasks
+
+
+def test_offboarding_preview_changes_nothing(new_lead, staff):
+    leaving = staff["hunter"][0]
+    tasks = _holding(new_lead, leaving, 2)
+    plan = queues.user_offboard(user=leaving, by=staff["team_lead"][0], dry_run=True)
+    assert sorted(t.pk for t in plan.tasks) == sorted(t.pk for t in tasks)
+    assert plan.ok and not plan.done
+    leaving.refresh_from_db()
+    assert leaving.is_active
+    assert all(
+        t.owner_id == leaving.pk for t in (Task.objects.filter(pk__in=[x.pk for x in tasks]))
+    )
+
+
+def test_offboarding_returns_every_open_task_and_deactivates(new_lead, staff):
+    leaving, lead_user = staff["hunter"][0], staff["team_lead"][0]
+    tasks = _holding(new_lead, leaving, 3)
+
+    plan = queues.user_offboard(user=leaving, by=lead_user)
+
+    assert plan.done and len(plan.tasks) == 3
+    leaving.refresh_from_db()
+    assert not leaving.is_active
+    for task in tasks:
+        task.refresh_from_db()
+        assert task.owner_id is None and task.status == STATUS.NEW
+    moves = AuditEvent.objects.filter(action="reassign", from_user=leaving, actor=lead_user)
+    assert moves.count() == 3
+    assert AuditEvent.objects.filter(action="deactivate", from_user=leaving).count() == 1
+
+
+def test_offboarding_to_a_colleague_who_cannot_take_the_work_moves_nothing(new_lead, staff):
+    leaving = staff["hunter"][0]
+    tasks = _holding(new_lead, leaving, 2)
+    with pytest.raises(NotPermitted, match="nothing was moved"):
+        queues.user_offboard(user=leaving, by=staff["team_lead"][0], to=staff["expeditor"][0])
+    leaving.refresh_from_db()
+    assert leaving.is_active
+    for task in tasks:
+        task.refresh_from_db()
+        assert task.owner == leaving
+    assert not AuditEvent.objects.filter(action__in=["reassign", "deactivate"]).exists()
+
+
+def test_offboarding_to_a_colleague_gives_them_the_work(new_lead, staff):
+    leaving, colleague = staff["hunter"]
+    tasks = _holding(new_lead, leaving, 2)
+    queues.user_offboard(user=leaving, by=staff["team_lead"][0], to=colleague)
+    assert {t.owner_id for t in Task.objects.filter(pk__in=[t.pk for t in tasks])} == {colleague.pk}
+
+
+def test_a_person_holding_work_cannot_be_deleted(new_lead, staff):
+    hunter = staff["hunter"][0]
+    (task,) = _holding(new_lead, hunter, 1)
+    with pytest.raises(ProtectedError):
+        hunter.delete()
+    assert Task.objects.filter(pk=task.pk, owner=hunter).exists()
+
+
+def test_a_person_with_tasks_but_no_history_cannot_be_deleted_either(new_lead, staff):
+    """viewflow's own assignment writes no audit event; the guard still holds."""
+    task = open_task(new_lead())
+    stranger = UserFactory()
+    Task.objects.filter(pk=task.pk).update(owner=stranger, status=STATUS.ASSIGNED)
+    with pytest.raises(ProtectedError, match="deactivate them instead"), transaction.atomic():
+        stranger.delete()
+    assert Task.objects.filter(pk=task.pk).exists()

@@ -98,6 +98,13 @@ def test_a_good_file_is_read_with_its_durations_and_rules(tmp_path):
             "one of",
         ),
         (lambda t: t.replace("[title]", "[title"), "", "not valid TOML"),
+        (lambda t: t + '[pool]\ndistribution = "lottery"\n', "pool.distribution", "one of"),
+        (lambda t: t + "[pool]\nwip_limit = 0\n", "pool.wip_limit", "at least 1"),
+        (lambda t: t + '[pool]\nwip_limit = "5"\n', "pool.wip_limit", "whole number"),
+        (lambda t: t + "[pool]\nwip_limit = true\n", "pool.wip_limit", "whole number"),
+        (lambda t: t + '[pool]\nidle_limit = "a while"\n', "pool.idle_limit", "not a duration"),
+        (lambda t: t + '[pool]\ncolumns = ["salary"]\n', "pool.columns", "unknown column"),
+        (lambda t: t + '[pool]\nqueue = "fast"\n', "pool.queue", "unknown key"),
     ],
 )
 def test_a_bad_file_is_refused_with_the_file_the_key_and_the_reason(tmp_path, change, key, reason):
@@ -109,6 +116,31 @@ def test_a_bad_file_is_refused_with_the_file_the_key_and_the_reason(tmp_path, ch
     assert error.key == key
     assert reason in error.reason
     assert str(error).startswith(f"{error.path}: ")
+
+
+def test_a_good_pool_table_is_read(tmp_path):
+    pool = '[pool]\ndistribution = "round_robin"\nwip_limit = 7\nidle_limit = "2h"\n'
+    roles = read_roles(
+        write(tmp_path, hunter=GOOD + pool + 'columns = ["company", "due"]\n', clerk=CLERK),
+        nodes=NODES,
+        engine_permissions=(),
+    )
+    hunter = roles["hunter"].pool
+    assert (hunter.distribution, hunter.wip_limit) == ("round_robin", 7)
+    assert hunter.idle_limit == timedelta(hours=2)
+    assert hunter.columns == ("company", "due")
+    clerk = roles["clerk"].pool
+    assert (clerk.distribution, clerk.wip_limit, clerk.idle_limit) == ("pull", None, None)
+
+
+def test_two_roles_sharing_a_stage_must_share_its_distribution(tmp_path):
+    rival = (
+        GOOD.replace('code = "hunter"', 'code = "rival"') + '[pool]\ndistribution = "round_robin"\n'
+    )
+    write(tmp_path, hunter=GOOD, rival=rival, clerk=CLERK)
+    with pytest.raises(RoleFileError, match="one pool, one policy") as refused:
+        read_roles(tmp_path, nodes=NODES, engine_permissions=())
+    assert refused.value.key == "pool.distribution"
 
 
 def test_a_node_nobody_performs_is_refused(tmp_path):

@@ -345,8 +345,9 @@ def _to_pool(task: Task) -> None:
 def task_touch(*, task: Task, user: User) -> None:
     """The owner did something with their task short of completing it (opened it, read
     its note): its idle clock starts again. Anyone else's look changes nothing."""
-    if task.owner_id == user.pk and task.status in IN_WORK:
-        QueueItem.objects.filter(task=task).update(touched=timezone.now())
+    QueueItem.objects.filter(task_id=task.pk, task__owner=user, task__status__in=IN_WORK).update(
+        touched=timezone.now()
+    )
 
 
 # --- auto-assignment ---------------------------------------------------------------------
