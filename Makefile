@@ -34,7 +34,7 @@ lint: install
 messages: install
 	cd src/salesflow && ../../$(BIN)/salesflow makemessages -l ru --no-obsolete
 	cd flows && ../$(BIN)/salesflow makemessages -l ru --no-obsolete
-	$(BIN)/salesflow compilemessages
+	$(BIN)/salesflow compilemessages --ignore=.venv --ignore=var
 
 clean:
 	rm -rf $(VENV) var

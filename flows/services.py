@@ -12,7 +12,7 @@ from django.utils import timezone
 from salesflow.clients.models import Client, Lead, Order
 from salesflow.clients.services import lead_intake, order_set_discount
 from salesflow.conveyor.services import StageWork
-from salesflow.queues.models import QueueItem
+from salesflow.queues.terms import Priority
 
 # An order this large is worth anyone's attention first.
 LARGE_ORDER = Decimal("1000000")
@@ -81,25 +81,25 @@ def nurture_until(activation: Any) -> datetime:
     return timezone.make_aware(datetime.combine(activation.process.lead.nurture_until, time(9)))
 
 
-def priority(activation: Any) -> int:
+def priority(process: Any) -> int:
     """Existing clients (repeat orders, reactivation) and large orders come first."""
-    lead = activation.process.lead
+    lead = process.lead
     order = getattr(lead, "order", None)
     if lead.source in (Lead.Source.REPEAT_ORDER, Lead.Source.REACTIVATION) or (
         order is not None and order.amount >= LARGE_ORDER
     ):
-        return QueueItem.Priority.HIGH
-    return QueueItem.Priority.NORMAL
+        return Priority.HIGH
+    return Priority.NORMAL
 
 
-def approval_priority(activation: Any) -> int:
+def approval_priority(process: Any) -> int:
     """An account manager and a client wait for the team lead's answer."""
-    return QueueItem.Priority.URGENT
+    return Priority.URGENT
 
 
-def delivery_due(activation: Any) -> datetime | None:
+def delivery_due(process: Any) -> datetime | None:
     """The end of the delivery date promised to the client, if one was agreed."""
-    order = activation.process.lead.order
+    order = process.lead.order
     if order.delivery_date is None:
         return None
     return timezone.make_aware(datetime.combine(order.delivery_date, time(18)))

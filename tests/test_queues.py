@@ -24,21 +24,35 @@ from salesflow.exceptions import (
     WipLimitReached,
 )
 from salesflow.queues import services as queues
-from salesflow.queues.models import Absence, QueueItem
+from salesflow.queues.models import Absence
+from salesflow.queues.terms import Priority, StallReason, Terms, set_terms, stamp, terms_of
 
 from .conftest import open_task
 from .factories import ClientFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
+
+
+def terms(task) -> Terms:
+    """A task's terms in its pool, as stored now."""
+    return terms_of(Task.objects.get(pk=task.pk))
+
+
+def mark(task, **values) -> None:
+    """Set a task's terms (times as the engine stores them)."""
+    stamped = {k: stamp(v) if isinstance(v, datetime) else v for k, v in values.items()}
+    set_terms(Task.objects.filter(pk=task.pk), **stamped)
+
+
 NOW = datetime(2026, 3, 2, 9, 30, tzinfo=timezone.get_fixed_timezone(0))
 
 
 @time_machine.travel(NOW, tick=False)
 def test_a_new_lead_waits_for_the_hunters_due_within_their_sla(new_lead):
     task = open_task(new_lead())
-    item = QueueItem.objects.get(task=task)
+    item = terms(task)
     assert item.due == NOW + timedelta(days=1)  # roles/hunter.toml: qualify sla = "1d"
-    assert item.priority == QueueItem.Priority.NORMAL
+    assert item.priority == Priority.NORMAL
     assert item.stalled is None
 
 
@@ -47,7 +61,7 @@ def test_a_known_client_comes_back_to_the_account_pool_with_high_priority(new_le
     lead = new_lead(client=client, source=Lead.Source.WEB_FORM)
     task = open_task(lead)
     assert task.flow_task.name == "prepare_order"
-    assert QueueItem.objects.get(task=task).priority == QueueItem.Priority.HIGH
+    assert terms(task).priority == Priority.HIGH
 
 
 def test_work_sent_back_is_high_priority(new_lead, driver):
@@ -56,13 +70,13 @@ def test_work_sent_back_is_high_priority(new_lead, driver):
     simulator.send_back(simulator.advance_to(lead.process_id, "prepare_order"))
     back = open_task(lead)
     assert back.flow_task.name == "qualify"
-    assert QueueItem.objects.get(task=back).priority == QueueItem.Priority.HIGH
+    assert terms(back).priority == Priority.HIGH
 
 
 def test_a_discount_approval_is_urgent(new_lead, driver):
     lead = new_lead()
     task = driver(Odds(0, 0, 1, 0, 0)).advance_to(lead.process_id, "approve_discount")
-    assert QueueItem.objects.get(task=task).priority == QueueItem.Priority.URGENT
+    assert terms(task).priority == Priority.URGENT
 
 
 def _deliver_by(promised: date, driver, new_lead, staff):
@@ -76,7 +90,7 @@ def _deliver_by(promised: date, driver, new_lead, staff):
     data = {**simulator.data_prepare_order(task), "delivery_date": promised.isoformat()}
     note = simulator.note(task.flow_task.handoff, task)
     services.stage_complete(task=task, user=manager, data=data, handoff=note, acknowledge=True)
-    return QueueItem.objects.get(task=simulator.advance_to(lead.process_id, "delivery"))
+    return terms(simulator.advance_to(lead.process_id, "delivery"))
 
 
 @time_machine.travel(NOW, tick=False)
@@ -106,11 +120,9 @@ def _pool(new_lead, count: int) -> list:
 def test_claim_next_gives_the_most_urgent_task_first(new_lead, staff):
     normal_late, normal_soon, high = _pool(new_lead, 3)
     now = timezone.now()
-    QueueItem.objects.filter(task=normal_late).update(due=now + timedelta(hours=9))
-    QueueItem.objects.filter(task=normal_soon).update(due=now + timedelta(hours=2))
-    QueueItem.objects.filter(task=high).update(
-        due=now + timedelta(hours=20), priority=QueueItem.Priority.HIGH
-    )
+    mark(normal_late, due=now + timedelta(hours=9))
+    mark(normal_soon, due=now + timedelta(hours=2))
+    mark(high, due=now + timedelta(hours=20), priority=Priority.HIGH)
     hunter = staff["hunter"][0]
 
     taken = [queues.task_claim_next(user=hunter) for _ in range(3)]
@@ -137,7 +149,7 @@ def test_claim_next_passes_over_a_task_a_separation_rule_keeps_from_the_person(
             data={"outcome": "qualified"},
             handoff=driver().note(task.flow_task.handoff, task),
         )
-    QueueItem.objects.filter(task=open_task(mine)).update(priority=QueueItem.Priority.URGENT)
+    mark(open_task(mine), priority=Priority.URGENT)
 
     taken = queues.task_claim_next(user=both, role="account_manager")
 
@@ -256,10 +268,10 @@ def test_a_task_past_its_sla_is_marked_once_and_the_team_leads_told_once(
         with django_capture_on_commit_callbacks(execute=True):
             assert queues.stalled_scan() == []  # again: nothing new, nobody told twice
 
-    item = QueueItem.objects.get(task=late)
+    item = terms(late)
     assert item.stalled == NOW + timedelta(days=1, minutes=1)
-    assert item.stalled_reason == QueueItem.StallReason.SLA
-    assert QueueItem.objects.get(task=fresh).stalled is None
+    assert item.stalled_reason == StallReason.SLA
+    assert terms(fresh).stalled is None
     assert AuditEvent.objects.filter(action="stalled", task=late).count() == 1
     assert len(mail.outbox) == 1
     assert sorted(mail.outbox[0].to) == team_lead_mailbox
@@ -278,7 +290,7 @@ def test_an_assigned_task_untouched_past_the_idle_limit_is_stalled(new_lead, sta
 
     with time_machine.travel(NOW + timedelta(hours=5), tick=False):
         assert queues.stalled_scan() == [idle.pk]
-    assert QueueItem.objects.get(task=idle).stalled_reason == QueueItem.StallReason.IDLE
+    assert terms(idle).stalled_reason == StallReason.IDLE
 
 
 def test_reassigning_an_idle_task_clears_its_stall(new_lead, staff):
@@ -291,7 +303,7 @@ def test_reassigning_an_idle_task_clears_its_stall(new_lead, staff):
         queues.task_reassign(
             task=task, by=staff["team_lead"][0], to=colleague, reason="hunter1 is swamped"
         )
-    item = QueueItem.objects.get(task=task)
+    item = terms(task)
     assert item.stalled is None and item.stalled_reason == ""
 
 

@@ -17,11 +17,12 @@ from viewflow.workflow.status import STATUS
 
 from salesflow.audit.models import AuditEvent
 from salesflow.queues import services as queues
-from salesflow.queues.models import QueueItem
+from salesflow.queues.terms import Priority, StallReason
 
 from .conftest import open_task
 from .factories import UserFactory
 from .test_http import signed_in
+from .test_queues import mark
 
 pytestmark = pytest.mark.django_db
 
@@ -85,7 +86,7 @@ def test_each_role_sees_the_columns_it_works_by(staff, new_lead):
 def test_the_pool_lists_waiting_work_most_urgent_first_with_counts(staff, new_lead):
     hunter = staff["hunter"][0]
     first, second, third = (open_task(new_lead()) for _ in range(3))
-    QueueItem.objects.filter(task=third).update(priority=QueueItem.Priority.HIGH)
+    mark(third, priority=Priority.HIGH)
     queues.task_claim(task=first, user=hunter)
 
     page = signed_in(hunter).get("/work/pools/hunter/").content.decode()
@@ -98,7 +99,7 @@ def test_the_pool_lists_waiting_work_most_urgent_first_with_counts(staff, new_le
 
 def test_the_pool_sorts_and_filters(staff, new_lead):
     tasks = [open_task(new_lead()) for _ in range(3)]
-    QueueItem.objects.filter(task=tasks[1]).update(due=timezone.now() - timedelta(hours=1))
+    mark(tasks[1], due=timezone.now() - timedelta(hours=1))
     browser = signed_in(staff["hunter"][0])
 
     by_age = browser.get("/work/pools/hunter/?_orderby=age").content.decode()
@@ -127,7 +128,7 @@ def test_a_pool_page_costs_the_same_queries_with_3_or_30_tasks(staff, new_lead):
 def test_take_the_next_task_gives_the_most_urgent_one(staff, new_lead):
     hunter = staff["hunter"][0]
     older, urgent = open_task(new_lead()), open_task(new_lead())
-    QueueItem.objects.filter(task=urgent).update(priority=QueueItem.Priority.URGENT)
+    mark(urgent, priority=Priority.URGENT)
 
     response = signed_in(hunter).post("/work/pools/hunter/claim-next/")
 
@@ -151,9 +152,7 @@ def test_take_the_next_task_is_refused_to_another_role(staff, new_lead):
 def test_the_console_shows_every_pool_and_stalled_work_first(staff, new_lead, driver):
     lead_user = staff["team_lead"][0]
     calm, stalled = open_task(new_lead()), open_task(new_lead())
-    QueueItem.objects.filter(task=stalled).update(
-        stalled=timezone.now(), stalled_reason=QueueItem.StallReason.SLA
-    )
+    mark(stalled, stalled=timezone.now(), stalled_reason=StallReason.SLA)
     page = signed_in(lead_user).get("/work/console/").content.decode()
     assert row_ids(page)[:2] == [stalled.pk, calm.pk]
     summary = page[page.index('id="pool-summary"') : page.index("</table>")]
@@ -237,9 +236,7 @@ def test_offboarding_from_the_console_previews_then_moves_everything(staff, new_
 
 def test_stalled_lists_the_stalled_tasks_as_json(staff, new_lead):
     task = open_task(new_lead())
-    QueueItem.objects.filter(task=task).update(
-        stalled=timezone.now(), stalled_reason=QueueItem.StallReason.SLA
-    )
+    mark(task, stalled=timezone.now(), stalled_reason=StallReason.SLA)
     open_task(new_lead())  # not stalled
     out = StringIO()
     call_command("stalled", "--json", stdout=out)

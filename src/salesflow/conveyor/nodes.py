@@ -44,11 +44,18 @@ class StageActivation(ViewActivation):
 
     @classmethod
     def create(cls, flow_task, prev_activation, token, data=None, seed=None):
-        if getattr(prev_activation, "bounce", False):
-            data = {**(data or {}), BOUNCED: True}
-        activation = super().create(flow_task, prev_activation, token, data=data, seed=seed)
-        from salesflow.queues.services import task_created
+        """viewflow's creation, with the task's terms in its pool (due date, priority)
+        written by the same INSERT, and the pool told afterwards (``task_created``)."""
+        from salesflow.queues.services import task_created, task_terms
 
+        bounced = bool(getattr(prev_activation, "bounce", False))
+        data = {
+            **(data or {}),
+            **task_terms(node=flow_task, process=prev_activation.process, bounced=bounced),
+        }
+        if bounced:
+            data[BOUNCED] = True
+        activation = super().create(flow_task, prev_activation, token, data=data, seed=seed)
         task_created(activation=activation)
         return activation
 
@@ -154,13 +161,13 @@ class Stage(flow.View):
         return self
 
     def Due(self, due: Any) -> Stage:  # noqa: N802
-        """``due(activation) -> datetime | None``: a deadline the stage has besides its SLA
+        """``due(process) -> datetime | None``: a deadline the stage has besides its SLA
         (e.g. a promised delivery date); the earlier of the two applies."""
         self._due = due
         return self
 
     def Priority(self, priority: Any) -> Stage:  # noqa: N802
-        """``priority(activation) -> QueueItem.Priority``: how urgent a new task of this
+        """``priority(process) -> queues.terms.Priority``: how urgent a new task of this
         stage is (NORMAL when not declared)."""
         self._priority = priority
         return self
@@ -195,15 +202,11 @@ class Stage(flow.View):
         if self._apply is not None:
             self._apply(**kwargs)
 
-    def due_for(self, activation) -> Any:
-        return self._due(activation) if self._due is not None else None
+    def due_for(self, process) -> Any:
+        return self._due(process) if self._due is not None else None
 
-    def priority_for(self, activation) -> int:
-        from salesflow.queues.models import QueueItem
-
-        if self._priority is None:
-            return QueueItem.Priority.NORMAL
-        return self._priority(activation)
+    def priority_for(self, process) -> int | None:
+        return self._priority(process) if self._priority is not None else None
 
     def calc_owner(self, activation):
         """A task sent back by a bounce goes to whoever did this stage before (they know

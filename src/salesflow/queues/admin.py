@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 
-from .models import Absence, QueueItem
+from .models import Absence
 
 
 @admin.register(Absence)
@@ -11,24 +11,6 @@ class AbsenceAdmin(admin.ModelAdmin):
     list_filter = ("starts",)
     search_fields = ("user__username", "user__first_name", "user__last_name")
     raw_id_fields = ("user",)
-
-
-@admin.register(QueueItem)
-class QueueItemAdmin(admin.ModelAdmin):
-    """Read-only: due dates and stalls are the engine's; move work from the console."""
-
-    list_display = ("task", "due", "priority", "stalled", "stalled_reason")
-    list_filter = ("priority", "stalled_reason")
-    raw_id_fields = ("task",)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 User = get_user_model()

@@ -30,8 +30,8 @@ COLUMNS: dict[str, Column] = {
         Column("source", _("Lead source"), "process__lead__source"),
         Column("request", _("Request"), None),
         Column("age", _("Age"), "-created"),
-        Column("due", _("Due"), "queue_item__due"),
-        Column("priority", _("Priority"), "-queue_item__priority"),
+        Column("due", _("Due"), "data__sf_due"),
+        Column("priority", _("Priority"), "-data__sf_priority"),
         Column("nurture_until", _("Nurtured until"), "process__lead__nurture_until"),
         Column("amount", _("Order amount"), "process__lead__order__amount"),
         Column("discount", _("Discount, %"), "process__lead__order__discount"),
@@ -39,7 +39,7 @@ COLUMNS: dict[str, Column] = {
         Column("delivery_date", _("Delivery date"), "process__lead__order__delivery_date"),
         Column("delivery_address", _("Delivery address"), None),
         Column("owner", _("Owner"), "owner__username"),
-        Column("stalled", _("Stalled"), "queue_item__stalled"),
+        Column("stalled", _("Stalled"), "data__sf_stalled"),
     )
 }
 DEFAULT_COLUMNS = ("stage", "company", "age", "due", "priority")

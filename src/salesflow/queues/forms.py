@@ -17,8 +17,9 @@ from salesflow.clients.models import Lead
 from salesflow.conveyor.registry import human_nodes
 from salesflow.roles import Role, get_roles
 
-from .models import QueueItem
+from . import terms
 from .selectors import role_task_refs
+from .terms import Priority
 
 
 class PoolFilter(django_filters.FilterSet):
@@ -26,14 +27,12 @@ class PoolFilter(django_filters.FilterSet):
 
     stage = django_filters.ChoiceFilter(label=_("Stage"), field_name="flow_task")
     priority = django_filters.ChoiceFilter(
-        label=_("Priority"), field_name="queue_item__priority", choices=QueueItem.Priority.choices
+        label=_("Priority"), choices=Priority.choices, method="filter_priority"
     )
     source = django_filters.ChoiceFilter(
         label=_("Lead source"), field_name="process__lead__source", choices=Lead.Source.choices
     )
-    stalled = django_filters.BooleanFilter(
-        label=_("Stalled"), field_name="queue_item__stalled", lookup_expr="isnull", exclude=True
-    )
+    stalled = django_filters.BooleanFilter(label=_("Stalled"), method="filter_stalled")
     overdue = django_filters.BooleanFilter(label=_("Overdue"), method="filter_overdue")
 
     class Meta:
@@ -50,10 +49,19 @@ class PoolFilter(django_filters.FilterSet):
             for ref, name in zip(role_task_refs(r), r.nodes, strict=True)
         ]
 
+    def filter_priority(self, queryset: QuerySet[Task], name: str, value: str):
+        return queryset.filter(**{terms.PRIORITY_PATH: int(value)}) if value else queryset
+
+    def filter_stalled(self, queryset: QuerySet[Task], name: str, value: bool | None):
+        if value is None:
+            return queryset
+        stalled = Q(data__has_key=terms.STALLED)
+        return queryset.filter(stalled) if value else queryset.exclude(stalled)
+
     def filter_overdue(self, queryset: QuerySet[Task], name: str, value: bool | None):
         if value is None:
             return queryset
-        late = Q(queue_item__due__lt=timezone.now())
+        late = Q(**{f"{terms.DUE_PATH}__lt": terms.stamp(timezone.now())})
         return queryset.filter(late) if value else queryset.exclude(late)
 
 

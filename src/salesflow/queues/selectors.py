@@ -20,6 +20,7 @@ from django.db.models import (
     BooleanField,
     CharField,
     Count,
+    F,
     IntegerField,
     Min,
     Q,
@@ -37,7 +38,8 @@ from salesflow.conveyor.registry import human_nodes, node_ref
 from salesflow.models import MANAGE_QUEUES
 from salesflow.roles import Role, get_roles, roles_for_node
 
-from .models import Absence, QueueItem
+from . import terms
+from .models import Absence
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -45,14 +47,10 @@ if TYPE_CHECKING:
 OPEN = (STATUS.NEW, STATUS.ASSIGNED, STATUS.STARTED)
 IN_WORK = (STATUS.ASSIGNED, STATUS.STARTED)
 # What a row of a pool, an inbox or the console shows, read with the task.
-POOL_RELATED = (
-    "process__lead__client",
-    "process__lead__order",
-    "queue_item",
-    "owner",
-)
-# The most urgent first: priority, then the nearest due date, then the oldest.
-URGENCY = ("-queue_item__priority", "queue_item__due", "created", "pk")
+POOL_RELATED = ("process__lead__client", "process__lead__order", "owner")
+# The most urgent first: priority, then the nearest due date, then the oldest. The pool
+# index (migration 0001) holds the open tasks in this order.
+URGENCY = (f"-{terms.PRIORITY_PATH}", terms.DUE_PATH, "created", "pk")
 
 
 def can_manage_queues(user: User) -> bool:
@@ -227,18 +225,11 @@ def roles_of(user: User) -> list[Role]:
     return [role for code, role in get_roles().items() if code in codes]
 
 
-def open_tasks(*, task_refs: Iterable[str]) -> QuerySet[Task]:
-    """Open tasks of these stages, with what a pool row shows."""
-    return Task.objects.filter(flow_task__in=list(task_refs), status__in=OPEN).select_related(
-        *POOL_RELATED
-    )
-
-
 def pool_tasks(*, task_refs: Iterable[str]) -> QuerySet[Task]:
     """Tasks waiting in the pool of these stages, the most urgent first."""
     return (
-        open_tasks(task_refs=task_refs)
-        .filter(status=STATUS.NEW, owner__isnull=True)
+        Task.objects.filter(flow_task__in=list(task_refs), status=STATUS.NEW, owner__isnull=True)
+        .select_related(*POOL_RELATED)
         .order_by(*URGENCY)
     )
 
@@ -257,8 +248,8 @@ def pool_counts(*, task_refs: Iterable[str], user: User, now: datetime) -> dict[
     return Task.objects.filter(flow_task__in=list(task_refs), status__in=OPEN).aggregate(
         pool=Count("pk", filter=Q(status=STATUS.NEW, owner__isnull=True)),
         mine=Count("pk", filter=Q(owner=user)),
-        stalled=Count("pk", filter=Q(queue_item__stalled__isnull=False)),
-        overdue=Count("pk", filter=Q(queue_item__due__lt=now)),
+        stalled=Count("pk", filter=Q(data__has_key=terms.STALLED)),
+        overdue=Count("pk", filter=Q(**{f"{terms.DUE_PATH}__lt": terms.stamp(now)})),
     )
 
 
@@ -290,8 +281,8 @@ def pool_summaries(*, now: datetime | None = None) -> list[PoolSummary]:
         .annotate(
             waiting=Count("pk", filter=Q(owner__isnull=True)),
             in_work=Count("pk", filter=Q(owner__isnull=False)),
-            stalled=Count("pk", filter=Q(queue_item__stalled__isnull=False)),
-            overdue=Count("pk", filter=Q(queue_item__due__lt=now)),
+            stalled=Count("pk", filter=Q(data__has_key=terms.STALLED)),
+            overdue=Count("pk", filter=Q(**{f"{terms.DUE_PATH}__lt": terms.stamp(now)})),
             oldest=Min("created"),
         )
     }
@@ -317,16 +308,16 @@ def console_tasks() -> QuerySet[Task]:
     return (
         Task.objects.filter(flow_task_type="HUMAN", status__in=OPEN)
         .select_related(*POOL_RELATED)
-        .order_by("queue_item__stalled", *URGENCY)  # NULLs (not stalled) sort last
+        .order_by(F(terms.STALLED_PATH).asc(nulls_last=True), *URGENCY)
     )
 
 
 def stalled_tasks() -> QuerySet[Task]:
     """Open tasks marked stalled, the longest stalled first."""
     return (
-        Task.objects.filter(status__in=OPEN, queue_item__stalled__isnull=False)
+        Task.objects.filter(status__in=OPEN, data__has_key=terms.STALLED)
         .select_related(*POOL_RELATED)
-        .order_by("queue_item__stalled", "pk")
+        .order_by(terms.STALLED_PATH, "pk")
     )
 
 
@@ -376,20 +367,12 @@ def user_named(username: str) -> User:
         raise NotFound(_("There is no user “%(name)s”.") % {"name": username}) from None
 
 
-def queue_item_of(task: Task) -> QueueItem | None:
-    """The task's queue item (read with it through ``POOL_RELATED``), if it has one."""
-    try:
-        return task.queue_item
-    except QueueItem.DoesNotExist:
-        return None
-
-
 def task_summary(task: Task, *, now: datetime) -> dict[str, Any]:
     """A task as the command line and the API print it (read with ``POOL_RELATED``)."""
     from salesflow.conveyor.selectors import lead_of
 
     ref = node_ref(task.flow_task)
-    item = queue_item_of(task)
+    marks = terms.terms_of(task)
     lead = lead_of(task)
     return {
         "id": task.pk,
@@ -401,8 +384,8 @@ def task_summary(task: Task, *, now: datetime) -> dict[str, Any]:
         "status": task.status,
         "company": lead.client.name if lead else None,
         "age_hours": round((now - task.created).total_seconds() / 3600, 1),
-        "due": item.due.isoformat() if item else None,
-        "priority": item.get_priority_display() if item else None,
-        "stalled": item.stalled.isoformat() if item and item.stalled else None,
-        "stalled_reason": item.stalled_reason if item else "",
+        "due": marks.due.isoformat() if marks.due else None,
+        "priority": marks.priority_label,
+        "stalled": marks.stalled.isoformat() if marks.stalled else None,
+        "stalled_reason": marks.stalled_reason,
     }

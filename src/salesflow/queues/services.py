@@ -50,7 +50,8 @@ from salesflow.roles import (
     sla_for_node,
 )
 
-from .models import QueueItem, RoundRobinCursor
+from . import terms
+from .models import RoundRobinCursor
 from .selectors import (
     IN_WORK,
     OPEN,
@@ -68,6 +69,7 @@ from .selectors import (
     roles_of,
     wip_rule,
 )
+from .terms import Priority, StallReason, new_terms, set_terms, stamp, terms_of
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -83,10 +85,29 @@ CLAIM_NEXT_ROUNDS = 10
 # --- a new task --------------------------------------------------------------------------
 
 
+def task_terms(*, node: Stage, process: Any, bounced: bool) -> dict[str, Any]:
+    """The terms of a task about to be created at ``node`` (``Task.data`` keys):
+
+    * due: now plus the SLA of its stage (the shortest any role performing it declares),
+      or the stage's own ``.Due()`` if that comes sooner;
+    * priority: the stage's ``.Priority()`` (NORMAL if it declares none), at least HIGH
+      for work sent back by a bounce -- somebody waits for the answer.
+    """
+    due = timezone.now() + sla_for_node(node_ref(node))
+    declared_due = node.due_for(process)
+    if declared_due is not None and declared_due < due:
+        due = declared_due
+    priority = node.priority_for(process)
+    if priority is None:
+        priority = Priority.NORMAL
+    if bounced:
+        priority = max(priority, Priority.HIGH)
+    return new_terms(due=due, priority=priority)
+
+
 def task_created(*, activation: Any) -> None:
     """viewflow created a stage task (inside the transaction that completed the stage
-    before it, or started the deal). It gets its place in the pool -- due date and
-    priority -- and then:
+    before it, or started the deal), its terms already written (``task_terms``):
 
     * a task sent back by a bounce that went straight to its earlier performer is an
       assignment, so it is recorded;
@@ -94,8 +115,6 @@ def task_created(*, activation: Any) -> None:
       ``queues.tasks.auto_assign``), so a failed hand-out never undoes the stage before.
     """
     task = activation.task
-    bounced = bool(task.data.get(BOUNCED))
-    _queue_item_create(activation=activation, bounced=bounced)
     if task.owner_id is not None:
         lead = lead_of(task)
         audit_record(
@@ -104,7 +123,9 @@ def task_created(*, activation: Any) -> None:
             task=task,
             client_id=lead.client_id if lead else None,
             to_user=task.owner,
-            reason=_("Sent back to the person who did this stage before.") if bounced else "",
+            reason=_("Sent back to the person who did this stage before.")
+            if task.data.get(BOUNCED)
+            else "",
         )
     elif distribution_for_node(node_ref(activation.flow_task)) != PULL:
         transaction.on_commit(partial(_enqueue_auto_assign, task.pk))
@@ -114,24 +135,6 @@ def _enqueue_auto_assign(task_id: int) -> None:
     from .tasks import auto_assign
 
     auto_assign.delay(task_id)
-
-
-def _queue_item_create(*, activation: Any, bounced: bool) -> QueueItem:
-    """Due: the task's creation plus the SLA of its stage (the shortest any role
-    performing it declares), or the stage's own ``.Due()`` if that comes sooner. Priority:
-    the stage's ``.Priority()``, at least HIGH for work sent back by a bounce (somebody
-    waits for the answer)."""
-    task = activation.task
-    node = activation.flow_task
-    due: datetime = task.created + sla_for_node(node_ref(node))
-    declared_due = node.due_for(activation)
-    if declared_due is not None and declared_due < due:
-        due = declared_due
-    priority = node.priority_for(activation)
-    if bounced:
-        priority = max(priority, QueueItem.Priority.HIGH)
-    (item,) = QueueItem.objects.bulk_create([QueueItem(task=task, due=due, priority=priority)])
-    return item
 
 
 # --- who may take a task -----------------------------------------------------------------
@@ -210,10 +213,11 @@ def assignment_refusal(
 
 
 def _give(task: Task, user: User) -> None:
+    """Assign a locked task (the caller audits it)."""
     task.owner = user
     task.status = STATUS.ASSIGNED
     task.assigned = timezone.now()
-    task.save(update_fields=["owner", "status", "assigned"])
+    task.save(update_fields=["owner", "status", "assigned", *_restart_idle_clock(task)])
 
 
 def _client_id(task: Task) -> int | None:
@@ -305,12 +309,14 @@ def task_claim_next(*, user: User, role: str | None = None) -> Task | None:
     return None
 
 
-def _clear_idle_stall(task: Task) -> None:
-    """A task that changes hands starts a new idle clock: an idleness stall is over (a
-    stall for its SLA is not: the task is as late as it was)."""
-    QueueItem.objects.filter(task=task, stalled_reason=QueueItem.StallReason.IDLE).update(
-        stalled=None, stalled_reason=""
-    )
+def _restart_idle_clock(task: Task) -> list[str]:
+    """A task changing hands starts a new idle clock: an idleness stall is over (a stall
+    for its SLA is not: the task is as late as it was). Returns the fields to save."""
+    if task.data.get(terms.STALLED_REASON) != StallReason.IDLE:
+        return []
+    for key in (terms.STALLED, terms.STALLED_REASON, terms.TOUCHED):
+        task.data.pop(key, None)
+    return ["data"]
 
 
 def task_unassign(*, task: Task, user: User, reason: str = "") -> Task:
@@ -338,15 +344,15 @@ def _to_pool(task: Task) -> None:
     task.status = STATUS.NEW
     task.assigned = None
     task.started = None
-    task.save(update_fields=["owner", "status", "assigned", "started"])
-    _clear_idle_stall(task)
+    task.save(update_fields=["owner", "status", "assigned", "started", *_restart_idle_clock(task)])
 
 
 def task_touch(*, task: Task, user: User) -> None:
     """The owner did something with their task short of completing it (opened it, read
     its note): its idle clock starts again. Anyone else's look changes nothing."""
-    QueueItem.objects.filter(task_id=task.pk, task__owner=user, task__status__in=IN_WORK).update(
-        touched=timezone.now()
+    set_terms(
+        Task.objects.filter(pk=task.pk, owner=user, status__in=IN_WORK),
+        touched=stamp(timezone.now()),
     )
 
 
@@ -462,7 +468,6 @@ def _move(task: Task, *, by: User | None, to: User | None, reason: str) -> None:
         _to_pool(task)
     else:
         _give(task, to)
-        _clear_idle_stall(task)
     audit_record(
         action=AuditEvent.Action.REASSIGN,
         actor=by,
@@ -513,30 +518,34 @@ def stalled_scan(*, now: datetime | None = None) -> list[int]:
     marking are skipped, rows already marked are not looked at).
     """
     now = now or timezone.now()
-    open_items = QueueItem.objects.filter(stalled__isnull=True, task__status__in=OPEN)
+    unmarked = Task.objects.filter(status__in=OPEN, flow_task_type="HUMAN").exclude(
+        data__has_key=terms.STALLED
+    )
     idle = Q()
     for ref, node in human_nodes().items():
         limit = idle_limit_for_node(ref)
         if limit is not None:
-            idle |= Q(task__flow_task=node, task__owner__isnull=False) & (
-                Q(touched__lt=now - limit) | Q(touched__isnull=True, task__assigned__lt=now - limit)
+            since = stamp(now - limit)
+            idle |= Q(flow_task=node, owner__isnull=False) & (
+                Q(**{f"data__{terms.TOUCHED}__lt": since})
+                | (~Q(data__has_key=terms.TOUCHED) & Q(assigned__lt=now - limit))
             )
-    reasons = {QueueItem.StallReason.SLA: Q(due__lt=now), QueueItem.StallReason.IDLE: idle}
+    reasons = {StallReason.SLA: Q(**{f"{terms.DUE_PATH}__lt": stamp(now)}), StallReason.IDLE: idle}
     marked: list[int] = []
     with transaction.atomic():
         for reason, condition in reasons.items():
             if not condition:
                 continue
             rows = list(
-                open_items.filter(condition)
-                .exclude(task_id__in=marked)
+                unmarked.filter(condition)
+                .exclude(pk__in=marked)
                 .select_for_update(of=("self",), skip_locked=True)
-                .values_list("task_id", "task__process_id", "task__owner_id")
+                .values_list("pk", "process_id", "owner_id")
             )
             if not rows:
                 continue
             ids = [row[0] for row in rows]
-            QueueItem.objects.filter(task_id__in=ids).update(stalled=now, stalled_reason=reason)
+            set_terms(Task.objects.filter(pk__in=ids), stalled=stamp(now), stalled_reason=reason)
             clients = _client_ids(process_ids={row[1] for row in rows})
             AuditEvent.objects.bulk_create(
                 AuditEvent(
@@ -547,7 +556,7 @@ def stalled_scan(*, now: datetime | None = None) -> list[int]:
                     process_id=process_id,
                     client_id=clients.get(process_id),
                     from_user_id=owner_id,
-                    reason=str(QueueItem.StallReason(reason).label),
+                    reason=str(StallReason(reason).label),
                 )
                 for task_id, process_id, owner_id in rows
             )
@@ -601,20 +610,25 @@ def stalled_notify(*, task_ids: Sequence[int]) -> int:
     tasks = (
         Task.objects.filter(pk__in=list(task_ids))
         .select_related(*POOL_RELATED)
-        .order_by("queue_item__due")
+        .order_by(terms.DUE_PATH, "pk")
     )
     lines = []
     for task in tasks:
-        item = task.queue_item
+        marks = terms_of(task)
         lead = lead_of(task)
+        due = (
+            date_format(timezone.localtime(marks.due), "SHORT_DATETIME_FORMAT")
+            if marks.due
+            else "-"
+        )
         lines.append(
             _("#%(id)s %(stage)s, %(client)s: %(why)s (due %(due)s, %(owner)s)")
             % {
                 "id": task.pk,
                 "stage": task.flow_task.task_title,
                 "client": lead.client.name if lead else "-",
-                "why": item.get_stalled_reason_display(),
-                "due": date_format(timezone.localtime(item.due), "SHORT_DATETIME_FORMAT"),
+                "why": marks.stalled_reason_label,
+                "due": due,
                 "owner": task.owner.get_username() if task.owner else _("in the pool"),
             }
         )

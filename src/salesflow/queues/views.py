@@ -27,6 +27,7 @@ from viewflow.views.actions import BaseBulkActionView
 from viewflow.views.base import Action
 from viewflow.workflow.models import Task
 
+from salesflow.clients.models import Lead
 from salesflow.conveyor.selectors import lead_of
 from salesflow.exceptions import SalesflowError
 from salesflow.roles import Role, get_roles
@@ -34,6 +35,7 @@ from salesflow.roles import Role, get_roles
 from . import selectors, services
 from .columns import COLUMNS
 from .forms import ConsoleFilter, OffboardForm, PoolFilter, ReassignForm
+from .terms import Priority, StallReason, terms_of
 
 
 def task_url(task: Task) -> str:
@@ -58,7 +60,7 @@ class TaskColumns:
 
     def source(self, task: Task) -> str:
         lead = lead_of(task)
-        return lead.get_source_display() if lead else ""
+        return self.labels["source"].get(lead.source, lead.source) if lead else ""
 
     def request(self, task: Task) -> str:
         lead = lead_of(task)
@@ -68,17 +70,16 @@ class TaskColumns:
         return timesince(task.created, self.now)
 
     def due(self, task: Task) -> str:
-        item = selectors.queue_item_of(task)
-        if item is None:
+        due = terms_of(task).due
+        if due is None:
             return ""
-        text = date_format(timezone.localtime(item.due), "SHORT_DATETIME_FORMAT")
-        if item.due < self.now:
+        text = date_format(timezone.localtime(due), "SHORT_DATETIME_FORMAT")
+        if due < self.now:
             return format_html('<span class="sf-overdue" title="{}">{}</span>', _("Overdue"), text)
         return text
 
     def priority(self, task: Task) -> str:
-        item = selectors.queue_item_of(task)
-        return item.get_priority_display() if item else ""
+        return self.labels["priority"].get(terms_of(task).priority, "")
 
     def nurture_until(self, task: Task) -> Any:
         lead = lead_of(task)
@@ -112,24 +113,51 @@ class TaskColumns:
         return task.owner.get_username() if task.owner_id else _("in the pool")
 
     def stalled(self, task: Task) -> str:
-        item = selectors.queue_item_of(task)
-        if item is None or item.stalled is None:
+        marks = terms_of(task)
+        if marks.stalled is None:
             return ""
         return format_html(
             '<span class="sf-stalled">{} ({})</span>',
-            timesince(item.stalled, self.now),
-            item.get_stalled_reason_display(),
+            timesince(marks.stalled, self.now),
+            self.labels["stalled_reason"].get(marks.stalled_reason, ""),
         )
 
     @cached_property
     def now(self):
         return timezone.now()
 
+    @cached_property
+    def labels(self) -> dict[str, dict[Any, str]]:
+        """Choice labels translated once per page, not once per cell (``get_FOO_display``
+        translates every choice of the field on each call)."""
+        return {
+            "source": {value: str(label) for value, label in Lead.Source.choices},
+            "priority": {value: str(label) for value, label in Priority.choices},
+            "stalled_reason": {value: str(label) for value, label in StallReason.choices},
+        }
+
 
 for _name, _column in COLUMNS.items():
     _method = getattr(TaskColumns, _name)
     _method.short_description = _column.label
     _method.orderby_column = _column.orderby
+
+
+class IdsFirstPagination:
+    """Paginate a task list in two small queries: the page's ids first, from viewflow's
+    task table alone -- in the order of the pool index, which PostgreSQL then reads
+    straight to the page's end -- and then just those rows with their lead, client and
+    order. One query joining first would join the whole pool before it could sort it."""
+
+    def paginate_queryset(self, queryset: Any, page_size: int) -> Any:
+        ids = queryset.values_list("pk", flat=True)
+        paginator, page, id_list, is_paginated = super().paginate_queryset(  # type: ignore[misc]
+            ids, page_size
+        )
+        wanted = list(id_list)
+        rows = queryset.order_by().in_bulk(wanted)
+        page.object_list = [rows[pk] for pk in wanted if pk in rows]
+        return paginator, page, page.object_list, is_paginated
 
 
 class RoleMixin:
@@ -153,7 +181,7 @@ class RoleMixin:
         return self.holds_role or selectors.can_manage_queues(user)
 
 
-class RoleTaskListView(RoleMixin, TaskColumns, ListModelView):
+class RoleTaskListView(RoleMixin, TaskColumns, IdsFirstPagination, ListModelView):
     """A role's pool (``tab="pool"``) or the signed-in person's inbox of that role
     (``tab="mine"``): the role's own columns, filters, sorting, counts per tab, paging."""
 
@@ -236,7 +264,7 @@ class ManagerMixin:
         return super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
 
 
-class ConsoleView(ManagerMixin, TaskColumns, ListModelView):
+class ConsoleView(ManagerMixin, TaskColumns, IdsFirstPagination, ListModelView):
     """Every pool at a glance (depth, oldest, stalled), and every open task -- stalled
     first -- to select and move."""
 
