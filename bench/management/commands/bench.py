@@ -9,6 +9,7 @@ from django.core.management.base import BaseCommand
 BENCHMARKS = {
     "conveyor": "bench.conveyor",
     "inbox": "bench.inbox",
+    "claim": "bench.claim",
 }
 
 
