@@ -35,7 +35,7 @@ from salesflow.audit.services import audit_record
 from salesflow.conveyor.registry import start_node
 from salesflow.exceptions import ClaimConflict, NotFound, NotPermitted
 from salesflow.handoff.models import HandoffNote
-from salesflow.models import EXPORT_CLIENTS
+from salesflow.models import EXPORT_CLIENTS, MERGE_CLIENTS
 from salesflow.roles import get_roles
 
 from . import selectors
@@ -45,7 +45,6 @@ from .selectors import ClientMatch, ContactCard, LeadKeys, MatchKind, user_role_
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-MERGE_CLIENTS = "clients.merge_clients"
 
 # --- a lead arrives ----------------------------------------------------------------------
 
