@@ -330,6 +330,10 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "ClientStatusEnum": "salesflow.clients.models.Client.Status",
+        "LeadStatusEnum": "salesflow.clients.models.Lead.Status",
+    },
 }
 # A repeated Idempotency-Key answers with the first response for this long.
 SALESFLOW_IDEMPOTENCY_KEY_DAYS = env.int("SALESFLOW_IDEMPOTENCY_KEY_DAYS", default=7)

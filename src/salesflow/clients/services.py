@@ -35,7 +35,7 @@ from salesflow.audit.services import audit_record
 from salesflow.conveyor.registry import start_node
 from salesflow.exceptions import ClaimConflict, NotFound, NotPermitted
 from salesflow.handoff.models import HandoffNote
-from salesflow.models import EXPORT_CLIENTS, MERGE_CLIENTS
+from salesflow.models import ADD_LEAD, EXPORT_CLIENTS, MERGE_CLIENTS
 from salesflow.roles import get_roles
 
 from . import selectors
@@ -168,6 +168,14 @@ def lead_receive(*, data: LeadData, source: str, created_by: User | None = None)
     return IntakeResult(
         lead=lead, outcome=match.kind, client=client, reason=match.reason, review=review
     )
+
+
+def lead_enter(*, data: LeadData, user: User, source: str = Lead.Source.MANUAL) -> IntakeResult:
+    """A person (the lead page) or an integration (the API) enters a lead on its own
+    account: needs the permission to enter leads; then as ``lead_receive``."""
+    if not user.is_active or not user.has_perm(ADD_LEAD):
+        raise NotPermitted(_("Your roles do not include entering leads."))
+    return lead_receive(data=data, source=source, created_by=user)
 
 
 @transaction.atomic
@@ -608,6 +616,7 @@ __all__ = [
     "discount_limit_for",
     "duplicate_keep_apart",
     "duplicate_merge",
+    "lead_enter",
     "lead_intake",
     "lead_receive",
     "lead_start",
