@@ -67,9 +67,7 @@ def idempotent_call(
                 )
             ) from None
         # stored by the transaction that created the key, so always there once visible
-        return Answer(
-            status=record.response_status or 0, body=record.response or {}, replayed=True
-        )
+        return Answer(status=record.response_status or 0, body=record.response or {}, replayed=True)
     answer = call()
     record.response_status = answer.status
     record.response = answer.body

@@ -185,8 +185,8 @@ def client_card(
 
 
 def client_list(*, search: str = "", status: str = "") -> QuerySet[Client]:
-    """Clients (not merged away) for a list page: their contacts prefetched, counts of
-    leads annotated, newest activity first. ``search`` matches the name (its key, so case,
+    """Clients (not merged away) for a list page, by name: their contacts prefetched,
+    their leads counted. ``search`` matches the name (its key, so case,
     quotes and legal forms do not matter) or the tax number."""
     queryset = Client.objects.filter(merged_into__isnull=True)
     search = search.strip()
@@ -199,9 +199,11 @@ def client_list(*, search: str = "", status: str = "") -> QuerySet[Client]:
         queryset = queryset.filter(condition)
     if status:
         queryset = queryset.filter(status=status)
-    return queryset.annotate(
-        lead_count=Count("leads", distinct=True), last_lead=Max("leads__created")
-    ).prefetch_related(Prefetch("contacts", queryset=Contact.objects.order_by(*_CONTACT_ORDER)))
+    return (
+        queryset.annotate(lead_count=Count("leads", distinct=True), last_lead=Max("leads__created"))
+        .order_by("name", "pk")
+        .prefetch_related(Prefetch("contacts", queryset=Contact.objects.order_by(*_CONTACT_ORDER)))
+    )
 
 
 _CONTACT_ORDER = ("-is_decision_maker", "name", "pk")
