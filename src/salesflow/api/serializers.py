@@ -84,6 +84,7 @@ class StageCompleteSerializer(serializers.Serializer):
     handoff = serializers.DictField(
         child=serializers.CharField(max_length=5000, allow_blank=True),
         required=False,
+        allow_null=True,
         help_text="The handoff note's fields (see the task's handoff_fields).",
     )
     note_text = serializers.CharField(max_length=5000, required=False, allow_blank=True)

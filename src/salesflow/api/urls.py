@@ -1,6 +1,6 @@
 """``/api/...``: the resources, and the OpenAPI schema at ``/api/schema/``."""
 
-from django.urls import path
+from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework.permissions import AllowAny
 from rest_framework.routers import SimpleRouter
@@ -17,4 +17,5 @@ urlpatterns = [
     # the schema describes the API, holds no data: readable without signing in
     path("schema/", SpectacularAPIView.as_view(permission_classes=[AllowAny]), name="schema"),
     *router.urls,
+    re_path(r"^(?P<path>.*)$", views.not_found),
 ]

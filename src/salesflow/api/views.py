@@ -19,8 +19,9 @@ from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
-from rest_framework.decorators import action
+from rest_framework.decorators import action, api_view, permission_classes
 from rest_framework.exceptions import ValidationError
+from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from viewflow.workflow.models import Task
@@ -54,6 +55,11 @@ IDEMPOTENCY_KEY = OpenApiParameter(
     "answers like the first request and creates nothing; the same key with another body "
     "is refused with 409. Printable ASCII, at most 255 characters; kept 7 days.",
 )
+
+
+# Any path segment reaches the view, which answers a non-id with the API's own 404 (the
+# router's default pattern would leave "/api/tasks/0.5/" to the site's HTML 404 page).
+ANY_ID = "[^/]+"
 
 
 def object_id(value: str) -> int:
@@ -143,6 +149,7 @@ class TaskViewSet(viewsets.GenericViewSet):
 
     serializer_class = s.TaskDetailSerializer
     queryset = Task.objects.none()  # for the schema: ids are tasks' ids
+    lookup_value_regex = ANY_ID
 
     def _task(self, request: Request, pk: str) -> Task:
         return task_for_user(task_id=object_id(pk), user=request.user)
@@ -242,6 +249,7 @@ class ClientViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     card unless the caller holds one of its tasks; see POST /api/contacts/{id}/reveal/."""
 
     serializer_class = s.ClientListSerializer
+    lookup_value_regex = ANY_ID
 
     def get_queryset(self):
         return clients.client_list(search=self.request.query_params.get("search", "")[:200])
@@ -280,6 +288,7 @@ class ClientViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
 class ContactViewSet(viewsets.GenericViewSet):
     serializer_class = s.ContactSerializer
     queryset = Contact.objects.none()  # for the schema: ids are contacts' ids
+    lookup_value_regex = ANY_ID
 
     @extend_schema(
         summary="Reveal a contact's phone and e-mail",
@@ -294,3 +303,11 @@ class ContactViewSet(viewsets.GenericViewSet):
         response = Response(s.ContactSerializer(card).data)
         response["Cache-Control"] = "no-store"
         return response
+
+
+@extend_schema(exclude=True)
+@api_view(["GET", "POST", "PUT", "PATCH", "DELETE"])
+@permission_classes([AllowAny])
+def not_found(request: Request, path: str = "") -> Response:
+    """Any other ``/api/`` address: a 404 in the API's error shape, not the site's page."""
+    raise NotFound(_("There is no such API endpoint."))
