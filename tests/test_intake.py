@@ -558,3 +558,11 @@ def test_the_command_answers_to_salesflow_import(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert "--dry-run" in result.stdout
+
+
+@pytest.mark.django_db
+def test_the_web_form_speaks_russian(web):
+    web.cookies["django_language"] = "ru"
+    assert "Оставить заявку" in web.get("/leads/form/").content.decode()
+    response = post_form(web, {"company": "Ромашка", "phone": "", "email": ""})
+    assert "Оставьте телефон или эл. почту" in response.content.decode()
