@@ -13,7 +13,10 @@ from django.utils.translation import gettext_lazy as _
 MANAGE_QUEUES = "salesflow.manage_queues"
 VIEW_REPORTS = "salesflow.view_reports"
 EXPORT_CLIENTS = "salesflow.export_clients"
-ENGINE_PERMISSIONS = (MANAGE_QUEUES, VIEW_REPORTS, EXPORT_CLIENTS)
+# the client base's own (clients app): enter a lead by hand or over the API; decide duplicates
+ADD_LEAD = "clients.add_lead"
+MERGE_CLIENTS = "clients.merge_clients"
+ENGINE_PERMISSIONS = (MANAGE_QUEUES, VIEW_REPORTS, EXPORT_CLIENTS, ADD_LEAD, MERGE_CLIENTS)
 
 
 class Role(models.Model):

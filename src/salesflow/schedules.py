@@ -25,6 +25,15 @@ DEFAULT_SCHEDULES: dict[str, dict[str, Any]] = {
         "task": "salesflow.queues.tasks.scan_stalled",
         "every": 300,
     },
+    "clients: reactivate lapsed clients": {
+        # customers whose reorder cycle ran out come back to the account pool, once a cycle
+        "task": "salesflow.clients.tasks.reactivate_lapsed_clients",
+        "crontab": {"minute": "0", "hour": "7"},
+    },
+    "api: forget old idempotency keys": {
+        "task": "salesflow.api.tasks.expire_idempotency_keys",
+        "crontab": {"minute": "30", "hour": "3"},
+    },
 }
 
 

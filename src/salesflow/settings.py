@@ -58,9 +58,13 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    "django.contrib.postgres",  # trigram similarity of client names (unused on SQLite)
     "axes",
     "django_filters",
     "django_celery_beat",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
     "viewflow",
     "viewflow.workflow",
     # the engine
@@ -70,6 +74,7 @@ INSTALLED_APPS = [
     "salesflow.handoff",
     "salesflow.conveyor",
     "salesflow.queues",
+    "salesflow.api",
     # the company's conveyors
     "flows",
     # benchmarks (no models; `salesflow bench ...`)
@@ -279,3 +284,56 @@ SALESFLOW_REPEAT_ORDER_NODE = env.str(
     "SALESFLOW_REPEAT_ORDER_NODE", default="flows.conveyor.ConveyorFlow.repeat_order"
 )
 SALESFLOW_ROLES_DIR = Path(env.str("SALESFLOW_ROLES_DIR", default=str(PROJECT_DIR / "roles")))
+
+# --- clients: intake, de-duplication, the public web form, reactivation ----------------
+# National phone numbers ("8 900 ...") are read as numbers of this country (ISO code).
+SALESFLOW_PHONE_REGION = env.str("SALESFLOW_PHONE_REGION", default="RU")
+# Names at least this similar (PostgreSQL trigram similarity, 0..1) make a probable duplicate.
+SALESFLOW_DUPLICATE_NAME_SIMILARITY = env.float("SALESFLOW_DUPLICATE_NAME_SIMILARITY", default=0.6)
+# Submissions of the public web form per client address (django-ratelimit's "N/s|m|h|d").
+SALESFLOW_WEB_FORM_RATE = env.str("SALESFLOW_WEB_FORM_RATE", default="10/h")
+# The reorder cycle of a client with a single delivery (others: the median gap between
+# their deliveries); at most this many reactivations are opened per run, best buyers first.
+SALESFLOW_REORDER_CYCLE_DAYS = env.int("SALESFLOW_REORDER_CYCLE_DAYS", default=90)
+SALESFLOW_REACTIVATIONS_PER_RUN = env.int("SALESFLOW_REACTIVATIONS_PER_RUN", default=50)
+
+# Caches: local memory by default (one process); production shares one cache between the
+# web workers -- the web form's rate limit counts per address across all of them. Without
+# CACHE_URL production uses the broker's Redis when the broker is Redis.
+_default_cache = (
+    CELERY_BROKER_URL
+    if PRODUCTION and CELERY_BROKER_URL.startswith(("redis://", "rediss://"))
+    else "locmemcache://"
+)
+CACHES = {"default": env.cache_url("CACHE_URL", default=_default_cache)}
+# django-ratelimit: the client's address as the login throttling (django-axes) sees it.
+RATELIMIT_IP_META_KEY = "axes.helpers.get_client_ip_address"
+
+# --- REST API ----------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        # integrations: "Authorization: Token <key>"; the web UI: its session, with CSRF
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PAGINATION_CLASS": "salesflow.api.pagination.Pages",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "salesflow.api.errors.exception_handler",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "salesflow API",
+    "DESCRIPTION": "Leads in, tasks along the conveyor, the client base (contacts masked).",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "ClientStatusEnum": "salesflow.clients.models.Client.Status",
+        "LeadStatusEnum": "salesflow.clients.models.Lead.Status",
+    },
+}
+# A repeated Idempotency-Key answers with the first response for this long.
+SALESFLOW_IDEMPOTENCY_KEY_DAYS = env.int("SALESFLOW_IDEMPOTENCY_KEY_DAYS", default=7)

@@ -6,6 +6,7 @@ from django.urls import include, path
 from viewflow.contrib.auth import AuthViewset
 from viewflow.urls import Site
 
+from .clients.viewsets import ClientsApp
 from .conveyor.registry import flows
 from .conveyor.viewsets import ConveyorAppViewset
 from .queues.viewsets import WorkApp
@@ -16,6 +17,7 @@ site = Site(
     viewsets=[
         WorkApp(),
         *(ConveyorAppViewset(flow_class, icon="conveyor_belt") for flow_class in flows()),
+        ClientsApp(),
     ],
 )
 
@@ -24,5 +26,7 @@ urlpatterns = [
     path("accounts/", AuthViewset(with_profile_view=False).urls),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("leads/", include("salesflow.clients.urls")),  # the public web form
+    path("api/", include("salesflow.api.urls")),
     path("", site.urls),
 ]

@@ -10,6 +10,7 @@ BENCHMARKS = {
     "conveyor": "bench.conveyor",
     "inbox": "bench.inbox",
     "claim": "bench.claim",
+    "intake": "bench.intake",
 }
 
 

@@ -2,7 +2,9 @@
 
 viewflow's task row keeps only the last owner; this table keeps every assignment,
 handoff, bounce and approval. Rows are only ever inserted: ``AuditEvent.save`` refuses to
-update one and ``delete`` refuses to remove one.
+update one and ``delete`` refuses to remove one -- and so does the database itself, for any
+client: a trigger (migration 0003, PostgreSQL and SQLite) rejects every UPDATE and DELETE
+of the table.
 """
 
 from django.conf import settings
@@ -36,6 +38,7 @@ class AuditEvent(models.Model):
         REVEAL = "reveal", _("Revealed a contact")
         EXPORT = "export", _("Exported clients")
         MERGE = "merge", _("Merged duplicate clients")
+        SPLIT = "split", _("Kept a probable duplicate apart")
 
     created = models.DateTimeField(_("when"), default=timezone.now, db_index=True)
     actor = models.ForeignKey(

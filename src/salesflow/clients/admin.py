@@ -1,18 +1,50 @@
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
 
-from .models import Client, Contact, Lead, Order
+from salesflow.models import EXPORT_CLIENTS
+
+from .masking import mask_email, mask_phone
+from .models import Client, Contact, DuplicateReview, Lead, Order, Reactivation
 
 
 class ContactInline(admin.TabularInline):
+    """Contacts in full only for admins who may export the base anyway; other staff see
+    them masked and read-only (the admin is no back door around the masking)."""
+
     model = Contact
     extra = 0
+
+    def _full(self, request) -> bool:
+        return request.user.has_perm(EXPORT_CLIENTS)
+
+    def get_fields(self, request, obj=None):
+        if self._full(request):
+            return ("name", "position", "phone", "email", "is_decision_maker")
+        return ("name", "position", "masked_phone", "masked_email", "is_decision_maker")
+
+    def get_readonly_fields(self, request, obj=None):
+        if self._full(request):
+            return ()
+        return ("name", "position", "masked_phone", "masked_email", "is_decision_maker")
+
+    def has_add_permission(self, request, obj=None):
+        return self._full(request) and super().has_add_permission(request, obj)
+
+    @admin.display(description=_("phone"))
+    def masked_phone(self, contact):
+        return mask_phone(contact.phone)
+
+    @admin.display(description=_("e-mail"))
+    def masked_email(self, contact):
+        return mask_email(contact.email)
 
 
 @admin.register(Client)
 class ClientAdmin(admin.ModelAdmin):
-    list_display = ("name", "tax_number", "status", "created")
+    list_display = ("name", "tax_number", "status", "merged_into", "created")
     list_filter = ("status",)
     search_fields = ("name", "legal_name", "tax_number")
+    readonly_fields = ("merged_into", "name_key", "tax_key")
     inlines = [ContactInline]
 
 
@@ -30,3 +62,29 @@ class OrderAdmin(admin.ModelAdmin):
     list_display = ("id", "lead", "amount", "discount", "discount_needs_approval", "delivered")
     list_select_related = ("lead__client",)
     raw_id_fields = ("lead", "discount_approved_by")
+
+
+class _ReadOnly(admin.ModelAdmin):
+    """Written by the services only (decisions and reactivations are audited there)."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(DuplicateReview)
+class DuplicateReviewAdmin(_ReadOnly):
+    list_display = ("created", "client", "candidate", "decision", "decided_by", "decided")
+    list_filter = ("decision",)
+    list_select_related = ("client", "candidate", "decided_by")
+
+
+@admin.register(Reactivation)
+class ReactivationAdmin(_ReadOnly):
+    list_display = ("created", "client", "due", "cycle_days", "bought_recently", "lead")
+    list_select_related = ("client", "lead")

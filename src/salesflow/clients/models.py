@@ -7,6 +7,10 @@ A conveyor process is linked to its lead by ``Lead.process`` (one lead per proce
 lead to its order by ``Order.lead``. These are real foreign keys rather than viewflow's
 generic ``artifact`` reference so that the inboxes can join and sort tasks by the lead's and
 the order's columns in one query.
+
+Clients and contacts carry matching keys (``name_key``, ``tax_key``, ``phone_key``,
+``email_key``; see ``normalize``): derived from their own fields on every save, stored in
+indexed columns so that the intake finds a known client by an index lookup.
 """
 
 from decimal import Decimal
@@ -17,6 +21,17 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+from . import normalize
+
+
+def _with_keys(update_fields, sources: dict[str, str]):
+    """``update_fields`` plus the key columns derived from the fields it names."""
+    if update_fields is None:
+        return None
+    fields = set(update_fields)
+    fields.update(key for source, key in sources.items() if source in fields)
+    return fields
 
 
 class Client(models.Model):
@@ -37,14 +52,50 @@ class Client(models.Model):
     )
     notes = models.TextField(_("notes"), blank=True)
     created = models.DateTimeField(_("created"), default=timezone.now)
+    merged_into = models.ForeignKey(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="merged_clients",
+        verbose_name=_("merged into"),
+        help_text=_(
+            "Set when this client turned out to be a duplicate: its leads, contacts and "
+            "notes moved there. Kept (not deleted) because the audit trail refers to it."
+        ),
+    )
+    # matching keys, derived from the fields above on every save (see normalize)
+    name_key = models.CharField(max_length=200, db_index=True, editable=False, blank=True)
+    tax_key = models.CharField(max_length=20, editable=False, blank=True)
+
+    KEYS = {"name": "name_key", "tax_number": "tax_key"}
 
     class Meta:
         verbose_name = _("client")
         verbose_name_plural = _("clients")
         ordering = ["name"]
+        permissions = [
+            ("merge_clients", _("Can merge probable duplicate clients or keep them apart")),
+        ]
+        constraints = [
+            # Two clients with one tax number are one company entered twice; the database
+            # refuses the second even when two intakes race.
+            models.UniqueConstraint(
+                fields=["tax_key"],
+                condition=~Q(tax_key=""),
+                name="client_tax_number_unique",
+                violation_error_message=_("A client with this tax number already exists."),
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.name
+
+    def save(self, *args, **kwargs) -> None:
+        self.name_key = normalize.name_key(self.name)
+        self.tax_key = normalize.tax_key(self.tax_number)
+        kwargs["update_fields"] = _with_keys(kwargs.get("update_fields"), self.KEYS)
+        super().save(*args, **kwargs)
 
 
 class Contact(models.Model):
@@ -58,6 +109,11 @@ class Contact(models.Model):
     phone = models.CharField(_("phone"), max_length=50, blank=True)
     email = models.EmailField(_("e-mail"), blank=True)
     is_decision_maker = models.BooleanField(_("decision maker"), default=False)
+    # matching keys, derived from phone and email on every save (see normalize)
+    phone_key = models.CharField(max_length=20, db_index=True, editable=False, blank=True)
+    email_key = models.CharField(max_length=254, db_index=True, editable=False, blank=True)
+
+    KEYS = {"phone": "phone_key", "email": "email_key"}
 
     class Meta:
         verbose_name = _("contact")
@@ -66,6 +122,12 @@ class Contact(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def save(self, *args, **kwargs) -> None:
+        self.phone_key = normalize.phone_key(self.phone)
+        self.email_key = normalize.email_key(self.email)
+        kwargs["update_fields"] = _with_keys(kwargs.get("update_fields"), self.KEYS)
+        super().save(*args, **kwargs)
 
 
 class Lead(models.Model):
@@ -222,3 +284,105 @@ class Order(models.Model):
         return (self.amount * (Decimal(100) - self.discount) / Decimal(100)).quantize(
             Decimal("0.01")
         )
+
+
+class DuplicateReview(models.Model):
+    """A lead whose company looks like a client the company already has, without a hard
+    match (same tax number, phone or e-mail) to say so for certain.
+
+    The intake creates the lead's client as a new one and holds the lead -- no process,
+    nobody's pool -- until a person decides: merge it into ``candidate`` (the lead goes on
+    as the known client's) or keep it apart (a new company; the lead goes to the hunters).
+    """
+
+    class Decision(models.TextChoices):
+        MERGED = "merged", _("Merged into the existing client")
+        KEPT_APART = "kept_apart", _("Kept as a new client")
+
+    lead = models.OneToOneField(
+        Lead, on_delete=models.PROTECT, related_name="duplicate_review", verbose_name=_("lead")
+    )
+    client = models.ForeignKey(
+        Client,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("new client"),
+        help_text=_("Created by the intake for the lead; merged or kept by the decision."),
+    )
+    candidate = models.ForeignKey(
+        Client,
+        on_delete=models.PROTECT,
+        related_name="duplicate_reviews",
+        verbose_name=_("existing client"),
+    )
+    reason = models.TextField(_("why it looks like a duplicate"))
+    created = models.DateTimeField(_("created"), default=timezone.now)
+    decision = models.CharField(_("decision"), max_length=20, choices=Decision.choices, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("decided by"),
+    )
+    decided = models.DateTimeField(_("decided"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("probable duplicate")
+        verbose_name_plural = _("probable duplicates")
+        ordering = ["created", "id"]
+        indexes = [
+            models.Index(
+                fields=["created"], name="duplicate_review_open", condition=Q(decided__isnull=True)
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(decision="", decided_by__isnull=True, decided__isnull=True)
+                | (~Q(decision="") & Q(decided_by__isnull=False, decided__isnull=False)),
+                name="duplicate_review_decided_by_whom_and_when",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.client} ~ {self.candidate}"
+
+
+class Reactivation(models.Model):
+    """A lapsed client called back to the account pool: one per client per reorder cycle.
+
+    ``due`` is the day the client's cycle ran out (its last delivery plus the cycle, or a
+    multiple of it for a client who did not come back after an earlier call); the unique
+    constraint is what makes the beat job safe to run twice or concurrently.
+    """
+
+    client = models.ForeignKey(
+        Client, on_delete=models.PROTECT, related_name="reactivations", verbose_name=_("client")
+    )
+    due = models.DateField(_("reorder was due"))
+    cycle_days = models.PositiveIntegerField(_("reorder cycle, days"))
+    last_delivery = models.DateField(_("last delivery"))
+    bought_recently = models.DecimalField(
+        _("bought in the last 9 months"), max_digits=16, decimal_places=2
+    )
+    lead = models.OneToOneField(
+        Lead,
+        on_delete=models.PROTECT,
+        related_name="reactivation",
+        verbose_name=_("lead"),
+    )
+    created = models.DateTimeField(_("created"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("reactivation")
+        verbose_name_plural = _("reactivations")
+        ordering = ["-created"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["client", "due"], name="reactivation_once_per_client_per_cycle"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.client} (due {self.due})"

@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from django.views import generic
 from viewflow.workflow.models import Task
 
+from salesflow.clients.selectors import client_card
 from salesflow.exceptions import SalesflowError
 from salesflow.handoff.selectors import client_history, incoming_notes
 from salesflow.queues import services as queues
@@ -107,6 +108,8 @@ class StageView(generic.TemplateView):
             incoming=notes,
             pending=next((v.note for v in notes if v.note.acknowledged_by_id is None), None),
             history=describe_notes(client_history(client_id=self.work.client_id)),
+            # contacts as this user may see them (the task's owner: in full)
+            client_card=client_card(client=self.work.client, user=self.request.user),
         )
         return context
 

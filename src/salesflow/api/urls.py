@@ -1,0 +1,21 @@
+"""``/api/...``: the resources, and the OpenAPI schema at ``/api/schema/``."""
+
+from django.urls import path, re_path
+from drf_spectacular.views import SpectacularAPIView
+from rest_framework.permissions import AllowAny
+from rest_framework.routers import SimpleRouter
+
+from . import views
+
+router = SimpleRouter()
+router.register("leads", views.LeadViewSet, basename="lead")
+router.register("tasks", views.TaskViewSet, basename="task")
+router.register("clients", views.ClientViewSet, basename="client")
+router.register("contacts", views.ContactViewSet, basename="contact")
+
+urlpatterns = [
+    # the schema describes the API, holds no data: readable without signing in
+    path("schema/", SpectacularAPIView.as_view(permission_classes=[AllowAny]), name="schema"),
+    *router.urls,
+    re_path(r"^(?P<path>.*)$", views.not_found),
+]

@@ -1,0 +1,314 @@
+"""The API's views: parse, call one service or selector, answer.
+
+Permissions are the engine's, exactly as on the pages: the views call the same services
+(``task_claim``, ``stage_complete``, ``contact_reveal``, ...), which refuse what a user may
+not do; a refusal is answered by ``errors.exception_handler``. No view writes a model.
+
+Tasks live under ``/api/tasks/``: ``{id}/`` and its actions here; the lists (a user's
+inbox, a role's pool, claim-next) are ``@action(detail=False)`` methods to add to
+``TaskViewSet`` with ``TaskSerializer`` over a queryset selected with ``TASK_RELATED``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import StreamingHttpResponse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action, api_view, permission_classes
+from rest_framework.exceptions import ValidationError
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from viewflow.workflow.models import Task
+
+from salesflow.clients import selectors as clients
+from salesflow.clients import services as intake
+from salesflow.clients.models import Contact, Lead
+from salesflow.conveyor import services as conveyor
+from salesflow.conveyor.registry import node_ref
+from salesflow.conveyor.selectors import describe_notes
+from salesflow.exceptions import NotFound
+from salesflow.handoff.selectors import incoming_notes
+from salesflow.queues import services as queues
+
+from . import serializers as s
+from .errors import ErrorSerializer
+from .selectors import TASK_RELATED, task_for_user
+from .services import Answer, idempotent_call, request_fingerprint
+
+
+def refusals(*codes: int) -> dict[int, Any]:
+    """Schema entries for the error answers an endpoint may give (one body shape)."""
+    return {code: OpenApiResponse(ErrorSerializer) for code in (401, *codes)}
+
+
+IDEMPOTENCY_KEY = OpenApiParameter(
+    "Idempotency-Key",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    required=True,
+    description="A unique key per lead (a UUID, say): a retry with the same key and body "
+    "answers like the first request and creates nothing; the same key with another body "
+    "is refused with 409. Printable ASCII, at most 255 characters; kept 7 days.",
+)
+
+
+# Any path segment reaches the view, which answers a non-id with the API's own 404 (the
+# router's default pattern would leave "/api/tasks/0.5/" to the site's HTML 404 page).
+ANY_ID = "[^/]+"
+
+
+def object_id(value: str) -> int:
+    """A path's id as a database id; anything else names no object (404, never a 500)."""
+    if not value.isascii() or not value.isdigit() or int(value) > 2**63 - 1:
+        raise NotFound(_("Nothing has the id “%(id)s”.") % {"id": value[:40]})
+    return int(value)
+
+
+def _idempotency_key(request: Request) -> str:
+    key = request.headers.get("Idempotency-Key", "")
+    if not key:
+        raise ValidationError({"Idempotency-Key": [_("This header is required.")]})
+    if len(key) > 255 or not all(32 < ord(ch) < 127 for ch in key):
+        raise ValidationError(
+            {"Idempotency-Key": [_("Use printable ASCII without spaces, at most 255 characters.")]}
+        )
+    return key
+
+
+# --- leads ----------------------------------------------------------------------------------
+
+
+class LeadViewSet(viewsets.GenericViewSet):
+    serializer_class = s.LeadInSerializer
+
+    @extend_schema(
+        summary="Create a lead",
+        description="Matched against the client base like every channel's leads: a new "
+        "company goes to the hunters, a known customer to the account pool, a probable "
+        "duplicate waits for a team lead. Needs the permission to enter leads.",
+        parameters=[IDEMPOTENCY_KEY],
+        request=s.LeadInSerializer,
+        responses={201: s.LeadCreatedSerializer, **refusals(400, 403, 409)},
+    )
+    def create(self, request: Request) -> Response:
+        key = _idempotency_key(request)
+        serializer = s.LeadInSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+
+        def create_lead() -> Answer:
+            result = intake.lead_enter(
+                data=serializer.lead_data, user=request.user, source=Lead.Source.API
+            )
+            body = s.LeadCreatedSerializer(
+                {
+                    "outcome": result.outcome.value,
+                    "reason": result.reason,
+                    "lead": result.lead,
+                    "client": result.client,
+                    "duplicate_review": result.review.pk if result.review else None,
+                }
+            ).data
+            return Answer(status=status.HTTP_201_CREATED, body=dict(body))
+
+        answer = idempotent_call(
+            user=request.user,
+            key=key,
+            fingerprint=request_fingerprint(request.data),
+            call=create_lead,
+        )
+        response = Response(answer.body, status=answer.status)
+        if answer.replayed:
+            response["Idempotent-Replayed"] = "true"
+        return response
+
+
+# --- tasks ----------------------------------------------------------------------------------
+
+
+def _task_answer(request: Request, task_id: int) -> Response:
+    task = task_for_user(task_id=task_id, user=request.user)
+    lead = s._lead(task)
+    notes = describe_notes(
+        incoming_notes(process_id=task.process_id, node_ref=node_ref(task.flow_task))
+    )
+    card = clients.client_card(client=lead.client, user=request.user) if lead else None
+    return Response(s.TaskDetailSerializer(task, context={"notes": notes, "card": card}).data)
+
+
+def _summary(task_id: int) -> dict[str, Any]:
+    return s.TaskSerializer(Task.objects.select_related(*TASK_RELATED).get(pk=task_id)).data
+
+
+class TaskViewSet(viewsets.GenericViewSet):
+    """A stage's task: read it, take it, give it back, acknowledge, complete, bounce."""
+
+    serializer_class = s.TaskDetailSerializer
+    queryset = Task.objects.none()  # for the schema: ids are tasks' ids
+    lookup_value_regex = ANY_ID
+
+    def _task(self, request: Request, pk: str) -> Task:
+        return task_for_user(task_id=object_id(pk), user=request.user)
+
+    @extend_schema(
+        summary="A task with its incoming handoff notes",
+        responses={200: s.TaskDetailSerializer, **refusals(403, 404)},
+    )
+    def retrieve(self, request: Request, pk: str) -> Response:
+        return _task_answer(request, object_id(pk))
+
+    @extend_schema(
+        summary="Take the task from its pool",
+        request=None,
+        responses={200: s.TaskDetailSerializer, **refusals(403, 404, 409)},
+    )
+    @action(detail=True, methods=["post"])
+    def claim(self, request: Request, pk: str) -> Response:
+        queues.task_claim(task=self._task(request, pk), user=request.user)
+        return _task_answer(request, object_id(pk))
+
+    @extend_schema(
+        summary="Give the task back to its pool",
+        request=None,
+        responses={200: s.TaskSerializer, **refusals(403, 404, 409)},
+    )
+    @action(detail=True, methods=["post"])
+    def unassign(self, request: Request, pk: str) -> Response:
+        queues.task_unassign(task=self._task(request, pk), user=request.user)
+        return Response(_summary(object_id(pk)))
+
+    @extend_schema(
+        summary="Acknowledge the handoff note waiting for this stage",
+        request=None,
+        responses={200: s.AcknowledgedSerializer, **refusals(403, 404, 409)},
+    )
+    @action(detail=True, methods=["post"])
+    def acknowledge(self, request: Request, pk: str) -> Response:
+        note_id = conveyor.stage_acknowledge(task=self._task(request, pk), user=request.user)
+        return Response({"acknowledged_note": note_id})
+
+    @extend_schema(
+        summary="Complete the stage with its handoff note",
+        request=s.StageCompleteSerializer,
+        responses={200: s.StageResultSerializer, **refusals(400, 403, 404, 409)},
+    )
+    @action(detail=True, methods=["post"])
+    def complete(self, request: Request, pk: str) -> Response:
+        payload = s.StageCompleteSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        data = payload.validated_data
+        result = conveyor.stage_complete(
+            task=self._task(request, pk),
+            user=request.user,
+            data=data.get("data", {}),
+            handoff=data.get("handoff"),
+            note_text=data.get("note_text", ""),
+            acknowledge=data.get("acknowledge", False),
+        )
+        return Response(
+            {
+                "task": _summary(object_id(pk)),
+                "note": result.note.pk if result.note else None,
+                "outcome": result.outcome,
+            }
+        )
+
+    @extend_schema(
+        summary="Send the deal back to the stage before, with a question",
+        request=s.BounceSerializer,
+        responses={200: s.StageResultSerializer, **refusals(400, 403, 404, 409)},
+    )
+    @action(detail=True, methods=["post"])
+    def bounce(self, request: Request, pk: str) -> Response:
+        payload = s.BounceSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        result = conveyor.stage_bounce(
+            task=self._task(request, pk),
+            user=request.user,
+            question={"question": payload.validated_data["question"]},
+            note_text=payload.validated_data.get("note_text", ""),
+        )
+        return Response(
+            {
+                "task": _summary(object_id(pk)),
+                "note": result.note.pk if result.note else None,
+                "outcome": result.outcome,
+            }
+        )
+
+
+# --- the client base --------------------------------------------------------------------------
+
+
+class ClientViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    """The client base. Contacts are masked in the list for everyone, and in a client's
+    card unless the caller holds one of its tasks; see POST /api/contacts/{id}/reveal/."""
+
+    serializer_class = s.ClientListSerializer
+    lookup_value_regex = ANY_ID
+
+    def get_queryset(self):
+        return clients.client_list(search=self.request.query_params.get("search", "")[:200])
+
+    @extend_schema(
+        summary="Clients, contacts masked",
+        parameters=[OpenApiParameter("search", OpenApiTypes.STR, description="Name or tax number")],
+    )
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().list(request, *args, **kwargs)
+
+    @extend_schema(
+        summary="A client's card", responses={200: s.ClientDetailSerializer, **refusals(404)}
+    )
+    def retrieve(self, request: Request, pk: str) -> Response:
+        client = clients.client_for_card(client_id=object_id(pk))
+        if client is None or client.merged_into_id is not None:
+            raise NotFound(_("Client #%(id)s does not exist.") % {"id": pk})
+        card = clients.client_card(client=client, user=request.user)
+        return Response(s.ClientDetailSerializer(card).data)
+
+    @extend_schema(
+        summary="Export the client base (CSV, contacts in full)",
+        description="Needs the export permission; recorded in the audit trail.",
+        responses={(200, "text/csv"): OpenApiTypes.STR, **refusals(403)},
+    )
+    @action(detail=False, methods=["get"])
+    def export(self, request: Request) -> StreamingHttpResponse:
+        lines = intake.clients_export(user=request.user)
+        response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
+        stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
+        response["Content-Disposition"] = f'attachment; filename="clients-{stamp}.csv"'
+        return response
+
+
+class ContactViewSet(viewsets.GenericViewSet):
+    serializer_class = s.ContactSerializer
+    queryset = Contact.objects.none()  # for the schema: ids are contacts' ids
+    lookup_value_regex = ANY_ID
+
+    @extend_schema(
+        summary="Reveal a contact's phone and e-mail",
+        description="For a person holding one of the client's tasks or in a role that needs "
+        "its contacts; recorded in the audit trail.",
+        request=None,
+        responses={200: s.ContactSerializer, **refusals(403, 404)},
+    )
+    @action(detail=True, methods=["post"])
+    def reveal(self, request: Request, pk: str) -> Response:
+        card = intake.contact_reveal(contact_id=object_id(pk), user=request.user)
+        response = Response(s.ContactSerializer(card).data)
+        response["Cache-Control"] = "no-store"
+        return response
+
+
+@extend_schema(exclude=True)
+@api_view(["GET", "POST", "PUT", "PATCH", "DELETE"])
+@permission_classes([AllowAny])
+def not_found(request: Request, path: str = "") -> Response:
+    """Any other ``/api/`` address: a 404 in the API's error shape, not the site's page."""
+    raise NotFound(_("There is no such API endpoint."))

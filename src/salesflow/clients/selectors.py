@@ -1,0 +1,426 @@
+"""Reading the client base: matching a lead against it, and showing it -- with every
+contact masked for whoever may not see it.
+
+Who sees a contact in full is decided here, once (``contact_entitlement``), for the pages,
+the stage page, the API and the export alike:
+
+* a user who holds an active task (assigned or started) of one of the client's deals sees
+  its contacts and legal details in full -- it is their work, and their claim is in the
+  audit trail;
+* a user whose role declares a field (``client_fields`` in ``roles/*.toml``) may *reveal*
+  it -- an explicit action, one audit event each (``services.contact_reveal``); legal
+  details (public registry data) are simply shown to such a role;
+* everyone else sees masks (``masking``), and list pages show masks to everyone: a list
+  of clients with contacts in full would be a copy of the client base.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from django.conf import settings
+from django.db import connection
+from django.db.models import Count, Max, Prefetch, Q, QuerySet
+from django.utils.translation import gettext as _
+from viewflow.workflow.models import Task
+from viewflow.workflow.status import STATUS
+
+from salesflow.roles import CLIENT_FIELDS, get_roles
+
+from . import normalize
+from .masking import mask_email, mask_phone, mask_text
+from .models import Client, Contact, DuplicateReview, Lead
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser, User
+
+ACTIVE_TASK = (STATUS.ASSIGNED, STATUS.STARTED)
+LEGAL_FIELDS = ("legal_name", "tax_number", "legal_address", "bank_details")
+
+
+# --- who sees what -------------------------------------------------------------------------
+
+
+def user_role_codes(user: User | AnonymousUser) -> frozenset[str]:
+    """The codes of the roles the user holds (their groups), read once per user object."""
+    if not user.is_authenticated:
+        return frozenset()
+    codes = getattr(user, "_salesflow_roles", None)
+    if codes is None:
+        codes = frozenset(user.groups.values_list("name", flat=True))
+        setattr(user, "_salesflow_roles", codes)  # noqa: B010 - a cache on the user object
+    return codes
+
+
+def role_client_fields(user: User | AnonymousUser) -> frozenset[str]:
+    """The client fields the user's roles declare (all of them for a superuser)."""
+    if not user.is_authenticated or not user.is_active:
+        return frozenset()
+    if user.is_superuser:
+        return frozenset(CLIENT_FIELDS)
+    codes = user_role_codes(user)
+    return frozenset(
+        name for code, role in get_roles().items() if code in codes for name in role.client_fields
+    )
+
+
+def holds_active_task(*, user: User | AnonymousUser, client_id: int) -> bool:
+    """Whether the user holds an assigned or started task of one of the client's deals."""
+    if not user.is_authenticated or not user.is_active:
+        return False
+    return Task.objects.filter(
+        owner_id=user.pk, status__in=ACTIVE_TASK, process__lead__client_id=client_id
+    ).exists()
+
+
+@dataclass(frozen=True)
+class Entitlement:
+    """What one user may see of one client."""
+
+    role_fields: frozenset[str]
+    holds_task: bool
+
+    def sees(self, field: str) -> bool:
+        """Shown in full without asking: all to a task holder; legal details to a role
+        that declares them (phones and e-mails are revealed, never just shown)."""
+        return self.holds_task or (field == "legal_details" and field in self.role_fields)
+
+    def may_reveal(self, field: str) -> bool:
+        return self.holds_task or field in self.role_fields
+
+    @property
+    def revealable(self) -> frozenset[str]:
+        return frozenset(f for f in ("phone", "email") if self.may_reveal(f))
+
+
+def contact_entitlement(*, user: User | AnonymousUser, client_id: int) -> Entitlement:
+    return Entitlement(
+        role_fields=role_client_fields(user),
+        holds_task=holds_active_task(user=user, client_id=client_id),
+    )
+
+
+# --- cards: a client or a contact as one user may see it -----------------------------------
+
+
+@dataclass(frozen=True)
+class ContactCard:
+    contact: Contact
+    phone: str
+    email: str
+    phone_masked: bool
+    email_masked: bool
+    can_reveal: bool
+
+    @property
+    def masked(self) -> bool:
+        return self.phone_masked or self.email_masked
+
+    @classmethod
+    def of(
+        cls, contact: Contact, entitlement: Entitlement | None, *, revealed: Collection[str] = ()
+    ) -> ContactCard:
+        """``entitlement`` None: a list page (always masked). ``revealed``: fields the
+        caller has just revealed through ``services.contact_reveal``."""
+        show_phone = "phone" in revealed or (entitlement is not None and entitlement.sees("phone"))
+        show_email = "email" in revealed or (entitlement is not None and entitlement.sees("email"))
+        phone_masked = bool(contact.phone) and not show_phone
+        email_masked = bool(contact.email) and not show_email
+        return cls(
+            contact=contact,
+            phone=mask_phone(contact.phone) if phone_masked else contact.phone,
+            email=mask_email(contact.email) if email_masked else contact.email,
+            phone_masked=phone_masked,
+            email_masked=email_masked,
+            can_reveal=entitlement is not None
+            and (
+                (phone_masked and entitlement.may_reveal("phone"))
+                or (email_masked and entitlement.may_reveal("email"))
+            ),
+        )
+
+
+@dataclass(frozen=True)
+class ClientCard:
+    client: Client
+    entitlement: Entitlement
+    contacts: list[ContactCard]
+    legal: dict[str, str]  # legal_name, tax_number, legal_address, bank_details, as seen
+    legal_masked: bool
+
+
+def client_card(
+    *,
+    client: Client,
+    user: User | AnonymousUser,
+    revealed: dict[int, Collection[str]] | None = None,
+) -> ClientCard:
+    """The client's card for ``user``. ``revealed`` maps contact ids to the fields the
+    caller has just revealed (``services.contact_reveal``: checked and audited there).
+    Reads the contacts (prefetched, if the caller did) and one query for the task check."""
+    entitlement = contact_entitlement(user=user, client_id=client.pk)
+    revealed = revealed or {}
+    contacts = [
+        ContactCard.of(contact, entitlement, revealed=revealed.get(contact.pk, ()))
+        for contact in client.contacts.all()
+    ]
+    show_legal = entitlement.sees("legal_details")
+    legal = {
+        name: getattr(client, name) if show_legal else mask_text(getattr(client, name))
+        for name in LEGAL_FIELDS
+    }
+    return ClientCard(
+        client=client,
+        entitlement=entitlement,
+        contacts=contacts,
+        legal=legal,
+        legal_masked=not show_legal and any(getattr(client, n) for n in LEGAL_FIELDS),
+    )
+
+
+# --- the client base -----------------------------------------------------------------------
+
+
+def client_list(*, search: str = "", status: str = "") -> QuerySet[Client]:
+    """Clients (not merged away) for a list page, by name: their contacts prefetched,
+    their leads counted. ``search`` matches the name (its key, so case,
+    quotes and legal forms do not matter) or the tax number."""
+    queryset = Client.objects.filter(merged_into__isnull=True)
+    search = search.strip()
+    if search:
+        key = normalize.name_key(search)
+        digits = normalize.tax_key(search)
+        condition = Q(name_key__contains=key) if key else Q()
+        if digits and len(digits) >= 5:
+            condition |= Q(tax_key__startswith=digits)
+        queryset = queryset.filter(condition)
+    if status:
+        queryset = queryset.filter(status=status)
+    return (
+        queryset.annotate(lead_count=Count("leads", distinct=True), last_lead=Max("leads__created"))
+        .order_by("name", "pk")
+        .prefetch_related(Prefetch("contacts", queryset=Contact.objects.order_by(*_CONTACT_ORDER)))
+    )
+
+
+_CONTACT_ORDER = ("-is_decision_maker", "name", "pk")
+
+
+def client_for_card(*, client_id: int) -> Client | None:
+    """One client with its contacts and its leads (newest first, with their order and the
+    duplicate review they waited in), or None."""
+    return (
+        Client.objects.select_related("merged_into")
+        .prefetch_related(
+            Prefetch("contacts", queryset=Contact.objects.order_by(*_CONTACT_ORDER)),
+            Prefetch(
+                "leads",
+                queryset=Lead.objects.select_related("order", "contact", "process").order_by(
+                    "-created", "-pk"
+                ),
+            ),
+        )
+        .filter(pk=client_id)
+        .first()
+    )
+
+
+def contact_with_client(*, contact_id: int) -> Contact | None:
+    return Contact.objects.select_related("client").filter(pk=contact_id).first()
+
+
+def clients_for_export() -> QuerySet[Client]:
+    """Every client (not merged away) with its contacts, in a stable order, for streaming."""
+    return (
+        Client.objects.filter(merged_into__isnull=True)
+        .order_by("pk")
+        .prefetch_related(Prefetch("contacts", queryset=Contact.objects.order_by(*_CONTACT_ORDER)))
+    )
+
+
+def open_duplicate_reviews() -> QuerySet[DuplicateReview]:
+    return (
+        DuplicateReview.objects.filter(decided__isnull=True)
+        .select_related("client", "candidate", "lead")
+        .prefetch_related(
+            Prefetch("client__contacts", queryset=Contact.objects.order_by(*_CONTACT_ORDER)),
+            Prefetch("candidate__contacts", queryset=Contact.objects.order_by(*_CONTACT_ORDER)),
+        )
+        .order_by("created", "pk")
+    )
+
+
+# --- matching a lead against the client base -----------------------------------------------
+
+
+class MatchKind(StrEnum):
+    NEW_CLIENT = "new_client"
+    EXISTING_CLIENT = "existing_client"
+    PROBABLE_DUPLICATE = "probable_duplicate"
+
+
+@dataclass(frozen=True)
+class LeadKeys:
+    """A lead's matching keys (see ``normalize``)."""
+
+    name: str
+    tax: str
+    phone: str
+    email: str
+
+    @classmethod
+    def of(
+        cls, *, company: str, tax_number: str = "", phone: str = "", email: str = ""
+    ) -> LeadKeys:
+        return cls(
+            name=normalize.name_key(company),
+            tax=normalize.tax_key(tax_number),
+            phone=normalize.phone_key(phone),
+            email=normalize.email_key(email),
+        )
+
+    def lock_names(self) -> list[str]:
+        """What two concurrent intakes of one company have in common (see
+        ``services.lead_receive``)."""
+        pairs = (("name", self.name), ("tax", self.tax), ("phone", self.phone))
+        return sorted(f"{kind}:{value}" for kind, value in (*pairs, ("email", self.email)) if value)
+
+
+@dataclass(frozen=True)
+class ClientMatch:
+    kind: MatchKind
+    client: Client | None = None  # the known client, or the one the lead resembles
+    contact: Contact | None = None  # the known contact matched by phone or e-mail
+    reason: str = ""
+
+
+def client_match(*, keys: LeadKeys) -> ClientMatch:
+    """Who a lead is, by its keys, in this order:
+
+    1. the same tax number -> that client (a tax number names one legal entity);
+    2. the same phone or e-mail as a contact of exactly one client -> that client, unless
+       that client has a different tax number than the lead's (then a person decides);
+       contacts of several clients -> a person decides;
+    3. the same or a similar name (PostgreSQL trigram similarity at least
+       ``SALESFLOW_DUPLICATE_NAME_SIMILARITY``, the same numbers in it) and no tax number
+       that tells them apart -> a probable duplicate;
+    4. otherwise a new client.
+
+    Index lookups only: at most four queries, none per row of the client base.
+    """
+    clients = Client.objects.filter(merged_into__isnull=True)
+    if keys.tax:
+        client = clients.filter(tax_key=keys.tax).first()
+        if client is not None:
+            return ClientMatch(
+                MatchKind.EXISTING_CLIENT,
+                client,
+                _known_contact(client, keys),
+                _("the same tax number"),
+            )
+    by_contact = Q()
+    if keys.phone:
+        by_contact |= Q(phone_key=keys.phone)
+    if keys.email:
+        by_contact |= Q(email_key=keys.email)
+    if by_contact:
+        contacts = list(
+            Contact.objects.filter(by_contact, client__merged_into__isnull=True)
+            .select_related("client")
+            .order_by("client__created", "client_id", "pk")[:20]
+        )
+        if contacts:
+            return _match_by_contact(contacts, keys)
+    return _match_by_name(clients, keys)
+
+
+def _known_contact(client: Client, keys: LeadKeys) -> Contact | None:
+    condition = Q()
+    if keys.email:
+        condition |= Q(email_key=keys.email)
+    if keys.phone:
+        condition |= Q(phone_key=keys.phone)
+    if not condition:
+        return None
+    return client.contacts.filter(condition).order_by("pk").first()
+
+
+def _what_matched(contact: Contact, keys: LeadKeys) -> str:
+    if keys.email and contact.email_key == keys.email:
+        return _("the same e-mail as %(contact)s at %(client)s") % {
+            "contact": contact.name,
+            "client": contact.client.name,
+        }
+    return _("the same phone as %(contact)s at %(client)s") % {
+        "contact": contact.name,
+        "client": contact.client.name,
+    }
+
+
+def _match_by_contact(contacts: list[Contact], keys: LeadKeys) -> ClientMatch:
+    by_client: dict[int, Contact] = {}  # per client, its e-mail match before a phone match
+    for contact in contacts:
+        if keys.email and contact.email_key == keys.email:
+            by_client.setdefault(contact.client_id, contact)
+    for contact in contacts:
+        by_client.setdefault(contact.client_id, contact)
+    first = next(iter(by_client.values()))
+    if len(by_client) > 1:
+        return ClientMatch(
+            MatchKind.PROBABLE_DUPLICATE,
+            first.client,
+            reason=_("%(what)s, and contacts of %(count)d other clients match too")
+            % {"what": _what_matched(first, keys), "count": len(by_client) - 1},
+        )
+    client = first.client
+    if keys.tax and client.tax_key and client.tax_key != keys.tax:
+        return ClientMatch(
+            MatchKind.PROBABLE_DUPLICATE,
+            client,
+            reason=_("%(what)s, but a different tax number") % {"what": _what_matched(first, keys)},
+        )
+    return ClientMatch(MatchKind.EXISTING_CLIENT, client, first, _what_matched(first, keys))
+
+
+def _match_by_name(clients: QuerySet[Client], keys: LeadKeys) -> ClientMatch:
+    if not keys.name:
+        return ClientMatch(MatchKind.NEW_CLIENT)
+    if keys.tax:
+        # a client with another tax number is another legal entity, whatever its name
+        clients = clients.filter(Q(tax_key="") | Q(tax_key=keys.tax))
+    same = clients.filter(name_key=keys.name).order_by("created", "pk").first()
+    if same is not None:
+        return ClientMatch(
+            MatchKind.PROBABLE_DUPLICATE,
+            same,
+            reason=_("the same name as %(client)s") % {"client": same.name},
+        )
+    for candidate, similarity in _similar_names(clients, keys.name):
+        if normalize.name_numbers(candidate.name_key) == normalize.name_numbers(keys.name):
+            return ClientMatch(
+                MatchKind.PROBABLE_DUPLICATE,
+                candidate,
+                reason=_("a name similar to %(client)s (%(percent)d%%)")
+                % {"client": candidate.name, "percent": round(similarity * 100)},
+            )
+    return ClientMatch(MatchKind.NEW_CLIENT)
+
+
+def _similar_names(clients: QuerySet[Client], key: str) -> Iterable[tuple[Client, float]]:
+    """Clients with a trigram-similar name key, most similar first (PostgreSQL; the GIN
+    index of migration 0003 serves the ``%`` operator). Nothing on other databases."""
+    if connection.vendor != "postgresql":
+        return []
+    from django.contrib.postgres.search import TrigramSimilarity
+
+    threshold = settings.SALESFLOW_DUPLICATE_NAME_SIMILARITY
+    rows: Any = (
+        clients.filter(name_key__trigram_similar=key)
+        .annotate(similarity=TrigramSimilarity("name_key", key))
+        .filter(similarity__gte=threshold)
+        .order_by("-similarity", "created", "pk")[:5]
+    )
+    return [(client, client.similarity) for client in rows]
