@@ -5,7 +5,7 @@ from django.utils.translation import gettext_lazy as _
 from viewflow import this
 from viewflow.workflow import flow, lock
 
-from salesflow.clients.models import Lead
+from salesflow.clients.models import Client, Lead
 from salesflow.conveyor.nodes import If, Intake, Stage, Switch
 
 from . import forms, handoffs, permissions, services
@@ -18,6 +18,14 @@ def is_qualified(activation) -> bool:
 
 def is_nurtured(activation) -> bool:
     return activation.process.lead.status == Lead.Status.NURTURE
+
+
+def is_lost(activation) -> bool:
+    return activation.process.lead.status == Lead.Status.LOST
+
+
+def is_customer(activation) -> bool:
+    return activation.process.lead.client.status == Client.Status.CUSTOMER
 
 
 def discount_needs_approval(activation) -> bool:
@@ -68,7 +76,18 @@ class ConveyorFlow(flow.Flow):
     nurture = (
         flow.Timer(services.nurture_until)
         .Annotation(title=_("Nurture until the date"))
-        .Next(this.qualify)
+        .Next(this.still_a_prospect)
+    )
+    still_a_prospect = (
+        If(is_customer)
+        .Annotation(title=_("A customer meanwhile?"))
+        .Then(this.reopen_as_repeat_order)
+        .Else(this.qualify)
+    )
+    reopen_as_repeat_order = (
+        flow.Function(services.reopen_for_the_account_pool)
+        .Annotation(title=_("Back as a repeat order"))
+        .Next(this.prepare_order)
     )
     disqualified = flow.End().Annotation(title=_("Disqualified"))
 
@@ -79,8 +98,15 @@ class ConveyorFlow(flow.Flow):
         .Priority(services.priority)
         .Handoff(handoffs.ACCOUNT_TO_CLERK)
         .Bounce(this.qualify)
-        .Next(this.discount_check)
+        .Next(this.order_placed)
     )
+    order_placed = (
+        If(is_lost)
+        .Annotation(title=_("No order?"))
+        .Then(this.lost)
+        .Else(this.discount_check)
+    )
+    lost = flow.End().Annotation(title=_("Lost: no order"))
     discount_check = (
         If(discount_needs_approval)
         .Annotation(title=_("Discount over the limit?"))

@@ -56,10 +56,23 @@ class QualifyForm(StageForm):
 
 
 class PrepareOrderForm(StageForm):
-    specification = forms.CharField(
-        label=_("Specification"), widget=forms.Textarea(attrs={"rows": 4})
+    ORDER = "order"
+    NO_ORDER = "no_order"
+    OUTCOMES = [
+        (ORDER, _("The client orders: hand over to the document clerk")),
+        (NO_ORDER, _("The client does not order")),
+    ]
+    ORDER_FIELDS = ("specification", "amount", "discount", "terms", "delivery_address")
+
+    outcome = forms.ChoiceField(
+        label=_("Outcome"), choices=OUTCOMES, initial=ORDER, widget=forms.RadioSelect
     )
-    amount = forms.DecimalField(label=_("Amount"), max_digits=14, decimal_places=2, min_value=0.01)
+    specification = forms.CharField(
+        label=_("Specification"), required=False, widget=forms.Textarea(attrs={"rows": 4})
+    )
+    amount = forms.DecimalField(
+        label=_("Amount"), max_digits=14, decimal_places=2, min_value=0.01, required=False
+    )
     discount = forms.DecimalField(
         label=_("Discount, %"),
         max_digits=5,
@@ -67,22 +80,49 @@ class PrepareOrderForm(StageForm):
         min_value=0,
         max_value=100,
         initial=0,
+        required=False,
     )
-    terms = forms.CharField(label=_("Commercial terms"), widget=forms.Textarea(attrs={"rows": 2}))
+    terms = forms.CharField(
+        label=_("Commercial terms"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
     delivery_address = forms.CharField(
-        label=_("Delivery address"), widget=forms.Textarea(attrs={"rows": 2})
+        label=_("Delivery address"), required=False, widget=forms.Textarea(attrs={"rows": 2})
     )
     delivery_date = forms.DateField(
         label=_("Planned delivery date"),
         required=False,
         widget=forms.DateInput(attrs={"type": "date"}),
     )
+    lost_reason = forms.CharField(
+        label=_("Why the client does not order"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
 
     def initial_from(self, work) -> dict[str, Any]:
         order = work.order
         if order is None:
             return {"delivery_address": work.client.legal_address if work.client else ""}
-        return {name: getattr(order, name) for name in self.base_fields}
+        return {name: getattr(order, name) for name in (*self.ORDER_FIELDS, "delivery_date")}
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if data.get("outcome") == self.NO_ORDER:
+            if not (data.get("lost_reason") or "").strip():
+                self.add_error("lost_reason", _("Say why the client does not order."))
+            return data
+        for name in self.ORDER_FIELDS:
+            if data.get(name) in (None, ""):
+                self.add_error(name, _("This field is required for an order."))
+        return data
+
+    def handoff_required(self) -> bool:
+        return self.cleaned_data["outcome"] == self.ORDER
+
+    def reason(self) -> str:
+        if self.cleaned_data["outcome"] == self.NO_ORDER:
+            return self.cleaned_data["lost_reason"].strip()
+        return ""
 
 
 class ApprovalForm(StageForm):

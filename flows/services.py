@@ -29,6 +29,12 @@ def qualify(*, work: StageWork, data: dict[str, Any]) -> None:
 
 
 def prepare_order(*, work: StageWork, data: dict[str, Any]) -> None:
+    if data["outcome"] == "no_order":
+        lead = work.lead
+        lead.status = Lead.Status.LOST
+        lead.lost_reason = data["lost_reason"].strip()
+        lead.save(update_fields=["status", "lost_reason"])
+        return
     order = work.order or Order(lead=work.lead)
     for name in ("specification", "amount", "terms", "delivery_address", "delivery_date"):
         setattr(order, name, data[name])
@@ -103,3 +109,11 @@ def delivery_due(process: Any) -> datetime | None:
     if order.delivery_date is None:
         return None
     return timezone.make_aware(datetime.combine(order.delivery_date, time(18)))
+
+
+def reopen_for_the_account_pool(activation: Any) -> None:
+    """A nurtured lead whose company has become a customer meanwhile goes on as that
+    customer's repeat order: the account managers' business, not the hunters'."""
+    lead = activation.process.lead
+    lead.status = Lead.Status.QUALIFIED
+    lead.save(update_fields=["status"])

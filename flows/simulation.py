@@ -246,6 +246,7 @@ class ConveyorSimulator:
     def data_prepare_order(self, task: Task) -> dict[str, Any]:
         discount = Decimal("10") if self.rng.random() < self.odds.over_limit else Decimal("3")
         return {
+            "outcome": "order",
             "specification": "pumps NM-100, 20 pcs, with spare parts kit",
             "amount": str(Decimal(self.rng.randrange(100_000, 5_000_000)) / 100),
             "discount": str(discount),

@@ -1,5 +1,7 @@
 """The conveyor end to end through the engine's services, and each of its refusals."""
 
+from datetime import timedelta
+
 import pytest
 from viewflow.workflow.status import PROCESS, STATUS
 
@@ -210,3 +212,67 @@ def test_a_bounce_goes_back_to_its_author_with_the_question(new_lead, driver, st
     assert bounce.fields == {"question": "which entity signs the contract?"}
     assert AuditEvent.objects.filter(action="bounce", actor=clerk).exists()
     assert AuditEvent.objects.filter(action="assign", task=back, to_user=author).exists()
+
+
+def test_a_client_who_does_not_order_ends_the_deal_with_the_reason(new_lead, staff):
+    from .factories import ClientFactory
+
+    lead = new_lead(client=ClientFactory(status="customer"))  # a repeat order: account pool
+    task = open_task(lead)
+    manager = staff["account_manager"][0]
+    queues.task_claim(task=task, user=manager)
+
+    with pytest.raises(StageInvalid) as refused:
+        services.stage_complete(task=task, user=manager, data={"outcome": "no_order"})
+    assert refused.value.errors == {"lost_reason": ["Say why the client does not order."]}
+
+    result = services.stage_complete(
+        task=task,
+        user=manager,
+        data={"outcome": "no_order", "lost_reason": "they bought from a competitor"},
+    )
+    assert result.note is None  # nobody to hand over to
+    lead.refresh_from_db()
+    lead.process.refresh_from_db()
+    assert (lead.status, lead.lost_reason) == ("lost", "they bought from a competitor")
+    assert lead.process.status == PROCESS.DONE
+    assert not Order.objects.filter(lead=lead).exists()
+
+
+def test_an_order_needs_its_terms(new_lead, staff, driver):
+    lead = new_lead()
+    task = driver().advance_to(lead.process_id, "prepare_order")
+    manager = staff["account_manager"][0]
+    queues.task_claim(task=task, user=manager)
+    with pytest.raises(StageInvalid) as refused:
+        services.stage_complete(
+            task=task, user=manager, data={"outcome": "order"}, acknowledge=True
+        )
+    assert set(refused.value.errors) == {
+        "specification", "amount", "discount", "terms", "delivery_address",
+    }  # fmt: skip
+
+
+def test_a_nurtured_lead_whose_company_became_a_customer_goes_to_the_account_pool(new_lead, staff):
+    import time_machine
+    from django.utils import timezone
+    from viewflow.workflow.timers import fire_due_timers
+
+    lead = new_lead()
+    task = open_task(lead)
+    hunter = staff["hunter"][0]
+    queues.task_claim(task=task, user=hunter)
+    back_on = timezone.localdate() + timedelta(days=30)
+    services.stage_complete(
+        task=task, user=hunter, data={"outcome": "nurture", "nurture_until": back_on}
+    )
+    lead.client.status = "customer"  # another deal of theirs was delivered meanwhile
+    lead.client.save()
+
+    with time_machine.travel(timezone.now() + timedelta(days=31)):
+        assert fire_due_timers() == 1
+
+    back = open_task(lead)
+    assert back.flow_task.name == "prepare_order"  # not the hunters' qualify
+    lead.refresh_from_db()
+    assert lead.status == "qualified"

@@ -37,6 +37,7 @@ NOTES = {
 STAGE_DATA = {
     "qualify": {"outcome": "qualified"},
     "prepare_order": {
+        "outcome": "order",
         "specification": "pumps NM-100, 20 pieces",
         "amount": "1500000.00",
         "discount": "3",

@@ -146,6 +146,7 @@ class Lead(models.Model):
         QUALIFIED = "qualified", _("Qualified")
         DISQUALIFIED = "disqualified", _("Disqualified")
         NURTURE = "nurture", _("Nurture")
+        LOST = "lost", _("Lost: no order")
 
     client = models.ForeignKey(
         Client, on_delete=models.PROTECT, related_name="leads", verbose_name=_("client")
@@ -175,6 +176,9 @@ class Lead(models.Model):
         _("status"), max_length=20, choices=Status.choices, default=Status.NEW
     )
     disqualification_reason = models.TextField(_("disqualification reason"), blank=True)
+    lost_reason = models.TextField(
+        _("why no order"), blank=True, help_text=_("Why a qualified client did not order.")
+    )
     nurture_until = models.DateField(_("nurture until"), null=True, blank=True)
     created = models.DateTimeField(_("created"), default=timezone.now)
     created_by = models.ForeignKey(
@@ -195,6 +199,11 @@ class Lead(models.Model):
                 condition=~Q(status="disqualified") | ~Q(disqualification_reason=""),
                 name="lead_disqualified_has_reason",
                 violation_error_message=_("A disqualified lead needs a reason."),
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="lost") | ~Q(lost_reason=""),
+                name="lead_lost_has_reason",
+                violation_error_message=_("A lost deal needs the reason the client gave."),
             ),
             models.CheckConstraint(
                 condition=~Q(status="nurture") | Q(nurture_until__isnull=False),
