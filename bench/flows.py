@@ -23,8 +23,10 @@ class BareFlow(flow.Flow):
     start = flow.StartHandle().Next(this.qualify)
     qualify = flow.View(UpdateProcessView.as_view(fields=[])).Next(this.qualification)
     qualification = flow.Switch().Case(this.prepare_order, _true).Default(this.end)
-    prepare_order = flow.View(UpdateProcessView.as_view(fields=[])).Next(this.discount_check)
-    discount_check = flow.If(_false).Then(this.end).Else(this.documents)
+    prepare_order = flow.View(UpdateProcessView.as_view(fields=[])).Next(this.order_terms)
+    order_terms = (
+        flow.Switch().Case(this.end, _false).Case(this.end, _false).Default(this.documents)
+    )
     documents = flow.View(UpdateProcessView.as_view(fields=[])).Next(this.delivery)
     delivery = flow.View(UpdateProcessView.as_view(fields=[])).Next(this.follow_up)
     follow_up = flow.View(UpdateProcessView.as_view(fields=[])).Next(this.repeat_check)

@@ -98,21 +98,16 @@ class ConveyorFlow(flow.Flow):
         .Priority(services.priority)
         .Handoff(handoffs.ACCOUNT_TO_CLERK)
         .Bounce(this.qualify)
-        .Next(this.order_placed)
+        .Next(this.order_terms)
     )
-    order_placed = (
-        If(is_lost)
-        .Annotation(title=_("No order?"))
-        .Then(this.lost)
-        .Else(this.discount_check)
+    order_terms = (
+        Switch()
+        .Annotation(title=_("An order? Discount over the limit?"))
+        .Case(this.lost, is_lost)
+        .Case(this.approve_discount, discount_needs_approval)
+        .Default(this.documents)
     )
     lost = flow.End().Annotation(title=_("Lost: no order"))
-    discount_check = (
-        If(discount_needs_approval)
-        .Annotation(title=_("Discount over the limit?"))
-        .Then(this.approve_discount)
-        .Else(this.documents)
-    )
     approve_discount = (
         Stage(forms.ApprovalForm)
         .Approval()

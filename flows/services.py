@@ -55,10 +55,10 @@ def deliver(*, work: StageWork, data: dict[str, Any]) -> None:
     order.delivered = timezone.make_aware(datetime.combine(data["delivered_on"], time(12)))
     order.originals_returned = data["originals_returned"]
     order.save(update_fields=["delivered", "originals_returned"])
-    client = work.client
-    if client.status != Client.Status.CUSTOMER:
-        client.status = Client.Status.CUSTOMER
-        client.save(update_fields=["status"])
+    # the client is a customer now (one statement, without reading the client first)
+    Client.objects.filter(pk=work.client_id).exclude(status=Client.Status.CUSTOMER).update(
+        status=Client.Status.CUSTOMER
+    )
 
 
 def follow_up(*, work: StageWork, data: dict[str, Any]) -> None:

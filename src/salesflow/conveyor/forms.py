@@ -22,8 +22,9 @@ class StageForm(forms.Form):
 
     def __init__(self, *args: Any, work: StageWork, **kwargs: Any) -> None:
         self.work = work
-        kwargs.setdefault("initial", self.initial_from(work))
         super().__init__(*args, **kwargs)
+        if not self.is_bound:  # what the page shows; a submission brings its own values
+            self.initial = {**self.initial_from(work), **self.initial}
 
     def initial_from(self, work: StageWork) -> dict[str, Any]:
         """Values to show when the page opens (e.g. the order's current terms)."""
