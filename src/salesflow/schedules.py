@@ -20,6 +20,11 @@ DEFAULT_SCHEDULES: dict[str, dict[str, Any]] = {
         "task": "salesflow.conveyor.tasks.fire_due_timers",
         "every": 60,
     },
+    "reports: daily queue report": {
+        # yesterday's report, stored and e-mailed to the report's recipients
+        "task": "salesflow.reports.tasks.daily_report",
+        "crontab": {"minute": "0", "hour": "6"},
+    },
 }
 
 

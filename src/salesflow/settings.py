@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "salesflow.handoff",
     "salesflow.conveyor",
     "salesflow.queues",
+    "salesflow.reports",
     # the company's conveyors
     "flows",
     # benchmarks (no models; `salesflow bench ...`)
@@ -278,3 +279,6 @@ SALESFLOW_REPEAT_ORDER_NODE = env.str(
     "SALESFLOW_REPEAT_ORDER_NODE", default="flows.conveyor.ConveyorFlow.repeat_order"
 )
 SALESFLOW_ROLES_DIR = Path(env.str("SALESFLOW_ROLES_DIR", default=str(PROJECT_DIR / "roles")))
+# The stage whose completion delivers an order: the daily report's contribution ledger
+# credits each delivered order to the people who carried it through its stages.
+SALESFLOW_DELIVERY_NODE = env.str("SALESFLOW_DELIVERY_NODE", default="conveyor.delivery")

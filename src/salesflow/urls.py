@@ -8,11 +8,13 @@ from viewflow.urls import Site
 
 from .conveyor.registry import flows
 from .conveyor.viewsets import ConveyorAppViewset
+from .reports.views import ReportsApplication
 from .views import health
 
 site = Site(
     title="salesflow",
-    viewsets=[ConveyorAppViewset(flow_class, icon="conveyor_belt") for flow_class in flows()],
+    viewsets=[ConveyorAppViewset(flow_class, icon="conveyor_belt") for flow_class in flows()]
+    + [ReportsApplication()],
 )
 
 urlpatterns = [
