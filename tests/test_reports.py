@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import re
+import subprocess
+import sys
 from datetime import timedelta
 from decimal import Decimal
 from io import BytesIO, StringIO
+from pathlib import Path
 
 import pytest
 import time_machine
@@ -21,6 +25,7 @@ from openpyxl import load_workbook
 
 from salesflow.reports import services
 from salesflow.reports.exceptions import NoRecipients, ReportDayInvalid
+from salesflow.reports.exports import report_json
 from salesflow.reports.models import (
     Contribution,
     PersonFigures,
@@ -444,3 +449,48 @@ def test_the_daily_report_is_a_default_periodic_job(db):
     job = PeriodicTask.objects.get(name="reports: daily queue report")
     assert job.task == "salesflow.reports.tasks.daily_report"
     assert (job.crontab.hour, job.crontab.minute) == ("6", "0")
+
+
+# --- the embedded default: SQLite ----------------------------------------------------------
+# Its median is a Python aggregate SQLite calls (queries.register_sqlite_functions);
+# PostgreSQL's is percentile_cont. The same day must give the same figures.
+
+PROJECT = Path(__file__).resolve().parent.parent
+
+
+def comparable(data):
+    """The report without what differs between two databases by nature: row ids and when
+    it was built."""
+    if isinstance(data, dict):
+        return {
+            key: comparable(value)
+            for key, value in data.items()
+            if key not in ("user_id", "generated", "emailed")
+        }
+    if isinstance(data, list):
+        return [comparable(value) for value in data]
+    return data
+
+
+def test_sqlite_gives_the_same_report_as_postgresql(played, tmp_path):
+    services.daily_report_build(day=DAY)
+    on_postgresql = json.loads(report_json(daily_report(day=DAY)))
+
+    result = subprocess.run(
+        [sys.executable, "-m", "tests.report_on_sqlite"],
+        cwd=PROJECT,
+        env={
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "tests.settings",
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'salesflow.sqlite3'}",
+            "SALESFLOW_VAR_DIR": str(tmp_path),
+        },
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    on_sqlite = json.loads(result.stdout)
+
+    assert comparable(on_sqlite) == comparable(on_postgresql)
+    assert on_sqlite["orders_delivered"] == 1  # not an empty report on both sides
