@@ -150,3 +150,10 @@ def test_a_bad_download_is_refused(reported, query, status):
     response = browser("team_lead", reported).get(EXPORT, query)
     assert response.status_code == status
     assert "Content-Disposition" not in response
+
+
+def test_the_page_speaks_russian(reported):
+    page = browser("team_lead", reported).get(PAGE, HTTP_ACCEPT_LANGUAGE="ru").content.decode()
+    assert "Ежедневный отчёт по очередям" in page
+    assert "Возвраты полученные" in page and "Журнал вклада" in page
+    assert "Менеджер активных продаж" in page  # the role's title from its file

@@ -8,6 +8,7 @@ from django.core.management.base import BaseCommand
 # benchmark name -> module with add_arguments(parser) and run(**options) -> dict
 BENCHMARKS = {
     "conveyor": "bench.conveyor",
+    "report": "bench.report",
 }
 
 

@@ -157,6 +157,11 @@ class _Dialect:
             f" - CAST(strftime('%%s', {earlier}) AS INTEGER))"
         )
 
+    def materialized(self) -> str:
+        """Compute a common table expression once, not once per reference (PostgreSQL
+        would otherwise inline it, and its subqueries, into every place it is used)."""
+        return "MATERIALIZED" if self.postgres else ""
+
     def median(self, expression: str) -> str:
         if self.postgres:
             return f"percentile_cont(0.5) WITHIN GROUP (ORDER BY {expression})"
@@ -244,72 +249,78 @@ def _common(window: Window) -> tuple[str, dict[str, Any]]:
 # --- open work at the end of the day ---------------------------------------------------------
 
 
-def held_work(window: Window, *, by: str) -> list[HeldRow]:
-    """Open work at ``end`` grouped ``by`` "role", "stage" (node reference) or "holder"
-    (the user holding it; unassigned work is left out)."""
+@dataclass(frozen=True)
+class Held:
+    """Open work at the end of the day, grouped three ways."""
+
+    roles: list[HeldRow]
+    stages: list[HeldRow]  # key: the node reference
+    holders: list[HeldRow]  # key: the user holding it (unassigned work is left out)
+
+
+def held_work(window: Window) -> Held:
+    """Open work at ``end`` per role, per stage and per holder, in one statement: the open
+    tasks (and who held each) are found once and grouped three times."""
     sql = _Dialect()
     with_clause, params = _common(window)
     task, item, event = _table(Task), _table(QueueItem), _table(AuditEvent)
     holder_actions = _marks(HOLDER_ACTIONS, params, "holder_action")
     open_statuses = _marks(OPEN_STATUSES, params, "open_status")
     age = sql.seconds("%(end)s", "t.created")
-    open_work = f"""
-    open_work AS (
-        SELECT t.flow_task, q.due, q.stalled, {age} AS age,
-            (SELECT e.to_user_id FROM {event} e
-              WHERE e.task_id = t.id AND e.action IN ({holder_actions})
-                AND e.created < %(end)s
-              ORDER BY e.created DESC, e.id DESC LIMIT 1) AS holder
-        FROM {task} t
-        JOIN stage s ON s.flow_task = t.flow_task
-        LEFT JOIN {item} q ON q.task_id = t.id
-        WHERE t.created < %(end)s
-          AND (t.status IN ({open_statuses}) OR t.finished >= %(end)s)
-    )"""
-    if by == "role":
-        key, source, where = (
-            "r.role",
-            "open_work o JOIN role_stage r ON r.flow_task = o.flow_task",
-            "",
-        )
-    elif by == "stage":
-        key, source, where = "s.node", "open_work o JOIN stage s ON s.flow_task = o.flow_task", ""
-    elif by == "holder":
-        key, source, where = "o.holder", "open_work o", "WHERE o.holder IS NOT NULL"
-    else:
-        raise ValueError(f"cannot group open work by {by!r}")
     edges = (0, *AGE_BUCKET_EDGES, None)
     buckets = []
     for low, high in zip(edges, edges[1:], strict=False):
         condition = f"o.age >= {int(low)}" + (f" AND o.age < {int(high)}" if high else "")
         buckets.append(f"COUNT(*) FILTER (WHERE {condition})")
-    rows = _run(
-        f"""{with_clause}, {open_work}
-        SELECT {key},
-            COUNT(*),
+    figures = f"""COUNT(*),
             COUNT(*) FILTER (WHERE o.holder IS NULL),
             COUNT(*) FILTER (WHERE o.stalled < %(end)s),
             COUNT(*) FILTER (WHERE o.due < %(end)s),
             MAX(o.age),
             {sql.median("o.age")},
-            {", ".join(buckets)}
-        FROM {source} {where}
-        GROUP BY {key}""",
+            {", ".join(buckets)}"""
+    rows = _run(
+        f"""{with_clause},
+        open_work AS {sql.materialized()} (
+            SELECT t.flow_task, q.due, q.stalled, {age} AS age,
+                (SELECT e.to_user_id FROM {event} e
+                  WHERE e.task_id = t.id AND e.action IN ({holder_actions})
+                    AND e.created < %(end)s
+                  ORDER BY e.created DESC, e.id DESC LIMIT 1) AS holder
+            FROM {task} t
+            JOIN stage s ON s.flow_task = t.flow_task
+            LEFT JOIN {item} q ON q.task_id = t.id
+            WHERE t.created < %(end)s
+              AND (t.status IN ({open_statuses}) OR t.finished >= %(end)s)
+        )
+        SELECT 'role', r.role, {figures}
+        FROM open_work o JOIN role_stage r ON r.flow_task = o.flow_task
+        GROUP BY r.role
+        UNION ALL
+        SELECT 'stage', s.node, {figures}
+        FROM open_work o JOIN stage s ON s.flow_task = o.flow_task
+        GROUP BY s.node
+        UNION ALL
+        SELECT 'holder', CAST(o.holder AS VARCHAR(20)), {figures}
+        FROM open_work o WHERE o.holder IS NOT NULL
+        GROUP BY o.holder""",
         params,
     )
-    return [
-        HeldRow(
-            key=row[0],
-            open=row[1],
-            unassigned=row[2],
-            stalled=row[3],
-            overdue=row[4],
-            oldest=None if row[5] is None else int(row[5]),
-            median=None if row[6] is None else float(row[6]),
-            buckets=tuple(row[7:]),
+    grouped: dict[str, list[HeldRow]] = {"role": [], "stage": [], "holder": []}
+    for row in rows:
+        grouped[row[0]].append(
+            HeldRow(
+                key=int(row[1]) if row[0] == "holder" else row[1],
+                open=row[2],
+                unassigned=row[3],
+                stalled=row[4],
+                overdue=row[5],
+                oldest=None if row[6] is None else int(row[6]),
+                median=None if row[7] is None else float(row[7]),
+                buckets=tuple(row[8:]),
+            )
         )
-        for row in rows
-    ]
+    return Held(roles=grouped["role"], stages=grouped["stage"], holders=grouped["holder"])
 
 
 # --- what happened during the day ---------------------------------------------------------

@@ -336,14 +336,15 @@ class _DayBuilder:
         )
 
     def held(self) -> None:
-        for held in queries.held_work(self.window, by="role"):
-            if held.key in self.roles:
-                _hold(self.roles[held.key], held)
-        for held in queries.held_work(self.window, by="stage"):
-            if held.key in self.stages:
-                _hold(self.stages[held.key], held)
-        for held in queries.held_work(self.window, by="holder"):
-            _hold(self.person(held.key), held)
+        held = queries.held_work(self.window)
+        for row in held.roles:
+            if row.key in self.roles:
+                _hold(self.roles[row.key], row)
+        for row in held.stages:
+            if row.key in self.stages:
+                _hold(self.stages[row.key], row)
+        for row in held.holders:
+            _hold(self.person(row.key), row)
 
     def done(self) -> None:
         for ref, count in queries.created(self.window).items():
