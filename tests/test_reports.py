@@ -494,3 +494,17 @@ def test_sqlite_gives_the_same_report_as_postgresql(played, tmp_path):
 
     assert comparable(on_sqlite) == comparable(on_postgresql)
     assert on_sqlite["orders_delivered"] == 1  # not an empty report on both sides
+
+
+def test_the_database_keeps_one_snapshot_per_day(played):
+    from django.db import IntegrityError, transaction
+
+    snapshot = services.daily_report_build(day=DAY)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Snapshot.objects.create(
+            day=DAY, starts=snapshot.starts, ends=snapshot.ends, time_zone="UTC",
+            generated=snapshot.generated,
+        )  # fmt: skip
+    with pytest.raises(IntegrityError), transaction.atomic():
+        StageFigures.objects.create(snapshot=snapshot, node="conveyor.qualify")
+    assert Snapshot.objects.count() == 1

@@ -157,3 +157,8 @@ def test_the_page_speaks_russian(reported):
     assert "Ежедневный отчёт по очередям" in page
     assert "Возвраты полученные" in page and "Журнал вклада" in page
     assert "Менеджер активных продаж" in page  # the role's title from its file
+
+
+@pytest.mark.parametrize("url", ["/admin/reports/snapshot/", "/admin/reports/reportrecipient/add/"])
+def test_an_admin_keeps_the_recipients_and_reads_the_stored_days(reported, url):
+    assert browser("admin", reported).get(url).status_code == 200

@@ -14,7 +14,10 @@ live run would have:
 * a task was open at ``end`` if it was created before it and not finished before it;
 * who held it then is the ``to_user`` of its last assignment event (claim, assign,
   reassign, unassign) before ``end`` -- viewflow's ``owner`` is only the last owner;
-* ages are whole seconds from the task's creation to ``end``.
+* ages are whole seconds from the task's creation to ``end``;
+* a task was stalled at ``end`` if its queue item was marked stalled before ``end``
+  (``QueueItem.stalled`` is "stalled since"). A mark cleared later cannot be seen by a
+  backfill, so this relies on the mark staying while the task stays open.
 
 The same SQL runs on PostgreSQL and SQLite (the embedded default). Where they differ --
 seconds between two timestamps, a median, a JSON field -- ``_Dialect`` says it; SQLite
