@@ -334,7 +334,7 @@ def test_the_command_writes_csv_and_xlsx_files(played, tmp_path):
     report_command("--date", "2026-03-02", "--format", "xlsx", "--output", str(tmp_path / "d.x"))
     book = load_workbook(BytesIO((tmp_path / "d.x").read_bytes()))
     assert book.sheetnames == [
-        "Summary", "Roles", "Stages", "People", "Handoff quality", "Contribution ledger",
+        "Key figures", "Roles", "Stages", "People", "Handoff quality", "Contribution ledger",
         "Age of open work",
     ]  # fmt: skip
     roles = list(book["Roles"].iter_rows(values_only=True))
@@ -397,7 +397,7 @@ def test_the_email_has_the_key_figures_and_the_xlsx_attached_and_goes_once(playe
     ((name, content, mimetype),) = message.attachments
     assert name == "salesflow-report-2026-03-02.xlsx"
     assert mimetype == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    assert load_workbook(BytesIO(content))["Summary"]["B2"].value == "2026-03-02"
+    assert load_workbook(BytesIO(content))["Key figures"]["B2"].value == "2026-03-02"
 
     assert services.daily_report_email(day=DAY) is False  # once per day
     clock.move_to(at(1, 7))

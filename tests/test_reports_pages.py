@@ -137,7 +137,7 @@ def test_the_day_downloads_as_csv_xlsx_and_json(reported, file_format):
         assert response.content.decode().startswith("Key figures\r\n")
     elif file_format == "xlsx":
         book = load_workbook(BytesIO(response.content))
-        assert book["Summary"]["B2"].value == "2026-03-02"
+        assert book["Key figures"]["B2"].value == "2026-03-02"
     else:
         assert json.loads(response.content)["orders_delivered"] == 1
 

@@ -29,8 +29,8 @@ CONTENT_TYPES = {
 
 @dataclass(frozen=True)
 class Table:
-    name: str  # the XLSX sheet's name (31 characters at most)
-    title: str
+    name: str  # a stable key (the page finds its tables by it)
+    title: str  # in the reader's language; also the XLSX sheet's name
     columns: list[str]
     rows: list[list[Any]]
 
@@ -193,7 +193,7 @@ def report_xlsx(report: DailyReport) -> bytes:
 
     workbook = Workbook(write_only=True)
     for table in report_tables(report):
-        sheet = workbook.create_sheet(title=table.name[:31])
+        sheet = workbook.create_sheet(title=table.title[:31])  # Excel's limit
         sheet.append(table.columns)
         for row in table.rows:
             sheet.append(row)
