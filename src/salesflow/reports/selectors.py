@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from functools import cache
@@ -166,7 +166,6 @@ _SUMMED = (
     "open", "unassigned", "in_work", "stalled", "overdue", "created", "completed",
     "finished_late", "handoffs", "bounces_received", "bounces_caused",
 )  # fmt: skip
-_HELD = ("in_work", "stalled", "overdue", "oldest_age_seconds", "median_age_seconds")
 _DONE = ("completed", "finished_late", "handoffs", "bounces_received", "bounces_caused")
 
 
@@ -439,8 +438,10 @@ def _names(user_ids: Iterable[int]) -> dict[int, str]:
 
 
 def _finish(report: DailyReport, names: dict[int, str]) -> DailyReport:
-    """Names and titles filled in, rows in the order every reader shows them."""
+    """Names and titles filled in, rows in the order every reader shows them: roles and
+    stages as the conveyor runs, people by name, the ledger by stage and amount."""
     stage_index = {ref: number for number, ref in enumerate(stage_order())}
+    role_index = {code: number for number, code in enumerate(role_order())}
 
     def at(ref: str) -> int:
         return stage_index.get(ref, len(stage_index))
@@ -453,6 +454,8 @@ def _finish(report: DailyReport, names: dict[int, str]) -> DailyReport:
     for transition in report.transitions:
         transition.from_title = stage_title(transition.from_node)
         transition.to_title = stage_title(transition.to_node)
+    report.roles.sort(key=lambda r: (role_index.get(r.key, len(role_index)), r.key))
+    report.stages.sort(key=lambda s: (at(s.key), s.key))
     report.people.sort(key=lambda p: (p.name.lower(), p.user_id))
     report.transitions.sort(key=lambda t: (at(t.from_node), at(t.to_node), t.from_node, t.to_node))
     report.ledger.sort(key=lambda s: (at(s.node), -s.amount, s.name.lower(), s.user_id))
@@ -477,35 +480,22 @@ def daily_report(*, day: date) -> DailyReport | None:
     return daily_reports(days=[day]).get(day)
 
 
+_WORK_FIELDS = tuple(f.name for f in fields(WorkRow))
+_QUEUE_FIELDS = (*_WORK_FIELDS, "open", "unassigned", "created")
+_TRANSITION_FIELDS = tuple(
+    f.name for f in fields(TransitionRow) if f.name not in ("from_title", "to_title")
+)
+
+
 def _stored(snapshot: Snapshot) -> DailyReport:
-    held = (*_HELD, "age_buckets")
-    roles = {row.role: row for row in snapshot.roles.all()}
-    stages = {row.node: row for row in snapshot.stages.all()}
+    """A stored snapshot (its rows prefetched) as the report ``day_figures`` computes."""
 
-    def queue_row(stored: Any, key: str, title: str) -> QueueRow:
-        values = {name: getattr(stored, name) for name in (*held, *_DONE, "outcomes")}
-        return QueueRow(
-            key=key, title=title, open=stored.open, unassigned=stored.unassigned,
-            created=stored.created, **values,
-        )  # fmt: skip
+    def copy(row: Any, names: tuple[str, ...]) -> dict[str, Any]:
+        return {name: getattr(row, name) for name in names}
 
-    order = {code: n for n, code in enumerate(role_order())}
-    names: dict[int, str] = {}
-    people = []
-    for stored in snapshot.people.all():
-        names[stored.user_id] = stored.user.get_full_name() or stored.user.get_username()
-        values = {name: getattr(stored, name) for name in (*held, *_DONE, "outcomes")}
-        people.append(PersonRow(user_id=stored.user_id, **values))
-    ledger = []
-    for share in snapshot.contributions.all():
-        names[share.user_id] = share.user.get_full_name() or share.user.get_username()
-        ledger.append(
-            LedgerRow(
-                user_id=share.user_id, name="", node=share.node, title="", orders=share.orders,
-                amount=share.amount,
-            )
-        )  # fmt: skip
-    stage_index = {ref: n for n, ref in enumerate(stage_order())}
+    users = [row.user for row in snapshot.people.all()]
+    users += [row.user for row in snapshot.contributions.all()]
+    names = {user.pk: user.get_full_name() or user.get_username() for user in users}
     return _finish(
         DailyReport(
             day=snapshot.day,
@@ -513,27 +503,31 @@ def _stored(snapshot: Snapshot) -> DailyReport:
             ends=snapshot.ends,
             time_zone=snapshot.time_zone,
             roles=[
-                queue_row(roles[code], code, role_title(code))
-                for code in sorted(roles, key=lambda c: (order.get(c, len(order)), c))
+                QueueRow(key=row.role, title=role_title(row.role), **copy(row, _QUEUE_FIELDS))
+                for row in snapshot.roles.all()
             ],
             stages=[
-                queue_row(stages[ref], ref, stage_title(ref))
-                for ref in sorted(stages, key=lambda r: (stage_index.get(r, len(stage_index)), r))
+                QueueRow(key=row.node, title=stage_title(row.node), **copy(row, _QUEUE_FIELDS))
+                for row in snapshot.stages.all()
             ],
-            people=people,
+            people=[
+                PersonRow(user_id=row.user_id, **copy(row, _WORK_FIELDS))
+                for row in snapshot.people.all()
+            ],
             transitions=[
-                TransitionRow(
-                    from_node=row.from_node,
-                    to_node=row.to_node,
-                    handoffs=row.handoffs,
-                    bounces=row.bounces,
-                    claimed=row.claimed,
-                    latency_median_seconds=row.latency_median_seconds,
-                    latency_max_seconds=row.latency_max_seconds,
-                )
-                for row in snapshot.transitions.all()
+                TransitionRow(**copy(row, _TRANSITION_FIELDS)) for row in snapshot.transitions.all()
             ],
-            ledger=ledger,
+            ledger=[
+                LedgerRow(
+                    user_id=row.user_id,
+                    name="",
+                    node=row.node,
+                    title="",
+                    orders=row.orders,
+                    amount=row.amount,
+                )  # fmt: skip
+                for row in snapshot.contributions.all()
+            ],
             orders_delivered=snapshot.orders_delivered,
             delivered_amount=snapshot.delivered_amount,
             generated=snapshot.generated,
