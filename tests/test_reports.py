@@ -508,3 +508,13 @@ def test_the_database_keeps_one_snapshot_per_day(played):
     with pytest.raises(IntegrityError), transaction.atomic():
         StageFigures.objects.create(snapshot=snapshot, node="conveyor.qualify")
     assert Snapshot.objects.count() == 1
+
+
+def test_a_delivery_stage_that_is_not_a_stage_stops_the_start_up():
+    from salesflow.reports.checks import check_delivery_node
+
+    assert check_delivery_node(None) == []
+    with override_settings(SALESFLOW_DELIVERY_NODE="conveyor.shipping"):
+        (error,) = check_delivery_node(None)
+    assert error.id == "salesflow.E101"
+    assert "'conveyor.shipping', which is not a stage" in error.msg

@@ -13,7 +13,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives
+from django.core.mail import EmailMessage
 from django.db import models, transaction
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
@@ -113,7 +113,7 @@ def daily_report_build(*, day: date) -> Snapshot:
     return snapshot
 
 
-def _message(reports: dict[date, DailyReport], day: date, to: list[str]) -> EmailMultiAlternatives:
+def _message(reports: dict[date, DailyReport], day: date, to: list[str]) -> EmailMessage:
     report = reports[day]
     context = {
         "report": report,
@@ -121,7 +121,7 @@ def _message(reports: dict[date, DailyReport], day: date, to: list[str]) -> Emai
             report, reports.get(day - timedelta(days=1)), reports.get(day - timedelta(days=7))
         ),
     }
-    message = EmailMultiAlternatives(
+    message = EmailMessage(
         subject=_("Daily queue report for %(day)s") % {"day": day.isoformat()},
         body=render_to_string("salesflow/reports/email.txt", context),
         to=to,
