@@ -157,8 +157,23 @@ def test_the_page_speaks_russian(reported):
     assert "Ежедневный отчёт по очередям" in page
     assert "Возвраты полученные" in page and "Журнал вклада" in page
     assert "Менеджер активных продаж" in page  # the role's title from its file
+    assert "Понедельник, 2 марта 2026" in page
+    # numbers are written with a decimal comma in Russian -- but never an SVG coordinate
+    svg = page[page.index("<svg") : page.rindex("</svg>")]
+    assert re.search(r'(?:x|y|width|height)="\d+\.\d"', svg)
+    assert not re.search(r' (?:x|y|cx|cy|width|height)="[^"]*,', svg)
 
 
 @pytest.mark.parametrize("url", ["/admin/reports/snapshot/", "/admin/reports/reportrecipient/add/"])
 def test_an_admin_keeps_the_recipients_and_reads_the_stored_days(reported, url):
     assert browser("admin", reported).get(url).status_code == 200
+
+
+def test_a_missing_day_breaks_the_line_and_the_axis_counts_in_whole_numbers():
+    from salesflow.reports.charts import line_chart
+
+    chart = line_chart("depth", ["1", "2", "3", "4"], [("hunters", [3, 7, None, 4])])
+    (line,) = chart.lines
+    assert len(line.segments) == 2 and len(line.dots) == 3  # days 1-2, then day 4
+    assert [tick.label for tick in chart.y_ticks] == ["0", "2", "4", "6", "8", "10"]
+    assert line_chart("depth", ["1"], [("hunters", [None])]).empty

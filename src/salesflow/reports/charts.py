@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 
 # Distinct on white and for the common colour blindnesses (Okabe & Ito).
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442")
-WIDTH, HEIGHT = 640, 260
-LEFT, RIGHT, TOP, BOTTOM = 44, 12, 12, 56
+WIDTH, HEIGHT = 640, 240
+LEFT, RIGHT, TOP, BOTTOM = 44, 12, 12, 28
 
 
 @dataclass(frozen=True)
@@ -72,7 +72,7 @@ def _nice_top(value: float) -> int:
 
 def _y_ticks(top: int) -> list[Tick]:
     span = HEIGHT - BOTTOM - TOP
-    steps = 4 if top >= 4 else top
+    steps = next(n for n in (5, 4, 2, 1) if top % n == 0)  # whole numbers on the axis
     return [
         Tick(position=HEIGHT - BOTTOM - span * n / steps, label=str(round(top * n / steps)))
         for n in range(steps + 1)

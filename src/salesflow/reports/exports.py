@@ -15,6 +15,7 @@ from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from .models import AGE_BUCKET_LABELS
 from .selectors import DailyReport, outcome_label
@@ -47,7 +48,7 @@ def report_tables(report: DailyReport) -> list[Table]:
     """The report's tables, as the page, the CSV and the XLSX show them."""
     totals = report.totals
     summary = [
-        [_("Day"), report.day.isoformat()],
+        [pgettext("report", "Day"), report.day.isoformat()],
         [_("Time zone"), report.time_zone],
         [_("Generated"), report.generated.isoformat() if report.generated else ""],
         [_("Open at the end of the day"), totals.open],
@@ -55,7 +56,7 @@ def report_tables(report: DailyReport) -> list[Table]:
         [_("In work"), totals.in_work],
         [_("Stalled"), totals.stalled],
         [_("SLA breaches"), totals.sla_breaches],
-        [_("Created"), totals.created],
+        [pgettext("report", "Created"), totals.created],
         [_("Completed"), totals.completed],
         [_("Handoffs written"), totals.handoffs],
         [_("Bounces"), totals.bounces_received],
@@ -65,7 +66,7 @@ def report_tables(report: DailyReport) -> list[Table]:
     queue_columns = [
         _("Open"), _("Unassigned"), _("In work"), _("Stalled"), _("Overdue"),
         _("Finished late"), _("SLA breaches"), _("Oldest age, h"), _("Median age, h"),
-        _("Created"), _("Completed"), _("Outcomes"), _("Handoffs written"),
+        pgettext("report", "Created"), _("Completed"), _("Outcomes"), _("Handoffs written"),
         _("Bounces received"), _("Bounces caused"),
     ]  # fmt: skip
 

@@ -25,6 +25,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 # Upper edges (seconds) of the age groups of open work; the last group is open-ended.
 AGE_BUCKET_EDGES = (4 * 3600, 24 * 3600, 3 * 24 * 3600, 7 * 24 * 3600)
@@ -240,7 +241,7 @@ class ReportRecipient(models.Model):
 
     email = models.EmailField(_("e-mail"), unique=True)
     name = models.CharField(_("name"), max_length=200, blank=True)
-    active = models.BooleanField(_("active"), default=True)
+    active = models.BooleanField(pgettext_lazy("report recipient", "active"), default=True)
 
     class Meta:
         verbose_name = _("report recipient")

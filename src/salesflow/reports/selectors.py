@@ -21,7 +21,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db.models import Max, Min, Prefetch
 from django.utils import timezone
-from django.utils.translation import get_language
+from django.utils.translation import get_language, pgettext
 from django.utils.translation import gettext as _
 from viewflow.workflow.fields import get_task_ref
 
@@ -601,7 +601,7 @@ def key_figures(
 
     labels = [
         _("Open at the end of the day"), _("Unassigned"), _("In work"), _("Stalled"),
-        _("SLA breaches"), _("Oldest open work, h"), _("Created"), _("Completed"),
+        _("SLA breaches"), _("Oldest open work, h"), pgettext("report", "Created"), _("Completed"),
         _("Bounces"), _("Orders delivered"), _("Amount delivered"),
     ]  # fmt: skip
     return [

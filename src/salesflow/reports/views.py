@@ -17,7 +17,7 @@ from django.shortcuts import render
 from django.urls import path
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext_lazy
 from django.views import View
 from viewflow.urls import Application
 
@@ -38,12 +38,14 @@ from .selectors import (
 
 class DayForm(forms.Form):
     day = forms.DateField(
-        label=gettext_lazy("Day"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+        label=pgettext_lazy("report", "Day"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
     )
 
 
 class ExportForm(forms.Form):
-    day = forms.DateField(label=gettext_lazy("Day"))
+    day = forms.DateField(label=pgettext_lazy("report", "Day"))
     format = forms.ChoiceField(label=gettext_lazy("Format"), choices=[(f, f) for f in FORMATS])
 
 
