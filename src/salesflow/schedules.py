@@ -34,6 +34,11 @@ DEFAULT_SCHEDULES: dict[str, dict[str, Any]] = {
         "task": "salesflow.api.tasks.expire_idempotency_keys",
         "crontab": {"minute": "30", "hour": "3"},
     },
+    "reports: daily queue report": {
+        # yesterday's report, stored and e-mailed to the report's recipients
+        "task": "salesflow.reports.tasks.daily_report",
+        "crontab": {"minute": "0", "hour": "6"},
+    },
 }
 
 

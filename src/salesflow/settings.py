@@ -75,6 +75,7 @@ INSTALLED_APPS = [
     "salesflow.conveyor",
     "salesflow.queues",
     "salesflow.api",
+    "salesflow.reports",
     # the company's conveyors
     "flows",
     # benchmarks (no models; `salesflow bench ...`)
@@ -337,3 +338,6 @@ SPECTACULAR_SETTINGS = {
 }
 # A repeated Idempotency-Key answers with the first response for this long.
 SALESFLOW_IDEMPOTENCY_KEY_DAYS = env.int("SALESFLOW_IDEMPOTENCY_KEY_DAYS", default=7)
+# The stage whose completion delivers an order: the daily report's contribution ledger
+# credits each delivered order to the people who carried it through its stages.
+SALESFLOW_DELIVERY_NODE = env.str("SALESFLOW_DELIVERY_NODE", default="conveyor.delivery")

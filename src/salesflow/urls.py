@@ -10,6 +10,7 @@ from .clients.viewsets import ClientsApp
 from .conveyor.registry import flows
 from .conveyor.viewsets import ConveyorAppViewset
 from .queues.viewsets import WorkApp
+from .reports.views import ReportsApplication
 from .views import health
 
 site = Site(
@@ -18,6 +19,7 @@ site = Site(
         WorkApp(),
         *(ConveyorAppViewset(flow_class, icon="conveyor_belt") for flow_class in flows()),
         ClientsApp(),
+        ReportsApplication(),
     ],
 )
 

@@ -11,6 +11,7 @@ BENCHMARKS = {
     "inbox": "bench.inbox",
     "claim": "bench.claim",
     "intake": "bench.intake",
+    "report": "bench.report",
 }
 
 

@@ -557,6 +557,7 @@ def stalled_scan(*, now: datetime | None = None) -> list[int]:
                     client_id=clients.get(process_id),
                     from_user_id=owner_id,
                     reason=str(StallReason(reason).label),
+                    data={"stall": str(reason)},
                 )
                 for task_id, process_id, owner_id in rows
             )

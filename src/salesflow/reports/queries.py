@@ -1,0 +1,517 @@
+"""The SQL behind a day's report: a fixed handful of aggregate queries, whatever the size.
+
+Each function runs one statement over viewflow's task table and our queue, audit and
+handoff tables for one day ``[start, end)`` and returns grouped rows -- never one row per
+task. They are written by hand because they need what the ORM cannot say in one query:
+common table expressions mapping flow nodes to stages and roles, ``FILTER`` clauses,
+a median (``percentile_cont`` on PostgreSQL), and "as of the end of the day" lookups in
+the audit trail.
+
+Everything is computed *as of the end of the day* from timestamps and the append-only
+audit trail, never from the current state of a row, so a backfill gives the figures the
+live run would have:
+
+* a task was open at ``end`` if it was created before it and not finished before it;
+* who held it then is the ``to_user`` of its last assignment event (claim, assign,
+  reassign, unassign) before ``end`` -- viewflow's ``owner`` is only the last owner;
+* ages are whole seconds from the task's creation to ``end``;
+* a task was stalled at ``end`` if its queue item was marked stalled before ``end``
+  (``QueueItem.stalled`` is "stalled since"). A mark cleared later cannot be seen by a
+  backfill, so this relies on the mark staying while the task stays open.
+
+The same SQL runs on PostgreSQL and SQLite (the embedded default). Where they differ --
+seconds between two timestamps, a median, a JSON field -- ``_Dialect`` says it; SQLite
+gets a ``sf_median`` aggregate registered on each connection (``register_sqlite_functions``),
+which gives the same figures as ``percentile_cont(0.5)``.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.db import connection
+from viewflow.workflow.models import Task
+
+from salesflow.audit.models import AuditEvent
+from salesflow.clients.models import Lead, Order
+from salesflow.handoff.models import HandoffNote
+from salesflow.queues.models import QueueItem
+
+from .models import AGE_BUCKET_EDGES
+
+OPEN_STATUSES = ("NEW", "ASSIGNED", "STARTED")
+# audit actions that change who holds a task
+HOLDER_ACTIONS = (
+    AuditEvent.Action.ASSIGN,
+    AuditEvent.Action.CLAIM,
+    AuditEvent.Action.REASSIGN,
+    AuditEvent.Action.UNASSIGN,
+)
+# audit actions that finish a stage (exactly one per finished stage task)
+COMPLETION_ACTIONS = (
+    AuditEvent.Action.COMPLETE,
+    AuditEvent.Action.HANDOFF,
+    AuditEvent.Action.APPROVE,
+    AuditEvent.Action.BOUNCE,
+    AuditEvent.Action.REJECT,
+)
+# completions that send the work back instead of forward
+BACKWARD_ACTIONS = (AuditEvent.Action.BOUNCE, AuditEvent.Action.REJECT)
+
+
+@dataclass(frozen=True)
+class Layout:
+    """The configured stages, as the task table spells them.
+
+    ``stages``: (viewflow task reference, node reference) of every human stage;
+    ``roles``: (viewflow task reference, role code) for every role performing a stage;
+    ``approvals``: node references of approval stages (their send-backs are rejections);
+    ``delivery``: the viewflow task reference of the stage that delivers an order.
+    """
+
+    stages: tuple[tuple[str, str], ...]
+    roles: tuple[tuple[str, str], ...]
+    approvals: tuple[str, ...]
+    delivery: str
+
+
+@dataclass(frozen=True)
+class Window:
+    """One day of the configured stages: ``[start, end)``."""
+
+    layout: Layout
+    start: datetime
+    end: datetime
+
+
+@dataclass(frozen=True)
+class HeldRow:
+    """Open work at the end of the day of one group (``key``: role, stage or person)."""
+
+    key: Any
+    open: int
+    unassigned: int
+    stalled: int
+    overdue: int
+    oldest: int | None
+    median: float | None
+    buckets: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class CompletionRow:
+    node: str
+    owner_id: int | None
+    action: str | None
+    outcome: str | None
+    tasks: int
+    late: int
+
+
+@dataclass(frozen=True)
+class NoteRow:
+    kind: str
+    from_node: str
+    to_node: str
+    author_id: int
+    caused_by_id: int | None
+    notes: int
+
+
+@dataclass(frozen=True)
+class LatencyRow:
+    from_node: str
+    to_node: str
+    claimed: int
+    median: float | None
+    longest: int | None
+
+
+@dataclass(frozen=True)
+class ContributionRow:
+    node: str
+    user_id: int
+    orders: int
+    amount: Any  # Decimal on PostgreSQL, float on SQLite
+
+
+# --- the database's dialect --------------------------------------------------------------
+
+
+class _Dialect:
+    """The few spellings PostgreSQL and SQLite do not share."""
+
+    def __init__(self) -> None:
+        self.postgres = connection.vendor == "postgresql"
+
+    def seconds(self, later: str, earlier: str) -> str:
+        """Whole seconds from ``earlier`` to ``later`` (both truncated to the second)."""
+        if self.postgres:
+            return (
+                f"CAST(EXTRACT(EPOCH FROM date_trunc('second', {later})"
+                f" - date_trunc('second', {earlier})) AS bigint)"
+            )
+        return (
+            f"(CAST(strftime('%%s', {later}) AS INTEGER)"
+            f" - CAST(strftime('%%s', {earlier}) AS INTEGER))"
+        )
+
+    def materialized(self) -> str:
+        """Compute a common table expression once, not once per reference (PostgreSQL
+        would otherwise inline it, and its subqueries, into every place it is used)."""
+        return "MATERIALIZED" if self.postgres else ""
+
+    def median(self, expression: str) -> str:
+        if self.postgres:
+            return f"percentile_cont(0.5) WITHIN GROUP (ORDER BY {expression})"
+        return f"sf_median({expression})"
+
+    def json_text(self, column: str, key: str) -> str:
+        if self.postgres:
+            return f"({column} ->> '{key}')"
+        return f"json_extract({column}, '$.{key}')"
+
+    def timestamp(self, value: datetime) -> Any:
+        return connection.ops.adapt_datetimefield_value(value)
+
+
+class _SqliteMedian:
+    """``sf_median(x)`` for SQLite: the median as ``percentile_cont(0.5)`` computes it."""
+
+    def __init__(self) -> None:
+        self.values: list[float] = []
+
+    def step(self, value: float | None) -> None:
+        if value is not None:
+            self.values.append(value)
+
+    def finalize(self) -> float | None:
+        return float(statistics.median(self.values)) if self.values else None
+
+
+def register_sqlite_functions(sender: Any, connection: Any, **kwargs: Any) -> None:
+    """``connection_created`` receiver: give SQLite connections ``sf_median``."""
+    if connection.vendor == "sqlite":
+        connection.connection.create_aggregate("sf_median", 1, _SqliteMedian)
+
+
+# --- building statements -----------------------------------------------------------------
+
+
+def _table(model: Any) -> str:
+    return connection.ops.quote_name(model._meta.db_table)
+
+
+def _marks(values: Iterable[Any], params: dict[str, Any], prefix: str) -> str:
+    """``%(prefix0)s, %(prefix1)s, ...`` for ``values``, added to ``params``."""
+    names = []
+    for number, value in enumerate(values):
+        params[f"{prefix}{number}"] = str(value)
+        names.append(f"%({prefix}{number})s")
+    return ", ".join(names) if names else "NULL"
+
+
+def _values(
+    name: str, columns: Sequence[str], rows: Sequence[Sequence[str]], params: dict[str, Any]
+) -> str:
+    """A common table expression ``name(columns)`` holding ``rows`` (as parameters)."""
+    if not rows:
+        nulls = ", ".join("CAST(NULL AS VARCHAR(200))" for _ in columns)
+        return f"{name}({', '.join(columns)}) AS (SELECT {nulls} WHERE 1 = 0)"
+    lines = []
+    for number, row in enumerate(rows):
+        lines.append(f"({_marks(row, params, f'{name}_{number}_')})")
+    return f"{name}({', '.join(columns)}) AS (VALUES {', '.join(lines)})"
+
+
+def _run(sql: str, params: dict[str, Any]) -> list[tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def _common(window: Window) -> tuple[str, dict[str, Any]]:
+    """The ``WITH`` clause every statement starts with (stages and roles) and its params:
+    ``start`` and ``end`` of the day."""
+    sql = _Dialect()
+    params: dict[str, Any] = {
+        "start": sql.timestamp(window.start),
+        "end": sql.timestamp(window.end),
+    }
+    ctes = [
+        _values("stage", ("flow_task", "node"), window.layout.stages, params),
+        _values("role_stage", ("flow_task", "role"), window.layout.roles, params),
+    ]
+    return "WITH " + ",\n".join(ctes), params
+
+
+# --- open work at the end of the day ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Held:
+    """Open work at the end of the day, grouped three ways."""
+
+    roles: list[HeldRow]
+    stages: list[HeldRow]  # key: the node reference
+    holders: list[HeldRow]  # key: the user holding it (unassigned work is left out)
+
+
+def held_work(window: Window) -> Held:
+    """Open work at ``end`` per role, per stage and per holder, in one statement: the open
+    tasks (and who held each) are found once and grouped three times."""
+    sql = _Dialect()
+    with_clause, params = _common(window)
+    task, item, event = _table(Task), _table(QueueItem), _table(AuditEvent)
+    holder_actions = _marks(HOLDER_ACTIONS, params, "holder_action")
+    open_statuses = _marks(OPEN_STATUSES, params, "open_status")
+    age = sql.seconds("%(end)s", "t.created")
+    edges = (0, *AGE_BUCKET_EDGES, None)
+    buckets = []
+    for low, high in zip(edges, edges[1:], strict=False):
+        condition = f"o.age >= {int(low)}" + (f" AND o.age < {int(high)}" if high else "")
+        buckets.append(f"COUNT(*) FILTER (WHERE {condition})")
+    figures = f"""COUNT(*),
+            COUNT(*) FILTER (WHERE o.holder IS NULL),
+            COUNT(*) FILTER (WHERE o.stalled < %(end)s),
+            COUNT(*) FILTER (WHERE o.due < %(end)s),
+            MAX(o.age),
+            {sql.median("o.age")},
+            {", ".join(buckets)}"""
+    rows = _run(
+        f"""{with_clause},
+        open_work AS {sql.materialized()} (
+            SELECT t.flow_task, q.due, q.stalled, {age} AS age,
+                (SELECT e.to_user_id FROM {event} e
+                  WHERE e.task_id = t.id AND e.action IN ({holder_actions})
+                    AND e.created < %(end)s
+                  ORDER BY e.created DESC, e.id DESC LIMIT 1) AS holder
+            FROM {task} t
+            JOIN stage s ON s.flow_task = t.flow_task
+            LEFT JOIN {item} q ON q.task_id = t.id
+            WHERE t.created < %(end)s
+              AND (t.status IN ({open_statuses}) OR t.finished >= %(end)s)
+        )
+        SELECT 'role', r.role, {figures}
+        FROM open_work o JOIN role_stage r ON r.flow_task = o.flow_task
+        GROUP BY r.role
+        UNION ALL
+        SELECT 'stage', s.node, {figures}
+        FROM open_work o JOIN stage s ON s.flow_task = o.flow_task
+        GROUP BY s.node
+        UNION ALL
+        SELECT 'holder', CAST(o.holder AS VARCHAR(20)), {figures}
+        FROM open_work o WHERE o.holder IS NOT NULL
+        GROUP BY o.holder""",
+        params,
+    )
+    grouped: dict[str, list[HeldRow]] = {"role": [], "stage": [], "holder": []}
+    for row in rows:
+        grouped[row[0]].append(
+            HeldRow(
+                key=int(row[1]) if row[0] == "holder" else row[1],
+                open=row[2],
+                unassigned=row[3],
+                stalled=row[4],
+                overdue=row[5],
+                oldest=None if row[6] is None else int(row[6]),
+                median=None if row[7] is None else float(row[7]),
+                buckets=tuple(row[8:]),
+            )
+        )
+    return Held(roles=grouped["role"], stages=grouped["stage"], holders=grouped["holder"])
+
+
+# --- what happened during the day ---------------------------------------------------------
+
+
+def created(window: Window) -> dict[str, int]:
+    """Stage tasks created during the day, by node reference."""
+    with_clause, params = _common(window)
+    rows = _run(
+        f"""{with_clause}
+        SELECT s.node, COUNT(*) FROM {_table(Task)} t JOIN stage s ON s.flow_task = t.flow_task
+        WHERE t.created >= %(start)s AND t.created < %(end)s
+        GROUP BY s.node""",
+        params,
+    )
+    return dict(rows)
+
+
+def completions(window: Window) -> list[CompletionRow]:
+    """Stage tasks finished during the day, by node, owner, how they were finished (the
+    completion's audit action) and the outcome it recorded; ``late``: after their due."""
+    sql = _Dialect()
+    with_clause, params = _common(window)
+    actions = _marks(COMPLETION_ACTIONS, params, "action")
+    outcome = sql.json_text("e.data", "outcome")
+    rows = _run(
+        f"""{with_clause}
+        SELECT s.node, t.owner_id, e.action, {outcome}, COUNT(*),
+            COUNT(*) FILTER (WHERE q.due < t.finished)
+        FROM {_table(Task)} t
+        JOIN stage s ON s.flow_task = t.flow_task
+        LEFT JOIN {_table(QueueItem)} q ON q.task_id = t.id
+        LEFT JOIN {_table(AuditEvent)} e ON e.task_id = t.id AND e.action IN ({actions})
+        WHERE t.status = 'DONE' AND t.finished >= %(start)s AND t.finished < %(end)s
+        GROUP BY s.node, t.owner_id, e.action, {outcome}""",
+        params,
+    )
+    return [CompletionRow(*row) for row in rows]
+
+
+def notes(window: Window) -> list[NoteRow]:
+    """Handoff and bounce notes written during the day, by transition and author.
+
+    For a bounce, ``caused_by_id`` is whoever last completed the stage it was sent back
+    to, before it was sent back: the person whose work bounced. Send-backs from approval
+    stages (discount rejections) are left out."""
+    with_clause, params = _common(window)
+    task, note = _table(Task), _table(HandoffNote)
+    params["bounce"] = HandoffNote.Kind.BOUNCE
+    not_rejection = (
+        f"AND NOT (n.kind = %(bounce)s AND n.from_node IN"
+        f" ({_marks(window.layout.approvals, params, 'approval')}))"
+        if window.layout.approvals
+        else ""
+    )
+    rows = _run(
+        f"""{with_clause}
+        SELECT n.kind, n.from_node, n.to_node, n.author_id,
+            CASE WHEN n.kind = %(bounce)s THEN (
+                SELECT d.owner_id FROM {task} d JOIN stage ds ON ds.flow_task = d.flow_task
+                WHERE d.process_id = n.process_id AND ds.node = n.to_node
+                  AND d.status = 'DONE' AND d.finished <= n.created
+                ORDER BY d.finished DESC, d.id DESC LIMIT 1
+            ) END AS caused_by,
+            COUNT(*)
+        FROM {note} n
+        WHERE n.created >= %(start)s AND n.created < %(end)s
+          {not_rejection}
+        GROUP BY n.kind, n.from_node, n.to_node, n.author_id, caused_by""",
+        params,
+    )
+    return [NoteRow(*row) for row in rows]
+
+
+def handoff_latency(window: Window) -> list[LatencyRow]:
+    """The time from a handoff (the stage done, its note written) to the next role taking
+    the work, for work first taken during the day, by transition.
+
+    The work taken is the first task of the note's receiving stage created after the note;
+    "taken" is the task's first claim or assignment to a person. Tasks created by a bounce
+    are not handoffs and are left out (a later task of the same stage came in between)."""
+    sql = _Dialect()
+    with_clause, params = _common(window)
+    task, note, event = _table(Task), _table(HandoffNote), _table(AuditEvent)
+    taking = _marks(
+        (AuditEvent.Action.ASSIGN, AuditEvent.Action.CLAIM, AuditEvent.Action.REASSIGN),
+        params,
+        "taking",
+    )
+    params["handoff"] = HandoffNote.Kind.HANDOFF
+    latency = sql.seconds("f.taken", "n.created")
+    rows = _run(
+        f"""{with_clause},
+        first_taken AS (
+            SELECT e.task_id, e.created AS taken FROM {event} e
+            WHERE e.action IN ({taking}) AND e.to_user_id IS NOT NULL
+              AND e.created >= %(start)s AND e.created < %(end)s
+              AND NOT EXISTS (
+                SELECT 1 FROM {event} p
+                WHERE p.task_id = e.task_id AND p.action IN ({taking})
+                  AND p.to_user_id IS NOT NULL
+                  AND (p.created < e.created OR (p.created = e.created AND p.id < e.id)))
+        ),
+        sample AS (
+            SELECT n.from_node, n.to_node, {latency} AS latency
+            FROM first_taken f
+            JOIN {task} t ON t.id = f.task_id
+            JOIN stage s ON s.flow_task = t.flow_task
+            JOIN {note} n ON n.id = (
+                SELECT n2.id FROM {note} n2
+                WHERE n2.process_id = t.process_id AND n2.to_node = s.node
+                  AND n2.kind = %(handoff)s AND n2.created <= t.created
+                ORDER BY n2.created DESC, n2.id DESC LIMIT 1)
+            WHERE NOT EXISTS (
+                SELECT 1 FROM {task} m
+                WHERE m.process_id = t.process_id AND m.flow_task = t.flow_task
+                  AND m.created >= n.created AND m.created < t.created)
+        )
+        SELECT from_node, to_node, COUNT(*), {sql.median("latency")}, MAX(latency)
+        FROM sample GROUP BY from_node, to_node""",
+        params,
+    )
+    return [
+        LatencyRow(
+            from_node=row[0],
+            to_node=row[1],
+            claimed=row[2],
+            median=None if row[3] is None else float(row[3]),
+            longest=None if row[4] is None else int(row[4]),
+        )
+        for row in rows
+    ]
+
+
+def contributions(window: Window) -> list[ContributionRow]:
+    """The contribution ledger of the day: orders delivered during the day (their first
+    forward completion of the delivery stage), credited per stage to whoever last
+    completed that stage forward before the delivery, with the order's amount after
+    discount."""
+    with_clause, params = _common(window)
+    task, event, lead, order = _table(Task), _table(AuditEvent), _table(Lead), _table(Order)
+    backward = _marks(BACKWARD_ACTIONS, params, "backward")
+    params["delivery"] = window.layout.delivery
+    forward = (
+        "NOT EXISTS (SELECT 1 FROM {event} b WHERE b.task_id = {alias}.id"
+        f" AND b.action IN ({backward}))"
+    )
+    rows = _run(
+        f"""{with_clause},
+        delivered AS (
+            SELECT t.process_id, t.finished AS at FROM {task} t
+            WHERE t.flow_task = %(delivery)s AND t.status = 'DONE'
+              AND t.finished >= %(start)s AND t.finished < %(end)s
+              AND {forward.format(event=event, alias="t")}
+              AND NOT EXISTS (
+                SELECT 1 FROM {task} p
+                WHERE p.process_id = t.process_id AND p.flow_task = t.flow_task
+                  AND p.status = 'DONE' AND p.finished < t.finished
+                  AND {forward.format(event=event, alias="p")})
+        ),
+        carried AS (
+            SELECT d.process_id, s.node, t.owner_id,
+                ROW_NUMBER() OVER (
+                    PARTITION BY d.process_id, t.flow_task ORDER BY t.finished DESC, t.id DESC
+                ) AS latest
+            FROM delivered d
+            JOIN {task} t ON t.process_id = d.process_id
+            JOIN stage s ON s.flow_task = t.flow_task
+            WHERE t.status = 'DONE' AND t.finished <= d.at
+              AND {forward.format(event=event, alias="t")}
+        )
+        SELECT c.node, c.owner_id, COUNT(*),
+            SUM(ROUND(o.amount * (100 - o.discount) / 100, 2))
+        FROM carried c
+        JOIN {lead} l ON l.process_id = c.process_id
+        JOIN {order} o ON o.lead_id = l.id
+        WHERE c.latest = 1 AND c.owner_id IS NOT NULL
+        GROUP BY c.node, c.owner_id""",
+        params,
+    )
+    return [ContributionRow(*row) for row in rows]
+
+
+def first_task_created() -> datetime | None:
+    """When the first stage task was created: the day the data begins."""
+    return (
+        Task.objects.filter(flow_task_type="HUMAN")
+        .order_by("created")
+        .values_list("created", flat=True)
+        .first()
+    )

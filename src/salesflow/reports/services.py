@@ -1,0 +1,162 @@
+"""Building, storing and e-mailing the daily queue report.
+
+``daily_report_build`` computes a day with the selectors' aggregate queries -- as of the
+end of that day, so a backfill gives the live run's figures -- and then replaces the day's
+stored snapshot in one transaction: a run that fails leaves the previous snapshot as it
+was, and the unique day keeps one snapshot per day however often it runs.
+``daily_report_email`` sends a stored day to the recipients an admin keeps, once.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.mail import EmailMessage
+from django.db import models, transaction
+from django.template.loader import render_to_string
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+
+from .exceptions import NoRecipients, ReportDayInvalid, ReportNotFound
+from .exports import CONTENT_TYPES, file_name, report_xlsx
+from .models import (
+    Contribution,
+    PersonFigures,
+    RoleFigures,
+    Snapshot,
+    StageFigures,
+    TransitionFigures,
+)
+from .selectors import (
+    DailyReport,
+    daily_reports,
+    data_start,
+    day_figures,
+    key_figures,
+    report_recipients,
+)
+
+ROW_MODELS = (RoleFigures, StageFigures, PersonFigures, TransitionFigures, Contribution)
+
+
+def report_day_check(*, day: date) -> None:
+    """Refuse (ReportDayInvalid) a day that cannot be reported: today or later (it has not
+    ended), or a day before the first conveyor task."""
+    today = timezone.localdate()
+    if day >= today:
+        raise ReportDayInvalid(
+            _(
+                "%(day)s has not ended yet: a day's report can be built from the next day on "
+                "(the latest is %(yesterday)s)."
+            )
+            % {"day": day.isoformat(), "yesterday": (today - timedelta(days=1)).isoformat()}
+        )
+    first = data_start()
+    if first is None:
+        raise ReportDayInvalid(_("There is no conveyor data yet: nothing to report."))
+    if day < first:
+        raise ReportDayInvalid(
+            _("The conveyor's data begins on %(first)s; %(day)s is before it.")
+            % {"first": first.isoformat(), "day": day.isoformat()}
+        )
+
+
+def _values(model: type[models.Model], row: Any) -> dict[str, Any]:
+    """The model's figure fields, read from a report row of the same names."""
+    return {
+        field.attname: getattr(row, field.attname)
+        for field in model._meta.concrete_fields
+        if hasattr(row, field.attname) and field.attname not in ("id", "snapshot_id")
+    }
+
+
+def daily_report_build(*, day: date) -> Snapshot:
+    """Compute ``day``'s report and store it, replacing that day's snapshot if there is
+    one (its ``emailed`` is kept). ReportDayInvalid, before anything is read or written,
+    for a day that cannot be reported."""
+    report_day_check(day=day)
+    report = day_figures(day=day)
+    with transaction.atomic():
+        snapshot, _ = Snapshot.objects.update_or_create(
+            day=day,
+            defaults={
+                "starts": report.starts,
+                "ends": report.ends,
+                "time_zone": report.time_zone,
+                "generated": timezone.now(),
+                "orders_delivered": report.orders_delivered,
+                "delivered_amount": report.delivered_amount,
+            },
+        )
+        for model in ROW_MODELS:
+            model._default_manager.filter(snapshot=snapshot).delete()
+        RoleFigures.objects.bulk_create(
+            RoleFigures(snapshot=snapshot, role=row.key, **_values(RoleFigures, row))
+            for row in report.roles
+        )
+        StageFigures.objects.bulk_create(
+            StageFigures(snapshot=snapshot, node=row.key, **_values(StageFigures, row))
+            for row in report.stages
+        )
+        PersonFigures.objects.bulk_create(
+            PersonFigures(snapshot=snapshot, **_values(PersonFigures, row)) for row in report.people
+        )
+        TransitionFigures.objects.bulk_create(
+            TransitionFigures(snapshot=snapshot, **_values(TransitionFigures, row))
+            for row in report.transitions
+        )
+        Contribution.objects.bulk_create(
+            Contribution(snapshot=snapshot, **_values(Contribution, row)) for row in report.ledger
+        )
+    return snapshot
+
+
+def _message(reports: dict[date, DailyReport], day: date, to: list[str]) -> EmailMessage:
+    report = reports[day]
+    context = {
+        "report": report,
+        "figures": key_figures(
+            report, reports.get(day - timedelta(days=1)), reports.get(day - timedelta(days=7))
+        ),
+    }
+    message = EmailMessage(
+        subject=_("Daily queue report for %(day)s") % {"day": day.isoformat()},
+        body=render_to_string("salesflow/reports/email.txt", context),
+        to=to,
+    )
+    message.attach(file_name(report, "xlsx"), report_xlsx(report), CONTENT_TYPES["xlsx"])
+    return message
+
+
+def daily_report_email(*, day: date, force: bool = False) -> bool:
+    """E-mail ``day``'s stored report to the active recipients: the key figures beside the
+    day before's and the week before's in the body, the whole report as XLSX attached, in
+    the installation's language.
+
+    Once per day: False, and nothing sent, if it already went out (unless ``force``).
+    NoRecipients when an admin has configured none; ReportNotFound when the day has no
+    stored report (build it first)."""
+    recipients = report_recipients()
+    if not recipients:
+        raise NoRecipients(
+            _(
+                "Nobody would get the daily report: add recipients under Reports → Report "
+                "recipients in the admin."
+            )
+        )
+    with transaction.atomic():
+        snapshot = Snapshot.objects.select_for_update().filter(day=day).first()
+        if snapshot is None:
+            raise ReportNotFound(
+                _("There is no report for %(day)s: build it first.") % {"day": day.isoformat()}
+            )
+        if snapshot.emailed is not None and not force:
+            return False
+        with translation.override(settings.LANGUAGE_CODE):
+            reports = daily_reports(days=[day, day - timedelta(days=1), day - timedelta(days=7)])
+            _message(reports, day, recipients).send()
+        snapshot.emailed = timezone.now()
+        snapshot.save(update_fields=["emailed"])
+    return True

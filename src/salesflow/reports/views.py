@@ -1,0 +1,151 @@
+"""The report's pages, in viewflow's site as their own application ("Reports").
+
+Thin: parse the form, call one selector (which checks the reader may see reports), render.
+A refusal is shown with its message: 403 for a person who is not a team lead or an admin
+(the menu hides the application from them too), 404 for a day without a report.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from django import forms
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import path
+from django.utils.text import slugify
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, pgettext_lazy
+from django.views import View
+from viewflow.urls import Application
+
+from salesflow.exceptions import NotPermitted, SalesflowError
+
+from . import charts
+from .exports import CONTENT_TYPES, FORMATS, file_name, report_file, report_tables
+from .models import AGE_BUCKET_LABELS
+from .selectors import (
+    ReportOverview,
+    access_daily_report,
+    access_report_overview,
+    can_read_reports,
+    key_figures,
+    outcome_label,
+)
+
+
+class DayForm(forms.Form):
+    day = forms.DateField(
+        label=pgettext_lazy("report", "Day"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+
+
+class ExportForm(forms.Form):
+    day = forms.DateField(label=pgettext_lazy("report", "Day"))
+    format = forms.ChoiceField(label=gettext_lazy("Format"), choices=[(f, f) for f in FORMATS])
+
+
+def _refused(error: SalesflowError) -> None:
+    """Refusals a page cannot show as content: raised as Django's own responses."""
+    if isinstance(error, NotPermitted):
+        raise PermissionDenied(error.message)
+
+
+def _charts(overview: ReportOverview) -> dict[str, charts.Chart]:
+    report = overview.report
+    trend = overview.trend
+    return {
+        "depth": charts.line_chart(
+            _("Open work per role at the end of each day, last 30 days"),
+            [day.strftime("%d.%m") for day in trend.days],
+            trend.series,
+        ),
+        "ages": charts.bar_chart(
+            _("Age of open work at the end of the day, per role"),
+            [str(label) for label in AGE_BUCKET_LABELS],
+            [(row.title, row.age_buckets) for row in report.roles if row.open],
+        ),
+        "throughput": charts.bar_chart(
+            _("Throughput per stage during the day"),
+            [row.title for row in report.stages],
+            [
+                (_("created"), [row.created for row in report.stages]),
+                (_("completed"), [row.completed for row in report.stages]),
+                (_("sent back"), [row.bounces_received for row in report.stages]),
+            ],
+        ),
+    }
+
+
+class DailyReportView(View):
+    """The day's report beside the day before and the same day a week before."""
+
+    template_name = "salesflow/reports/daily.html"
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        form = DayForm(request.GET or None)
+        context: dict[str, Any] = {"form": form}
+        if form.is_bound and not form.is_valid():
+            return render(request, self.template_name, context, status=400)
+        day: date | None = form.cleaned_data.get("day") if form.is_bound else None
+        try:
+            overview = access_report_overview(user=request.user, day=day)
+        except SalesflowError as error:
+            _refused(error)
+            context["refusal"] = error.message
+            return render(request, self.template_name, context, status=error.status)
+        report = overview.report
+        context.update(
+            overview=overview,
+            report=report,
+            figures=key_figures(report, overview.day_before, overview.week_before),
+            charts=_charts(overview),
+            tables={slugify(t.name).replace("-", "_"): t for t in report_tables(report)},
+            formats=FORMATS,
+            outcome_label=outcome_label,
+        )
+        return render(request, self.template_name, context)
+
+
+class ExportView(View):
+    """A stored day's report as a file: ``?day=YYYY-MM-DD&format=json|csv|xlsx``."""
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        if not can_read_reports(request.user):
+            raise PermissionDenied(_("The daily report is for team leads and admins."))
+        form = ExportForm(request.GET)
+        if not form.is_valid():
+            return render(request, "salesflow/reports/daily.html", {"form": form}, status=400)
+        file_format = form.cleaned_data["format"]
+        try:
+            report = access_daily_report(user=request.user, day=form.cleaned_data["day"])
+        except SalesflowError as error:
+            _refused(error)
+            return render(
+                request,
+                "salesflow/reports/daily.html",
+                {"form": DayForm(), "refusal": error.message},
+                status=error.status,
+            )
+        response = HttpResponse(
+            report_file(report, file_format), content_type=CONTENT_TYPES[file_format]
+        )
+        response["Content-Disposition"] = f'attachment; filename="{file_name(report, file_format)}"'
+        return response
+
+
+class ReportsApplication(Application):
+    """ "Reports" in the site's menu, shown only to those who may read the report."""
+
+    title = gettext_lazy("Reports")
+    icon = "insights"
+    app_name = "reports"
+    menu_template_name = "salesflow/reports/menu.html"
+    permission = staticmethod(can_read_reports)
+
+    daily_path = path("daily/", DailyReportView.as_view(), name="daily")
+    export_path = path("daily/export/", ExportView.as_view(), name="export")
