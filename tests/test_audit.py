@@ -9,7 +9,13 @@ from salesflow.audit.services import audit_record
 
 @pytest.fixture
 def event(db):
-    return audit_record(action=AuditEvent.Action.CLAIM, actor=None, reason="taken")
+    audit_record(action=AuditEvent.Action.CLAIM, actor=None, reason="taken", data={"n": 1})
+    return AuditEvent.objects.get()
+
+
+def test_an_event_is_recorded_with_what_it_was_given(event):
+    assert (event.action, event.reason, event.data) == ("claim", "taken", {"n": 1})
+    assert event.actor is None and event.created is not None
 
 
 def test_an_event_cannot_be_saved_again(event):

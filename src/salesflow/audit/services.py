@@ -6,7 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth.models import User
+from django.utils import timezone
 from viewflow.workflow.models import Task
+
+from salesflow.rows import insert_row
 
 from .models import AuditEvent
 
@@ -22,26 +25,23 @@ def audit_record(
     to_user: User | None = None,
     reason: str = "",
     data: dict[str, Any] | None = None,
-) -> AuditEvent:
+) -> None:
     """Append one event. ``process_id`` defaults to the task's process.
 
-    ``bulk_create`` of one row: the same INSERT as ``create()`` without ``save()``'s
-    machinery, on every claim and completion."""
-    (event,) = AuditEvent.objects.bulk_create(
-        [
-            AuditEvent(
-                action=action,
-                actor=actor,
-                task=task,
-                process_id=process_id
-                if process_id is not None
-                else getattr(task, "process_id", None),
-                client_id=client_id,
-                from_user=from_user,
-                to_user=to_user,
-                reason=reason,
-                data=data or {},
-            )
-        ]
+    A plain INSERT (``salesflow.rows``): it runs on every claim, hand-out and completion,
+    and nothing reads the row back here (the table is append-only)."""
+    insert_row(
+        AuditEvent,
+        {
+            "created": timezone.now(),
+            "actor": actor.pk if actor is not None else None,
+            "action": str(action),
+            "task": task.pk if task is not None else None,
+            "process": process_id if process_id is not None else getattr(task, "process_id", None),
+            "client": client_id,
+            "from_user": from_user.pk if from_user is not None else None,
+            "to_user": to_user.pk if to_user is not None else None,
+            "reason": str(reason),
+            "data": data or {},
+        },
     )
-    return event

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from salesflow.handoff.models import HandoffNote
 
 # What a stage completes on: its process, lead and order (the client loads when used).
-WORK_RELATED = ("process__lead__order",)
+WORK_RELATED = "process__lead__order"
 # What the stage page shows.
 PAGE_RELATED = ("process__lead__client", "process__lead__order", "owner")
 

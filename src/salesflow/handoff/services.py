@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from viewflow.workflow.models import Task
 
 from salesflow.exceptions import HandoffIncomplete, NotPermitted
+from salesflow.rows import insert_row
 
 from .models import HandoffNote
 from .templates import HandoffTemplate
@@ -46,8 +47,9 @@ def handoff_create(
     text: str = "",
     kind: str = HandoffNote.Kind.HANDOFF,
 ) -> HandoffNote:
-    """Store an already validated note (see ``handoff_validate``)."""
-    return HandoffNote.objects.create(
+    """Store an already validated note (see ``handoff_validate``). A plain INSERT
+    (``salesflow.rows``): a note is written on every handoff and bounce."""
+    note = HandoffNote(
         kind=kind,
         process_id=task.process_id,
         client_id=client_id,
@@ -58,7 +60,21 @@ def handoff_create(
         author=author,
         fields=fields,
         text=text.strip(),
+        created=timezone.now(),
     )
+    note.pk = insert_row(
+        HandoffNote,
+        {name: getattr(note, HandoffNote._meta.get_field(name).attname) for name in _NOTE_FIELDS},
+        returning=True,
+    )
+    note._state.adding = False
+    return note
+
+
+_NOTE_FIELDS = (
+    "kind", "process", "client", "from_task", "from_node", "to_node", "template", "author",
+    "fields", "text", "created",
+)  # fmt: skip
 
 
 def handoff_acknowledge(*, note_id: int, author_id: int, user: User) -> None:

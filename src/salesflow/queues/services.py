@@ -321,7 +321,7 @@ def _restart_idle_clock(task: Task) -> list[str]:
 
 def task_unassign(*, task: Task, user: User, reason: str = "") -> Task:
     """Return an assigned task to its pool: by its owner, or by a team lead."""
-    with locked_task(task, ("process__lead",)) as task:
+    with locked_task(task, "process__lead") as task:
         if task.status not in IN_WORK or task.owner_id is None:
             raise ClaimConflict(_("Task #%(id)s is not assigned to anyone.") % {"id": task.pk})
         if task.owner_id != user.pk and not can_manage_queues(user):
@@ -494,7 +494,7 @@ def tasks_reassign(*, tasks: Iterable[Task], by: User, to: User | None, reason: 
     moved = []
     with transaction.atomic():
         for task in ordered:
-            with locked_task(task, ("process__lead",)) as locked:
+            with locked_task(task, "process__lead") as locked:
                 _move(locked, by=by, to=to, reason=reason)
             moved.append(locked)
     return moved
@@ -690,7 +690,7 @@ def user_offboard(
     reason = _("%(user)s is leaving the team.") % {"user": user.get_username()}
     with transaction.atomic():
         for task in sorted(plan.tasks, key=lambda t: (t.process_id, t.pk)):
-            with locked_task(task, ("process__lead",)) as locked:
+            with locked_task(task, "process__lead") as locked:
                 if locked.owner_id != user.pk or locked.status not in OPEN:
                     continue  # it moved or finished since the plan was made
                 _move(locked, by=by, to=to, reason=reason)
