@@ -27,7 +27,7 @@ from django.db.models import (
     QuerySet,
 )
 from django.db.models.expressions import RawSQL
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from viewflow.workflow.fields import get_task_ref
 from viewflow.workflow.models import Task
@@ -211,6 +211,27 @@ def role_task_refs(role: Role) -> list[str]:
     """viewflow's stored references of the role's stages."""
     nodes = human_nodes()
     return [get_task_ref(nodes[ref]) for ref in role.nodes]
+
+
+def access_pool(*, user: User, role_code: str) -> Role:
+    """The role whose pool ``user`` wants to see, if they may: its members and the team
+    leads. NotFound for a role that does not exist, NotPermitted otherwise. (Taking work
+    from it is decided again by ``services.task_claim_next``.)"""
+    from salesflow.exceptions import NotFound, NotPermitted
+
+    role = get_roles().get(role_code)
+    if role is None:
+        raise NotFound(_("There is no role “%(role)s”.") % {"role": role_code})
+    if not (holds_role(user=user, role=role) or can_manage_queues(user)):
+        title = role.title_for(translation.get_language() or "en")
+        raise NotPermitted(
+            _("The pool of “%(role)s” is for its members and the team leads.") % {"role": title}
+        )
+    return role
+
+
+def holds_role(*, user: User, role: Role) -> bool:
+    return user.is_authenticated and role.code in user_role_codes(user)
 
 
 def pool_task_refs(*, node_ref: str) -> list[str]:

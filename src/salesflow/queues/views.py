@@ -29,8 +29,8 @@ from viewflow.workflow.models import Task
 
 from salesflow.clients.models import Lead
 from salesflow.conveyor.selectors import lead_of
-from salesflow.exceptions import SalesflowError
-from salesflow.roles import Role, get_roles
+from salesflow.exceptions import NotFound, NotPermitted, SalesflowError
+from salesflow.roles import Role
 
 from . import selectors, services
 from .columns import COLUMNS
@@ -161,24 +161,27 @@ class IdsFirstPagination:
 
 
 class RoleMixin:
-    """A page of one role's pool: its members, and the team leads, may see it."""
+    """A page of one role's pool: its members, and the team leads, may see it
+    (``selectors.access_pool``)."""
 
     request: HttpRequest
     kwargs: dict[str, Any]
 
     @cached_property
     def role(self) -> Role:
-        role = get_roles().get(self.kwargs["role"])
-        if role is None:
-            raise Http404("No such role.")
-        return role
+        try:
+            return selectors.access_pool(user=self.request.user, role_code=self.kwargs["role"])
+        except NotFound:
+            raise Http404("No such role.") from None
+        except NotPermitted:
+            raise PermissionDenied from None
 
     @cached_property
     def holds_role(self) -> bool:
-        return any(r.code == self.role.code for r in selectors.roles_of(self.request.user))
+        return selectors.holds_role(user=self.request.user, role=self.role)
 
     def has_view_permission(self, user: Any, obj: Any = None) -> bool:
-        return self.holds_role or selectors.can_manage_queues(user)
+        return self.role is not None  # access_pool refused already if they may not
 
 
 class RoleTaskListView(RoleMixin, TaskColumns, IdsFirstPagination, ListModelView):
@@ -227,13 +230,13 @@ class RoleTaskListView(RoleMixin, TaskColumns, IdsFirstPagination, ListModelView
         )
 
 
-class ClaimNextView(RoleMixin, LoginRequiredMixin, generic.View):
-    """The "take the next task" button of a role's pool."""
+class ClaimNextView(LoginRequiredMixin, generic.View):
+    """The "take the next task" button of a role's pool (the service says who may)."""
 
-    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        pool = reverse("work:pool", args=[self.role.code])
+    def post(self, request: HttpRequest, *args: Any, role: str, **kwargs: Any) -> HttpResponse:
+        pool = reverse("work:pool", args=[role])
         try:
-            task = services.task_claim_next(user=request.user, role=self.role.code)
+            task = services.task_claim_next(user=request.user, role=role)
         except SalesflowError as error:
             messages.error(request, error.message)
             return HttpResponseRedirect(pool)
