@@ -171,6 +171,56 @@ def test_claiming_through_the_api_is_refused_as_on_the_page(staff, qualify, who,
     assert qualify.owner_id is None and not AuditEvent.objects.filter(action="claim").exists()
 
 
+@pytest.mark.parametrize(
+    "who,status", [("anonymous", 401), ("expeditor", 403), ("hunter", 200), ("team_lead", 200)]
+)
+def test_a_pool_is_for_its_role_and_the_team_leads_as_on_the_page(staff, new_lead, who, status):
+    waiting = [open_task(new_lead()) for _ in range(3)]
+    response = api_as(None if who == "anonymous" else staff[who][0]).get(
+        "/api/tasks/pool/?role=hunter"
+    )
+    assert response.status_code == status
+    if status == 200:
+        body = response.json()
+        assert body["count"] == 3
+        assert [t["id"] for t in body["results"]] == [t.pk for t in waiting]  # oldest first
+        assert body["results"][0]["stage"] == "conveyor.qualify"
+        assert body["results"][0]["priority"] == 1 and body["results"][0]["due"]
+
+
+def test_a_pool_needs_a_role_that_exists(staff):
+    api = api_as(staff["hunter"][0])
+    assert api.get("/api/tasks/pool/").json()["errors"] == {
+        "role": ["Say whose pool: a role's code."]
+    }
+    assert api.get("/api/tasks/pool/?role=astronaut").status_code == 404
+
+
+def test_claim_next_gives_the_most_urgent_task_and_the_inbox_shows_it(staff, new_lead):
+    hunter = staff["hunter"][0]
+    first, second = open_task(new_lead()), open_task(new_lead())
+    api = api_as(hunter)
+
+    taken = api.post("/api/tasks/claim-next/", {"role": "hunter"}, format="json")
+    assert taken.status_code == 200 and taken.json()["id"] == first.pk
+    inbox = api.get("/api/tasks/inbox/").json()
+    assert [t["id"] for t in inbox["results"]] == [first.pk]
+    assert inbox["results"][0]["owner"] == hunter.username
+    assert api.post("/api/tasks/claim-next/", {}, format="json").json()["id"] == second.pk
+    assert api.post("/api/tasks/claim-next/", {}, format="json").status_code == 204
+
+
+def test_claim_next_in_a_pool_not_ones_own_is_refused(staff, new_lead):
+    task = open_task(new_lead())
+    response = api_as(staff["expeditor"][0]).post(
+        "/api/tasks/claim-next/", {"role": "hunter"}, format="json"
+    )
+    assert response.status_code == 403
+    assert "do not hold the role" in response.json()["detail"]
+    task.refresh_from_db()
+    assert task.owner_id is None
+
+
 def test_a_deal_goes_along_the_conveyor_through_the_api(staff, new_lead):
     lead = new_lead()
     who = {"qualify": "hunter", "prepare_order": "account_manager", "documents": "document_clerk",

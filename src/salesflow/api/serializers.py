@@ -338,3 +338,11 @@ class AcknowledgedSerializer(serializers.Serializer):
     acknowledged_note = serializers.IntegerField(
         allow_null=True, help_text="The note acknowledged (null: none was waiting)."
     )
+
+
+class ClaimNextSerializer(serializers.Serializer):
+    role = serializers.CharField(
+        required=False,
+        max_length=50,
+        help_text="Only this role's pool (its code); all my pools if left out.",
+    )

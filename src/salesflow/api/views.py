@@ -4,9 +4,8 @@ Permissions are the engine's, exactly as on the pages: the views call the same s
 (``task_claim``, ``stage_complete``, ``contact_reveal``, ...), which refuse what a user may
 not do; a refusal is answered by ``errors.exception_handler``. No view writes a model.
 
-Tasks live under ``/api/tasks/``: ``{id}/`` and its actions here; the lists (a user's
-inbox, a role's pool, claim-next) are ``@action(detail=False)`` methods to add to
-``TaskViewSet`` with ``TaskSerializer`` over a queryset selected with ``TASK_RELATED``.
+Tasks live under ``/api/tasks/``: ``{id}/`` and its actions, the person's ``inbox/``, a
+role's ``pool/`` and ``claim-next/``.
 """
 
 from __future__ import annotations
@@ -34,6 +33,7 @@ from salesflow.conveyor.registry import node_ref
 from salesflow.conveyor.selectors import describe_notes
 from salesflow.exceptions import NotFound
 from salesflow.handoff.selectors import incoming_notes
+from salesflow.queues import selectors as pools
 from salesflow.queues import services as queues
 
 from . import serializers as s
@@ -145,8 +145,14 @@ def _summary(task_id: int) -> dict[str, Any]:
     return s.TaskSerializer(Task.objects.select_related(*TASK_RELATED).get(pk=task_id)).data
 
 
+ROLE = OpenApiParameter(
+    "role", OpenApiTypes.STR, description='A role\'s code, e.g. "hunter".', required=False
+)
+
+
 class TaskViewSet(viewsets.GenericViewSet):
-    """A stage's task: read it, take it, give it back, acknowledge, complete, bounce."""
+    """A stage's task: read it, take it, give it back, acknowledge, complete, bounce; a
+    person's inbox, a role's pool, and "take the next task"."""
 
     serializer_class = s.TaskDetailSerializer
     queryset = Task.objects.none()  # for the schema: ids are tasks' ids
@@ -154,6 +160,55 @@ class TaskViewSet(viewsets.GenericViewSet):
 
     def _task(self, request: Request, pk: str) -> Task:
         return task_for_user(task_id=object_id(pk), user=request.user)
+
+    def _page(self, request: Request, tasks: Any) -> Response:
+        ids = self.paginate_queryset(tasks.values_list("pk", flat=True))
+        rows = pools.page_rows(tasks, ids)
+        return self.get_paginated_response(s.TaskSerializer(rows, many=True).data)
+
+    @extend_schema(
+        summary="My open tasks, the most urgent first",
+        parameters=[ROLE],
+        responses={200: s.TaskSerializer(many=True), **refusals(403, 404)},
+    )
+    @action(detail=False, methods=["get"])
+    def inbox(self, request: Request) -> Response:
+        code = request.query_params.get("role")
+        refs = None
+        if code:
+            refs = pools.role_task_refs(pools.access_pool(user=request.user, role_code=code))
+        return self._page(request, pools.inbox_tasks(user=request.user, task_refs=refs))
+
+    @extend_schema(
+        summary="A role's pool: tasks waiting for someone, the most urgent first",
+        parameters=[OpenApiParameter("role", OpenApiTypes.STR, required=True)],
+        responses={200: s.TaskSerializer(many=True), **refusals(400, 403, 404)},
+    )
+    @action(detail=False, methods=["get"])
+    def pool(self, request: Request) -> Response:
+        code = request.query_params.get("role", "")
+        if not code:
+            raise ValidationError({"role": [_("Say whose pool: a role's code.")]})
+        role = pools.access_pool(user=request.user, role_code=code)
+        return self._page(request, pools.pool_tasks(task_refs=pools.role_task_refs(role)))
+
+    @extend_schema(
+        summary="Take the next task: the most urgent one waiting in my pools",
+        request=s.ClaimNextSerializer,
+        responses={
+            200: s.TaskDetailSerializer,
+            204: OpenApiResponse(description="Nothing is waiting for you."),
+            **refusals(400, 403, 409),
+        },
+    )
+    @action(detail=False, methods=["post"], url_path="claim-next")
+    def claim_next(self, request: Request) -> Response:
+        payload = s.ClaimNextSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        task = queues.task_claim_next(user=request.user, role=payload.validated_data.get("role"))
+        if task is None:
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        return _task_answer(request, task.pk)
 
     @extend_schema(
         summary="A task with its incoming handoff notes",

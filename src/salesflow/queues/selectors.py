@@ -263,6 +263,17 @@ def inbox_tasks(*, user: User, task_refs: Iterable[str] | None = None) -> QueryS
     return queryset.select_related(*POOL_RELATED).order_by(*URGENCY)
 
 
+def page_rows(tasks: QuerySet[Task], ids: Iterable[int]) -> list[Task]:
+    """A page of a task list read in two small queries: ``ids`` are the page's, taken in
+    order from ``tasks.values_list("pk")`` -- viewflow's task table alone, which the pool
+    index hands over already sorted -- and these are their rows with what ``tasks``
+    selects with them, in that order. (Asking for the rows in one query makes PostgreSQL
+    join the whole pool before sorting it.)"""
+    wanted = list(ids)
+    rows = tasks.order_by().in_bulk(wanted)
+    return [rows[pk] for pk in wanted if pk in rows]
+
+
 def pool_counts(*, task_refs: Iterable[str], user: User, now: datetime) -> dict[str, int]:
     """The numbers on a role's tabs, in one query: waiting in the pool, the user's own,
     stalled and overdue (all open tasks of the role's stages)."""

@@ -144,19 +144,14 @@ for _name, _column in COLUMNS.items():
 
 
 class IdsFirstPagination:
-    """Paginate a task list in two small queries: the page's ids first, from viewflow's
-    task table alone -- in the order of the pool index, which PostgreSQL then reads
-    straight to the page's end -- and then just those rows with their lead, client and
-    order. One query joining first would join the whole pool before it could sort it."""
+    """Paginate a task list ids first (``selectors.page_rows``)."""
 
     def paginate_queryset(self, queryset: Any, page_size: int) -> Any:
         ids = queryset.values_list("pk", flat=True)
         paginator, page, id_list, is_paginated = super().paginate_queryset(  # type: ignore[misc]
             ids, page_size
         )
-        wanted = list(id_list)
-        rows = queryset.order_by().in_bulk(wanted)
-        page.object_list = [rows[pk] for pk in wanted if pk in rows]
+        page.object_list = selectors.page_rows(queryset, id_list)
         return paginator, page, page.object_list, is_paginated
 
 
