@@ -70,7 +70,7 @@ def test_the_page_compares_the_day_with_the_day_before_and_the_week_before(repor
     key_figures = page[page.index('id="key-figures"') : page.index('id="charts"')]
     cells = re.findall(r"<t[hd][^>]*>([^<]*)</t[hd]>", key_figures)
     row = cells.index("Open at the end of the day")
-    assert cells[row : row + 4] == ["Open at the end of the day", "4", "4", "—"]
+    assert cells[row : row + 4] == ["Open at the end of the day", "5", "6", "—"]
     row = cells.index("Orders delivered")
     assert cells[row : row + 4] == ["Orders delivered", "1", "0", "—"]
 
