@@ -93,6 +93,12 @@ def test_the_page_explains_bounces_received_and_caused(reported):
     assert "they last completed the stage the work went back to" in page
 
 
+def test_the_page_explains_when_work_counts_as_stalled_and_what_outcomes_are(reported):
+    page = browser("team_lead", reported).get(PAGE).content.decode()
+    assert "such a mark ends when the work changes hands" in page
+    assert "did not order counts as the deal lost" in page
+
+
 def test_an_earlier_day_is_shown_on_request(reported):
     page = browser("team_lead", reported).get(PAGE, {"day": "2026-03-01"}).content.decode()
     assert "Sunday, 1 March 2026" in page
