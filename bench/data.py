@@ -1,10 +1,10 @@
 """A big conveyor history, written straight into PostgreSQL for the benchmarks.
 
 Driving a million tasks through the flow would take hours; these rows are what the flow
-leaves behind -- processes, clients, leads, orders, viewflow's tasks and their queue items
--- made with ``INSERT ... SELECT generate_series`` in seconds. Every column a statement does
-not name gets NULL or the model field's default (``insert_select``), so a column added to a
-model later does not break the benchmarks.
+leaves behind -- processes, clients, leads, orders, viewflow's tasks with their terms in
+the pool (``task_terms``) -- made with ``INSERT ... SELECT generate_series`` in seconds.
+Every column a statement does not name gets NULL or the model field's default
+(``insert_select``), so a column added to a model later does not break the benchmarks.
 
 PostgreSQL only: the benchmarks measure the production database.
 """
@@ -84,14 +84,54 @@ def insert_select(
         return cursor.rowcount
 
 
-def _next_id(model: type[models.Model]) -> int:
+def _parts(expression: Expression) -> tuple[str, list[Any]]:
+    return (expression, []) if isinstance(expression, str) else (expression[0], [*expression[1]])
+
+
+def stamp(moment: Expression) -> Expression:
+    """A timestamp expression written as ``salesflow.queues.terms.stamp`` writes a time:
+    UTC, ISO 8601, to the second (NULL stays NULL)."""
+    sql, params = _parts(moment)
+    return (
+        f"to_char(({sql}) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"+00:00\"')",
+        params,
+    )
+
+
+def task_terms(
+    *,
+    due: Expression,
+    priority: Expression,
+    stalled: Expression = "NULL",
+    stalled_reason: Expression = "NULL",
+) -> Expression:
+    """``Task.data`` holding a task's terms in its pool (the keys of
+    ``salesflow.queues.terms``) from SQL expressions: ``due`` and ``stalled`` timestamps,
+    ``priority`` a number, ``stalled_reason`` a ``StallReason`` value. A NULL stall leaves
+    its keys out, as an unmarked task has none."""
+    pairs = (
+        (terms.DUE, stamp(due)),
+        (terms.PRIORITY, priority),
+        (terms.STALLED, stamp(stalled)),
+        (terms.STALLED_REASON, stalled_reason),
+    )
+    items: list[str] = []
+    params: list[Any] = []
+    for key, value in pairs:
+        sql, own = _parts(value)
+        items.append(f"%s, {sql}")
+        params += [key, *own]
+    return f"jsonb_strip_nulls(jsonb_build_object({', '.join(items)}))", params
+
+
+def next_id(model: type[models.Model]) -> int:
     table = connection.ops.quote_name(model._meta.db_table)
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT COALESCE(MAX(id), 0) + 1 FROM {table}")
         return cursor.fetchone()[0]
 
 
-def _reset_sequences(*tables: type[models.Model]) -> None:
+def reset_sequences(*tables: type[models.Model]) -> None:
     with connection.cursor() as cursor:
         for model in tables:
             table = model._meta.db_table
@@ -123,7 +163,7 @@ def add_deals(
     Dates spread over the last ``days`` days; every task has its terms (due by its stage's
     SLA, one in ten high priority)."""
     nodes = human_nodes()
-    span = [_next_id(Process), _next_id(Process) + count - 1]
+    span = [next_id(Process), next_id(Process) + count - 1]
     age = f"(now() - make_interval(secs => g.n %% {days * 86400}))"
     finished = open_at is None
     stages = PATH if finished else PATH[: PATH.index(open_at) + 1]
@@ -200,16 +240,17 @@ def add_deals(
                 "owner_id": (owner, [people, people]) if owned else "NULL",
                 "owner_permission": ("%s", [nodes[ref]._owner_permission]),
                 "process_id": "g.n",
-                "data": (
-                    "jsonb_build_object(%s, to_char((" + at(0) + " + %s::interval) AT TIME ZONE"
-                    " 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"+00:00\"'), %s,"
-                    " CASE WHEN g.n %% 10 = 0 THEN %s ELSE %s END)",
-                    [terms.DUE, sla_for_node(ref), terms.PRIORITY, Priority.HIGH, Priority.NORMAL],
+                "data": task_terms(
+                    due=(f"{at(0)} + %s::interval", [sla_for_node(ref)]),
+                    priority=(
+                        "CASE WHEN g.n %% 10 = 0 THEN %s ELSE %s END",
+                        [Priority.HIGH, Priority.NORMAL],
+                    ),
                 ),
             },
             span,
         )
-    _reset_sequences(Process, Client, Lead, Order, Task)
+    reset_sequences(Process, Client, Lead, Order, Task)
 
 
 def analyze() -> None:

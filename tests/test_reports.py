@@ -23,6 +23,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext, override_settings
 from openpyxl import load_workbook
 
+from salesflow.queues import services as queues
 from salesflow.reports import services
 from salesflow.reports.exceptions import NoRecipients, ReportDayInvalid
 from salesflow.reports.exports import report_json
@@ -35,7 +36,7 @@ from salesflow.reports.models import (
     StageFigures,
     TransitionFigures,
 )
-from salesflow.reports.selectors import daily_report, day_figures
+from salesflow.reports.selectors import daily_report, day_figures, outcome_label
 from salesflow.reports.tasks import daily_report as daily_report_task
 
 from . import report_scenario as scenario
@@ -86,32 +87,50 @@ def test_role_figures_sum_their_stages_and_take_medians_over_all_their_work(play
     # prepare order (A, 9 h, with account1) and follow up (E, 7 h, in the pool)
     assert figures(roles["account_manager"]) == dict(
         open=2, unassigned=1, in_work=1, stalled=0, overdue=0, oldest_age_seconds=9 * H,
-        median_age_seconds=8 * H, age_buckets=[0, 2, 0, 0, 0], created=2, completed=1,
-        finished_late=0, outcomes={}, handoffs=1, bounces_received=0, bounces_caused=1,
+        median_age_seconds=8 * H, age_buckets=[0, 2, 0, 0, 0], created=2, completed=2,
+        finished_late=0, outcomes={"order": 1, "lost": 1}, handoffs=1, bounces_received=0,
+        bounces_caused=1,
     )  # fmt: skip
     assert figures(roles["document_clerk"]) == EXPECTED_STAGES["conveyor.documents"]
     assert figures(roles["expeditor"]) == EXPECTED_STAGES["conveyor.delivery"]
     assert figures(roles["team_lead"]) == EXPECTED_STAGES["conveyor.approve_discount"]
     assert roles["hunter"].sla_breaches == 2  # G overdue, B finished late
+    assert roles["document_clerk"].sla_breaches == 1  # H overdue
 
 
 def test_people_are_credited_with_what_they_held_and_did_that_day(played):
     people = {row.name: row for row in day_figures(day=DAY).people}
-    # hunter1 held C for half an hour and gave it back: nothing of theirs is in the report
-    assert set(people) == {"hunter2", "account_manager1", "document_clerk1", "expeditor1"}
-    held = ["in_work", "oldest_age_seconds", "median_age_seconds", "age_buckets"]
+    # hunter1 held C most of the day and gave it back: nothing of theirs is in the report
+    assert set(people) == {
+        "hunter2", "account_manager1", "account_manager2", "document_clerk1",
+        "document_clerk2", "expeditor1",
+    }  # fmt: skip
+    held = ["in_work", "stalled", "overdue", "oldest_age_seconds", "median_age_seconds"]
+    held += ["age_buckets"]
     done = ["completed", "finished_late", "outcomes", "handoffs"]
     bounces = ["bounces_received", "bounces_caused"]
     assert figures(people["hunter2"], held + done + bounces) == dict(
-        in_work=0, oldest_age_seconds=None, median_age_seconds=None, age_buckets=[0] * 5,
-        completed=1, finished_late=1, outcomes={"disqualified": 1}, handoffs=0,
-        bounces_received=0, bounces_caused=0,
+        in_work=0, stalled=0, overdue=0, oldest_age_seconds=None, median_age_seconds=None,
+        age_buckets=[0] * 5, completed=1, finished_late=1, outcomes={"disqualified": 1},
+        handoffs=0, bounces_received=0, bounces_caused=0,
     )  # fmt: skip
     # A came back to account1 (assigned at once): their work bounced, and they hold it
     assert figures(people["account_manager1"], held + done + bounces) == dict(
-        in_work=1, oldest_age_seconds=9 * H, median_age_seconds=9 * H,
-        age_buckets=[0, 1, 0, 0, 0], completed=1, finished_late=0, outcomes={}, handoffs=1,
-        bounces_received=0, bounces_caused=1,
+        in_work=1, stalled=0, overdue=0, oldest_age_seconds=9 * H, median_age_seconds=9 * H,
+        age_buckets=[0, 1, 0, 0, 0], completed=1, finished_late=0, outcomes={"order": 1},
+        handoffs=1, bounces_received=0, bounces_caused=1,
+    )  # fmt: skip
+    # L's client did not order
+    assert figures(people["account_manager2"], held + done + bounces) == dict(
+        in_work=0, stalled=0, overdue=0, oldest_age_seconds=None, median_age_seconds=None,
+        age_buckets=[0] * 5, completed=1, finished_late=0, outcomes={"lost": 1}, handoffs=0,
+        bounces_received=0, bounces_caused=0,
+    )  # fmt: skip
+    # H sat with document_clerk2 all day, stalled and overdue
+    assert figures(people["document_clerk2"], held + done + bounces) == dict(
+        in_work=1, stalled=1, overdue=1, oldest_age_seconds=59 * H, median_age_seconds=59 * H,
+        age_buckets=[0, 0, 1, 0, 0], completed=0, finished_late=0, outcomes={}, handoffs=0,
+        bounces_received=0, bounces_caused=0,
     )  # fmt: skip
     # the clerk received A's handoff and sent it back
     assert figures(people["document_clerk1"], done + bounces) == dict(
@@ -127,9 +146,10 @@ def test_people_are_credited_with_what_they_held_and_did_that_day(played):
 def test_handoff_quality_per_transition(played):
     transitions = {(row.from_node, row.to_node): row for row in day_figures(day=DAY).transitions}
     names = ["handoffs", "bounces", "claimed", "latency_median_seconds", "latency_max_seconds"]
+    # A's and L's notes were written the day before; taken 22.5 h and 21.5 h later
     assert figures(transitions["conveyor.qualify", "conveyor.prepare_order"], names) == dict(
-        handoffs=0, bounces=0, claimed=1,  # A's note was the day before; taken 22.5 h later
-        latency_median_seconds=22 * H + 1800, latency_max_seconds=22 * H + 1800,
+        handoffs=0, bounces=0, claimed=2,
+        latency_median_seconds=22 * H, latency_max_seconds=22 * H + 1800,
     )  # fmt: skip
     assert figures(transitions["conveyor.prepare_order", "conveyor.documents"], names) == dict(
         handoffs=1, bounces=1, claimed=1, latency_median_seconds=H, latency_max_seconds=H,
@@ -158,9 +178,9 @@ def test_the_ledger_credits_the_delivered_order_to_each_stage_that_carried_it(pl
 def test_totals_add_up_every_stage(played):
     totals = day_figures(day=DAY).totals
     assert figures(totals, ["open", "unassigned", "in_work", "stalled", "overdue"]) == dict(
-        open=4, unassigned=3, in_work=1, stalled=1, overdue=1
+        open=5, unassigned=3, in_work=2, stalled=2, overdue=2
     )
-    assert (totals.created, totals.completed, totals.finished_late) == (4, 3, 2)
+    assert (totals.created, totals.completed, totals.finished_late) == (4, 4, 2)
     assert (totals.handoffs, totals.bounces_received, totals.oldest_age_seconds) == (2, 1, 62 * H)
 
 
@@ -183,6 +203,30 @@ def test_a_discount_rejection_is_the_approval_stage_outcome_not_a_bounce(staff, 
     assert stages["conveyor.approve_discount"].bounces_received == 0
     assert stages["conveyor.prepare_order"].bounces_caused == 0
     assert all(row.bounces == 0 for row in report.transitions)
+
+
+def test_a_lost_deal_is_the_order_stage_outcome_lost_and_only_there(played):
+    stages = {row.key: row for row in day_figures(day=DAY).stages}
+    # L's client did not order on DAY; A's order went on to the documents
+    assert stages["conveyor.prepare_order"].outcomes == {"order": 1, "lost": 1}
+    # L's qualification the day before stays "qualified": the deal was lost later
+    before = {row.key: row for row in day_figures(day=DAY - ONE_DAY).stages}
+    assert before["conveyor.qualify"].outcomes == {"qualified": 2}
+    assert outcome_label("lost") == "Lost: no order"
+
+
+def test_an_idleness_stall_ended_by_a_change_of_hands_at_the_same_moment_is_over(staff, clock):
+    hunter = staff["hunter"][0]
+    clock.move_to(at(0, 8))
+    lead = scenario.new_lead("P")
+    scenario.claim(lead, hunter)
+    clock.move_to(at(0, 12, 30))
+    scenario.scan(lead)  # idle since 08:00
+    queues.task_unassign(task=scenario.open_task(lead), user=hunter)  # the same instant
+    clock.move_to(at(1, 0, 5))
+
+    qualify = next(row for row in day_figures(day=DAY).stages if row.key == "conveyor.qualify")
+    assert (qualify.open, qualify.unassigned, qualify.stalled) == (1, 1, 0)
 
 
 # --- storing, re-running, backfilling ------------------------------------------------------
@@ -210,17 +254,27 @@ def test_running_a_day_again_replaces_its_snapshot_and_never_duplicates_it(playe
 def test_a_backfill_gives_the_figures_of_the_live_run(staff, played, clock):
     services.daily_report_build(day=DAY)  # the live run, 00:05 the morning after
     live = daily_report(day=DAY)
-    # the next day moves everything on: C and A handed over, G taken, C's next task stalled
+    # the next day moves everything on: C and A handed over, G taken, H moved to another
+    # clerk -- which takes its stall mark off the task -- and then marked for its SLA
     scenario.play_the_day_after(staff, clock, played)
     clock.move_to(at(2, 7))
     assert without_build_times(day_figures(day=DAY)) == without_build_times(live)
 
     Snapshot.objects.all().delete()
     services.daily_report_build(day=DAY)  # the backfill
-    assert without_build_times(daily_report(day=DAY)) == without_build_times(live)
-    # ... and the day after has its own figures
+    backfill = daily_report(day=DAY)
+    assert without_build_times(backfill) == without_build_times(live)
+    stages = {row.key: row for row in backfill.stages}
+    assert stages["conveyor.documents"].stalled == 1  # H was, as the audit trail says
+    # ... and the day after has its own figures: G is still stalled with hunter2 (a stall
+    # for the SLA outlasts a change of hands), H again, now for its SLA, with clerk1
     after = {row.key: row for row in day_figures(day=DAY + ONE_DAY).stages}
-    assert after["conveyor.qualify"].completed == 1 and after["conveyor.qualify"].in_work == 1
+    assert figures(after["conveyor.qualify"], ["completed", "in_work", "stalled"]) == dict(
+        completed=1, in_work=1, stalled=1
+    )
+    assert figures(after["conveyor.documents"], ["open", "in_work", "stalled"]) == dict(
+        open=2, in_work=1, stalled=1
+    )
 
 
 def test_a_failed_run_leaves_the_previous_snapshot_untouched(staff, played, clock, monkeypatch):
@@ -310,7 +364,7 @@ def report_command(*args: str) -> tuple[str, str]:
 
 def test_the_command_builds_yesterday_by_default(played):
     out, _ = report_command()
-    assert "Daily report for 2026-03-02 stored: 4 open (3 unassigned), 3 completed" in out
+    assert "Daily report for 2026-03-02 stored: 5 open (3 unassigned), 4 completed" in out
     assert Snapshot.objects.get().day == DAY
 
 
@@ -318,7 +372,9 @@ def test_the_command_backfills_a_past_day_and_prints_json(played):
     out, err = report_command("--date", "2026-03-01", "--format", "json")
     data = json.loads(out)
     assert data["day"] == "2026-03-01"
-    assert data["totals"]["completed"] == 1  # A, qualified by hunter1 at 11:00
+    assert data["totals"]["completed"] == 2  # A and L, qualified by hunter1
+    qualify = next(row for row in data["stages"] if row["key"] == "conveyor.qualify")
+    assert qualify["outcomes"] == {"qualified": 2}  # L was lost the next day, not then
     assert "stored" in err  # the summary goes aside when the report is on standard output
     assert Snapshot.objects.get().day == DAY - ONE_DAY
 
@@ -391,8 +447,8 @@ def test_the_email_has_the_key_figures_and_the_xlsx_attached_and_goes_once(playe
     (message,) = mail.outbox
     assert message.to == ["lead@example.com"]
     assert message.subject == "Daily queue report for 2026-03-02"
-    assert "Open at the end of the day: 4 | — | —" in message.body
-    assert "SLA breaches: 3 | — | —" in message.body
+    assert "Open at the end of the day: 5 | — | —" in message.body
+    assert "SLA breaches: 4 | — | —" in message.body
     assert "Orders delivered: 1 | — | —" in message.body
     ((name, content, mimetype),) = message.attachments
     assert name == "salesflow-report-2026-03-02.xlsx"
@@ -411,8 +467,8 @@ def test_the_email_compares_with_the_day_before_and_the_week_before(played, cloc
     services.daily_report_build(day=DAY - ONE_DAY)
     services.daily_report_build(day=DAY)
     services.daily_report_email(day=DAY)
-    # the day before: A with account managers and B, C... -- open at its end: E4, G, A2, B
-    assert "Open at the end of the day: 4 | 4 | —" in mail.outbox[0].body
+    # open at the end of the day before: E's delivery, G, A and L at prepare order, B, H
+    assert "Open at the end of the day: 5 | 6 | —" in mail.outbox[0].body
 
 
 def test_no_recipients_is_refused_and_nothing_is_sent(played):

@@ -70,7 +70,7 @@ def test_the_page_compares_the_day_with_the_day_before_and_the_week_before(repor
     key_figures = page[page.index('id="key-figures"') : page.index('id="charts"')]
     cells = re.findall(r"<t[hd][^>]*>([^<]*)</t[hd]>", key_figures)
     row = cells.index("Open at the end of the day")
-    assert cells[row : row + 4] == ["Open at the end of the day", "4", "4", "—"]
+    assert cells[row : row + 4] == ["Open at the end of the day", "5", "6", "—"]
     row = cells.index("Orders delivered")
     assert cells[row : row + 4] == ["Orders delivered", "1", "0", "—"]
 
@@ -91,6 +91,12 @@ def test_the_page_explains_bounces_received_and_caused(reported):
     page = browser("team_lead", reported).get(PAGE).content.decode()
     assert "they wrote the bounce note" in page
     assert "they last completed the stage the work went back to" in page
+
+
+def test_the_page_explains_when_work_counts_as_stalled_and_what_outcomes_are(reported):
+    page = browser("team_lead", reported).get(PAGE).content.decode()
+    assert "such a mark ends when the work changes hands" in page
+    assert "did not order counts as the deal lost" in page
 
 
 def test_an_earlier_day_is_shown_on_request(reported):

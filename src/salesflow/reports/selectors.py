@@ -283,7 +283,8 @@ def day_figures(*, day: date) -> DailyReport:
     whatever the number of tasks. The caller checks that the day may be reported."""
     start, end = day_bounds(day)
     builder = _DayBuilder(queries.Window(layout=report_layout(), start=start, end=end))
-    return builder.build(day)
+    with queries.reading():
+        return builder.build(day)
 
 
 class _DayBuilder:

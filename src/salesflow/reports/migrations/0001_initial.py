@@ -8,17 +8,19 @@ from django.db import migrations, models
 # queries to the day's rows (and the open tasks) instead of the whole history, so a day's
 # snapshot costs the same at a million tasks as at ten thousand. SQL both PostgreSQL and
 # SQLite understand; the tables belong to viewflow, audit and handoff.
-HOLDER_ACTIONS = "action IN ('assign', 'claim', 'reassign', 'unassign')"
+# a task's changes of hands and its stall marks
+HOLDER_EVENTS = "action IN ('assign', 'claim', 'reassign', 'unassign', 'stalled')"
 DAY_INDEXES = [
     # tasks finished during a day, and tasks still open at its end
     migrations.RunSQL(
         "CREATE INDEX IF NOT EXISTS sf_task_finished ON viewflow_task (finished)",
         "DROP INDEX IF EXISTS sf_task_finished",
     ),
-    # who held a task at the end of a day: its last assignment event before then
+    # who held a task at the end of a day (its last assignment event before then), and
+    # whether it was stalled then (a stall mark before then, and a change of hands after it)
     migrations.RunSQL(
         f"CREATE INDEX IF NOT EXISTS sf_audit_task_holder ON audit_auditevent"
-        f" (task_id, created) WHERE {HOLDER_ACTIONS}",
+        f" (task_id, created) WHERE {HOLDER_EVENTS}",
         "DROP INDEX IF EXISTS sf_audit_task_holder",
     ),
     # handoff and bounce notes written during a day
