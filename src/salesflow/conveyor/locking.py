@@ -140,12 +140,14 @@ class _LockedRead:
             for index, part in enumerate(parts)
             for field in part.fields
         )
+        # the process first, as viewflow locks it; SQLite (the embedded default) has no row
+        # locks -- it lets one writer at a time in anyway
+        lock = " FOR UPDATE OF t1, t0" if connection.features.has_select_for_update_of else ""
         return cls(
             select=f"SELECT {columns}",
             tail=(
                 f" FROM {quote(Task._meta.db_table)} t0 {' '.join(joins)}"
-                f" WHERE t0.{quote(Task._meta.pk.column)} = %s"
-                " FOR UPDATE OF t1, t0"  # the process first, as viewflow locks it
+                f" WHERE t0.{quote(Task._meta.pk.column)} = %s{lock}"
             ),
             parts=tuple(parts),
             width=width,

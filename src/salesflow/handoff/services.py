@@ -64,17 +64,23 @@ def handoff_create(
     )
     note.pk = insert_row(
         HandoffNote,
-        {name: getattr(note, HandoffNote._meta.get_field(name).attname) for name in _NOTE_FIELDS},
+        {
+            "kind": note.kind,
+            "process": note.process_id,
+            "client": note.client_id,
+            "from_task": note.from_task_id,
+            "from_node": note.from_node,
+            "to_node": note.to_node,
+            "template": note.template,
+            "author": note.author_id,
+            "fields": note.fields,
+            "text": note.text,
+            "created": note.created,
+        },
         returning=True,
     )
     note._state.adding = False
     return note
-
-
-_NOTE_FIELDS = (
-    "kind", "process", "client", "from_task", "from_node", "to_node", "template", "author",
-    "fields", "text", "created",
-)  # fmt: skip
 
 
 def handoff_acknowledge(*, note_id: int, author_id: int, user: User) -> None:
