@@ -574,3 +574,35 @@ def test_a_delivery_stage_that_is_not_a_stage_stops_the_start_up():
         (error,) = check_delivery_node(None)
     assert error.id == "salesflow.E101"
     assert "'conveyor.shipping', which is not a stage" in error.msg
+
+
+@pytest.mark.parametrize(
+    "who,status",
+    [("anonymous", 401), ("hunter", 403), ("account_manager", 403), ("team_lead", 200)],
+)
+def test_the_api_gives_a_stored_day_to_team_leads_only(staff, played, who, status):
+    from rest_framework.test import APIClient
+
+    services.daily_report_build(day=DAY)
+    api = APIClient()
+    if who != "anonymous":
+        api.force_authenticate(staff[who][0])
+    response = api.get(f"/api/reports/daily/{DAY.isoformat()}/")
+    assert response.status_code == status
+    if status == 200:
+        body = response.json()
+        assert body["day"] == DAY.isoformat()
+        stages = {row["key"]: row for row in body["stages"]}
+        for key, expected in EXPECTED_STAGES.items():
+            assert {name: stages[key][name] for name in expected} == expected
+
+
+def test_the_api_says_so_for_a_day_without_a_report_or_not_a_day(staff, played):
+    from rest_framework.test import APIClient
+
+    api = APIClient()
+    api.force_authenticate(staff["team_lead"][0])
+    missing = api.get(f"/api/reports/daily/{DAY.isoformat()}/")
+    assert missing.status_code == 404
+    assert "There is no report for" in missing.json()["detail"]
+    assert api.get("/api/reports/daily/yesterday/").status_code == 400

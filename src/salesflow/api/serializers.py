@@ -346,3 +346,7 @@ class ClaimNextSerializer(serializers.Serializer):
         max_length=50,
         help_text="Only this role's pool (its code); all my pools if left out.",
     )
+
+
+class ReportDaySerializer(serializers.Serializer):
+    day = serializers.DateField(help_text="YYYY-MM-DD")

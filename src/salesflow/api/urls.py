@@ -12,6 +12,7 @@ router.register("leads", views.LeadViewSet, basename="lead")
 router.register("tasks", views.TaskViewSet, basename="task")
 router.register("clients", views.ClientViewSet, basename="client")
 router.register("contacts", views.ContactViewSet, basename="contact")
+router.register("reports/daily", views.ReportViewSet, basename="report")
 
 urlpatterns = [
     # the schema describes the API, holds no data: readable without signing in

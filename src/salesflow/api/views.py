@@ -35,6 +35,8 @@ from salesflow.exceptions import NotFound
 from salesflow.handoff.selectors import incoming_notes
 from salesflow.queues import selectors as pools
 from salesflow.queues import services as queues
+from salesflow.reports.exports import report_document
+from salesflow.reports.selectors import access_daily_report
 
 from . import serializers as s
 from .errors import ErrorSerializer
@@ -359,6 +361,29 @@ class ContactViewSet(viewsets.GenericViewSet):
         response = Response(s.ContactSerializer(card).data)
         response["Cache-Control"] = "no-store"
         return response
+
+
+# --- the daily report -------------------------------------------------------------------------
+
+
+class ReportViewSet(viewsets.GenericViewSet):
+    """Stored daily queue reports (team leads and admins, as the report page)."""
+
+    serializer_class = s.ReportDaySerializer
+    lookup_field = "day"
+    lookup_value_regex = ANY_ID
+
+    @extend_schema(
+        summary="A day's queue report",
+        description="The stored report of that day (built every morning for the day "
+        "before, or by `salesflow report daily --date D`), as the JSON export has it.",
+        responses={200: OpenApiTypes.OBJECT, **refusals(400, 403, 404)},
+    )
+    def retrieve(self, request: Request, day: str) -> Response:
+        payload = s.ReportDaySerializer(data={"day": day})
+        payload.is_valid(raise_exception=True)
+        report = access_daily_report(user=request.user, day=payload.validated_data["day"])
+        return Response(report_document(report))
 
 
 @extend_schema(exclude=True)

@@ -171,10 +171,15 @@ def report_tables(report: DailyReport) -> list[Table]:
     ]
 
 
-def report_json(report: DailyReport) -> str:
+def report_document(report: DailyReport) -> dict[str, Any]:
+    """The report as one JSON-ready document (the JSON export, the API)."""
     data = asdict(report)
     data["totals"] = asdict(report.totals)
-    return json.dumps(data, cls=DjangoJSONEncoder, ensure_ascii=False, indent=2)
+    return json.loads(json.dumps(data, cls=DjangoJSONEncoder))
+
+
+def report_json(report: DailyReport) -> str:
+    return json.dumps(report_document(report), ensure_ascii=False, indent=2)
 
 
 def report_csv(report: DailyReport) -> str:
