@@ -276,3 +276,15 @@ def test_offboard_from_the_command_line_dry_run_then_for_real(staff, new_lead):
         call_command("offboard", "hunter1", "--to-pool")
     with pytest.raises(CommandError, match="no user “ghost”"):
         call_command("offboard", "ghost", "--to-pool")
+
+
+def test_the_pool_and_the_console_speak_russian(staff, new_lead):
+    new_lead()
+    hunter = signed_in(staff["hunter"][0])
+    hunter.cookies["django_language"] = "ru"
+    pool = hunter.get("/work/pools/hunter/").content.decode()
+    assert "Взять следующую задачу" in pool and "Общая очередь (1)" in pool
+    assert "Менеджер активных продаж" in pool  # the role's own title from its file
+    lead = signed_in(staff["team_lead"][0])
+    lead.cookies["django_language"] = "ru"
+    assert "Консоль руководителя" in lead.get("/work/console/").content.decode()
