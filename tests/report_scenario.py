@@ -43,33 +43,10 @@ from salesflow.conveyor import services
 from salesflow.queues import services as queues
 from salesflow.queues import terms
 
+from .test_http import NOTES
+
 DAY = date(2026, 3, 2)
 UTC = timezone.get_fixed_timezone(0)
-
-NOTES = {
-    "qualify": {
-        "client_needs": "twenty pumps for the new bottling line",
-        "decision_maker": "Ivan Petrov, chief engineer",
-        "budget_and_terms": "about two million roubles, payment in thirty days",
-        "next_step": "send a quote with the delivery dates",
-        "next_step_date": "2030-01-15",
-    },
-    "prepare_order": {
-        "documents_needed": "contract invoice and closing acts",
-        "payment_terms": "half in advance and the rest on delivery",
-        "signatory": "Olga Smirnova, general director",
-    },
-    "documents": {
-        "what_to_deliver": "twenty pumps with the signed contract copy",
-        "receiver": "warehouse manager at the Kazan plant, weekdays until five",
-        "originals_to_return": "signed closing acts and the invoice",
-    },
-    "delivery": {
-        "delivery_result": "delivered on time without any damage",
-        "client_remarks": "they want spare seals with the next order",
-        "originals_status": "all signed originals are back in the office",
-    },
-}
 
 
 def at(day_offset: int, hour: int, minute: int = 0) -> datetime:

@@ -238,15 +238,21 @@ def task_claim(*, task: Task, user: User) -> Task:
         refusal = assignment_refusal(task=task, user=user, facts=facts)
         if refusal is not None:
             raise refusal
-        _give(task, user)
-        audit_record(
-            action=AuditEvent.Action.CLAIM,
-            actor=user,
-            task=task,
-            client_id=facts.client_id,
-            to_user=user,
-        )
+        _claim(task, user, facts)
     return task
+
+
+def _claim(task: Task, user: User, facts: AssignmentFacts, **data: Any) -> None:
+    """Give a locked task to the person taking it, and record the claim."""
+    _give(task, user)
+    audit_record(
+        action=AuditEvent.Action.CLAIM,
+        actor=user,
+        task=task,
+        client_id=facts.client_id,
+        to_user=user,
+        data=data,
+    )
 
 
 def claimable_task_refs(*, user: User, role: str | None = None) -> list[str]:
@@ -293,15 +299,7 @@ def task_claim_next(*, user: User, role: str | None = None) -> Task | None:
                 facts = assignment_facts(task=task, node_ref=node_ref(task.flow_task), user=user)
                 refusal = assignment_refusal(task=task, user=user, facts=facts)
                 if refusal is None:
-                    _give(task, user)
-                    audit_record(
-                        action=AuditEvent.Action.CLAIM,
-                        actor=user,
-                        task=task,
-                        client_id=facts.client_id,
-                        to_user=user,
-                        data={"next": True},
-                    )
+                    _claim(task, user, facts, next=True)
                     return task
                 if isinstance(refusal, WipLimitReached):
                     raise refusal
