@@ -27,7 +27,7 @@ from salesflow.clients.models import Client, Contact, Lead
 from salesflow.clients.services import lead_intake
 from salesflow.conveyor import services
 from salesflow.conveyor.registry import node_ref
-from salesflow.exceptions import SeparationOfDutiesViolated
+from salesflow.exceptions import ClaimConflict, SeparationOfDutiesViolated
 from salesflow.handoff.templates import DATE, HandoffTemplate
 from salesflow.queues import services as queues
 from salesflow.roles import get_roles
@@ -138,6 +138,8 @@ class ConveyorSimulator:
         )
 
     def _claim(self, task: Task):
+        """A person of the stage's roles takes the task -- unless the pool handed it out
+        meanwhile (a worker running beside the simulator): then it is its owner's."""
         roles = [r.code for r in get_roles().values() if node_ref(task.flow_task) in r.nodes]
         candidates = [u for r in roles for u in self.staff.get(r, ())]
         for _ in range(len(candidates)):
@@ -146,6 +148,11 @@ class ConveyorSimulator:
                 queues.task_claim(task=task, user=user)
             except SeparationOfDutiesViolated:
                 continue
+            except ClaimConflict:
+                task.refresh_from_db()
+                if task.owner_id is None:
+                    raise
+                return task.owner
             return user
         raise RuntimeError(f"nobody may take {task}: every candidate is barred")
 

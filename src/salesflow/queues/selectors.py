@@ -33,7 +33,7 @@ from viewflow.workflow.fields import get_task_ref
 from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
 
-from salesflow.clients.services import user_role_codes
+from salesflow.clients.selectors import user_role_codes
 from salesflow.conveyor.registry import human_nodes, node_ref
 from salesflow.models import MANAGE_QUEUES
 from salesflow.roles import Role, get_roles, roles_for_node
