@@ -56,7 +56,7 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
-    "salesflow.apps.StaticFilesConfig",  # django.contrib.staticfiles, minus node_modules/
+    "salesflow.static_files.StaticFilesConfig",  # django.contrib.staticfiles, minus node_modules/
     "django.contrib.humanize",
     "django.contrib.postgres",  # trigram similarity of client names (unused on SQLite)
     "axes",
