@@ -312,6 +312,16 @@ _default_cache = (
     else "locmemcache://"
 )
 CACHES = {"default": env.cache_url("CACHE_URL", default=_default_cache)}
+if CACHES["default"]["BACKEND"] == "django_redis.cache.RedisCache":
+    # The cache holds nothing that must survive (rate-limit counts, viewflow's avatar URLs on
+    # every page): while Redis is away a read is a miss and a write is dropped -- logged --
+    # instead of every page failing, and a Redis that hangs costs a request at most a second.
+    CACHES["default"].setdefault("OPTIONS", {}).update(
+        {"IGNORE_EXCEPTIONS": True, "SOCKET_CONNECT_TIMEOUT": 1, "SOCKET_TIMEOUT": 1}
+    )
+    DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
+# ...and the web form's limit lets requests through while it cannot count them.
+RATELIMIT_FAIL_OPEN = True
 # django-ratelimit: the client's address as the login throttling (django-axes) sees it.
 RATELIMIT_IP_META_KEY = "salesflow.security.client_address"
 
