@@ -20,6 +20,7 @@ import http.client
 import json
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -31,6 +32,8 @@ from http.cookies import SimpleCookie
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlencode
+
+import redis
 
 BIN = Path(sys.executable).parent  # the virtualenv's bin/: gunicorn, celery, salesflow
 T = TypeVar("T")
@@ -231,6 +234,40 @@ def wait_until(
             cause = f"{dead[0].name} died" if dead else f"not within {timeout:.0f}s"
             raise TimeoutError(f"waiting for {what}: {cause}\n{logs}")
         time.sleep(interval)
+
+
+@dataclass
+class RedisServer:
+    """A Redis server of one's own on a free port, data in memory only: a broker that a
+    benchmark cannot share with anyone, and that a test may stop."""
+
+    dir: Path
+    port: int = field(default_factory=free_port)
+    proc: Proc | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        command = [
+            shutil.which("redis-server") or "redis-server",
+            "--port", str(self.port), "--bind", "127.0.0.1",
+            "--save", "", "--appendonly", "no", "--dir", str(self.dir),
+        ]  # fmt: skip
+        self.proc = start(f"redis-{self.port}", command, env={}, log_dir=self.dir)
+        client = redis.Redis.from_url(self.url, socket_connect_timeout=1)
+
+        def answers() -> bool:
+            try:
+                return bool(client.ping())
+            except redis.exceptions.ConnectionError:
+                return False
+
+        wait_until(answers, timeout=30, what="redis-server", watch=(self.proc,))
+
+    def stop(self) -> list[str]:
+        return self.proc.stop() if self.proc else []
 
 
 @dataclass

@@ -21,7 +21,6 @@ import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg2
@@ -136,42 +135,6 @@ def broker_idle(url: str, queue: str = "celery") -> bool:
     """Nothing waiting in the queue and nothing delivered but unacknowledged."""
     client = redis.Redis.from_url(url)
     return client.llen(queue) == 0 and client.hlen("unacked") == 0
-
-
-# --- a Redis server of the test's own -------------------------------------------------------
-
-
-@dataclass
-class RedisServer:
-    """A Redis server on a free port, data in memory only: the broker a test may stop."""
-
-    dir: Path
-    port: int = field(default_factory=free_port)
-    proc: Proc | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        command = [
-            shutil.which("redis-server") or "redis-server",
-            "--port", str(self.port), "--bind", "127.0.0.1",
-            "--save", "", "--appendonly", "no", "--dir", str(self.dir),
-        ]  # fmt: skip
-        self.proc = processes.start(f"redis-{self.port}", command, env={}, log_dir=self.dir)
-        client = redis.Redis.from_url(self.url, socket_connect_timeout=1)
-
-        def answers() -> bool:
-            try:
-                return bool(client.ping())
-            except redis.exceptions.ConnectionError:
-                return False
-
-        wait_until(answers, timeout=30, what="redis-server", watch=(self.proc,))
-
-    def stop(self) -> list[str]:
-        return self.proc.stop() if self.proc else []
 
 
 # --- e-mail -----------------------------------------------------------------------------------

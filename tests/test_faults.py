@@ -33,6 +33,7 @@ from rest_framework.authtoken.models import Token
 from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
 
+from bench.processes import RedisServer
 from salesflow.audit.models import AuditEvent
 from salesflow.clients.models import Lead
 from salesflow.handoff.models import HandoffNote
@@ -329,7 +330,7 @@ def test_a_postgresql_restart_leaves_no_half_done_stage_and_the_web_recovers(sta
 @pytest.fixture
 def broker(tmp_path):
     """A Redis server of the test's own: the one the test may stop."""
-    server = procs.RedisServer(tmp_path / "redis")
+    server = RedisServer(tmp_path / "redis")
     server.dir.mkdir()
     server.start()
     try:
