@@ -5,12 +5,13 @@ Fills a scratch PostgreSQL database with open work spread over the conveyor (hal
 pools, half with staff who are not part of the run) and finished deals, collects the
 static files, starts a Redis of its own as the broker, gunicorn (``--workers``) and a
 Celery worker, each as the operator would (``bench.processes``). Then ``--users``
-simulated people of each role -- each a process with its own keep-alive connection and
-session -- sign in and, for ``--seconds``, do what people do: open their pool and their
-inbox, take the next task (or the first one the pool's policy gave them), open it and
-complete it with the stage's data and a handoff note where the stage needs one. Prints
-requests per second and the median and 95th percentile of each page's response time as
-the users saw it, and the errors (any answer other than the page's expected one): 0.
+simulated people of each role -- each a process with its own connection and session
+(reopened after each answer: gunicorn's sync workers close it, as behind nginx) -- sign
+in and, for ``--seconds``, do what people do: open their pool and their inbox, take the
+next task (or the first one the pool's policy gave them), open it and complete it with
+the stage's data and a handoff note where the stage needs one. Prints requests per
+second and the median and 95th percentile of each page's response time as the users saw
+it, and the errors (any answer other than the page's expected one): 0.
 """
 
 from __future__ import annotations

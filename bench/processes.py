@@ -287,7 +287,8 @@ class Answer:
 
 class WebClient:
     """One person's connection to the web app through the TLS proxy (see the module's
-    docstring): keep-alive, cookies, the CSRF token of the session for unsafe requests."""
+    docstring): one connection, kept while the server keeps it (gunicorn's sync workers
+    close it after each answer), cookies, the session's CSRF token for unsafe requests."""
 
     def __init__(self, port: int, *, token: str | None = None, timeout: float = 60) -> None:
         self.port = port
@@ -313,7 +314,7 @@ class WebClient:
         secure: bool = True,
     ) -> Answer:
         """``form``: an urlencoded form (lists: repeated fields); ``body``: JSON. A broken
-        connection is retried once on a new one (gunicorn closes idle keep-alives)."""
+        connection is retried once on a new one (a server may close an idle connection)."""
         sent = {"Host": f"127.0.0.1:{self.port}", **(headers or {})}
         if secure:
             sent["X-Forwarded-Proto"] = "https"
