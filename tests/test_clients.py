@@ -32,7 +32,7 @@ from salesflow.clients.tasks import reactivate_lapsed_clients
 from salesflow.queues import services as queues
 from salesflow.queues.terms import Priority
 
-from .conftest import open_task
+from .conftest import ROLES, open_task
 from .factories import ClientFactory, ContactFactory, UserFactory
 from .test_queues import terms
 
@@ -84,6 +84,8 @@ def walk(browser, starts: list[str], limit: int = 250) -> dict[str, str]:
         response = browser.get(url, HTTP_ACCEPT="text/html,application/json")
         body = response.content.decode(errors="replace")
         seen[url] = body
+        if response.status_code in (301, 302) and response["Location"].startswith("/"):
+            queue.append(response["Location"])  # e.g. /work/ -> the person's first pool
         if response.status_code != 200:
             continue
         for link in re.findall(r'href="(/[^"#]*)"', body):
@@ -109,13 +111,27 @@ def starts_for(client: Client) -> list[str]:
         f"/api/clients/{client.pk}/",
         "/api/clients/?search=secret",
         *[f"/api/tasks/{pk}/" for pk in tasks],
+        # the pools, the inboxes, the console and the report (each role's own and others')
+        *[f"/work/pools/{role}/" for role in ROLES],
+        *[f"/work/pools/{role}/mine/" for role in ROLES],
+        "/work/console/",
+        "/reports/daily/",
+        *[f"/api/tasks/pool/?role={role}" for role in ROLES],
+        "/api/tasks/inbox/",
     ]
 
 
 @pytest.mark.parametrize(
     "role", ["hunter", "account_manager", "document_clerk", "expeditor", "team_lead", None]
 )
-def test_no_page_or_api_answer_shows_a_contact_to_someone_without_its_task(secret, staff, role):
+def test_no_page_or_api_answer_shows_a_contact_to_someone_without_its_task(
+    secret, staff, role, new_lead
+):
+    from salesflow.reports.services import daily_report_build
+
+    with time_machine.travel(timezone.now() - timedelta(days=2), tick=True):
+        new_lead(client=secret)  # an older deal of the client: yesterday's report has it
+    daily_report_build(day=timezone.localdate() - timedelta(days=1))
     user = staff[role][1] if role else UserFactory(username="norole")
     browser = signed_in(user)
     pages = walk(browser, starts_for(secret))

@@ -108,3 +108,158 @@ def test_five_wrong_passwords_lock_the_account_out_from_that_address(staff):
     elsewhere = Client(REMOTE_ADDR="10.0.0.8")
     ok = elsewhere.post("/accounts/login/", {"username": hunter.username, "password": "pw"})
     assert ok.status_code == 302
+
+
+# --- the client's address: no proxy, or behind PROXY_COUNT of them ------------------------
+
+PROXY = "10.0.0.2"  # the address gunicorn sees when nginx is in front
+
+
+@pytest.mark.parametrize(
+    "proxies,peer,forwarded,address",
+    [
+        (0, "198.51.100.7", None, "198.51.100.7"),
+        (0, "198.51.100.7", "203.0.113.9", "198.51.100.7"),  # a client's own header
+        (1, PROXY, "203.0.113.9", "203.0.113.9"),
+        (1, PROXY, "6.6.6.6, 203.0.113.9", "203.0.113.9"),  # the client wrote "6.6.6.6"
+        (1, PROXY, "7.7.7.7, 6.6.6.6, 203.0.113.9", "203.0.113.9"),
+        (1, PROXY, "not-an-address, 203.0.113.9", "203.0.113.9"),
+        (1, PROXY, "2001:db8::5", "2001:db8::5"),
+        (1, PROXY, None, PROXY),  # it did not come through the proxy
+        (2, PROXY, "203.0.113.9, 10.0.0.3", "203.0.113.9"),  # load balancer, then nginx
+        (2, PROXY, "6.6.6.6, 203.0.113.9, 10.0.0.3", "203.0.113.9"),
+    ],
+)
+def test_the_clients_address_is_the_one_the_outermost_proxy_saw(
+    settings, proxies, peer, forwarded, address
+):
+    from django.test import RequestFactory
+
+    from salesflow.security import client_address
+
+    settings.PROXY_COUNT = proxies
+    headers = {"HTTP_X_FORWARDED_FOR": forwarded} if forwarded else {}
+    request = RequestFactory().get("/", REMOTE_ADDR=peer, **headers)
+    assert client_address(request) == address
+
+
+def _wrong_password(browser: Client, username: str, forwarded: str | None = None, **extra):
+    headers = {"HTTP_X_FORWARDED_FOR": forwarded} if forwarded else {}
+    return browser.post(
+        "/accounts/login/", {"username": username, "password": "nope"}, **headers, **extra
+    )
+
+
+@pytest.mark.django_db
+@override_settings(AXES_ENABLED=True, PROXY_COUNT=0)
+def test_without_a_proxy_a_forged_forwarded_for_does_not_escape_the_lockout(staff):
+    from axes.models import AccessAttempt
+
+    hunter = staff["hunter"][0]
+    browser = Client(REMOTE_ADDR="198.51.100.7")
+    answers = [
+        _wrong_password(browser, hunter.username, forwarded=f"203.0.113.{n}").status_code
+        for n in range(5)  # a new "address" with every guess
+    ]
+    assert answers == [200, 200, 200, 200, 429]
+    attempt = AccessAttempt.objects.get()
+    assert (attempt.ip_address, attempt.failures_since_start) == ("198.51.100.7", 5)
+    right = browser.post(
+        "/accounts/login/",
+        {"username": hunter.username, "password": "pw"},
+        HTTP_X_FORWARDED_FOR="192.0.2.1",
+    )
+    assert right.status_code == 429 and "_auth_user_id" not in browser.session
+
+
+@pytest.mark.django_db
+@override_settings(AXES_ENABLED=True, PROXY_COUNT=1)
+def test_behind_a_proxy_the_lockout_is_per_client_address(staff):
+    hunter = staff["hunter"][0]
+    through_proxy = {"REMOTE_ADDR": PROXY}
+    attacker, colleague = Client(**through_proxy), Client(**through_proxy)
+    answers = [
+        # the attacker varies what they send; the proxy appends their real address
+        _wrong_password(attacker, hunter.username, forwarded=f"6.6.6.{n}, 203.0.113.9")
+        for n in range(5)
+    ]
+    assert [a.status_code for a in answers] == [200, 200, 200, 200, 429]
+    # the same person at another address, through the same proxy, still signs in
+    ok = colleague.post(
+        "/accounts/login/",
+        {"username": hunter.username, "password": "pw"},
+        HTTP_X_FORWARDED_FOR="198.51.100.20",
+    )
+    assert ok.status_code == 302
+    locked = attacker.post(
+        "/accounts/login/",
+        {"username": hunter.username, "password": "pw"},
+        HTTP_X_FORWARDED_FOR="203.0.113.9",
+    )
+    assert locked.status_code == 429
+
+
+@pytest.mark.django_db
+@override_settings(PROXY_COUNT=1, SALESFLOW_WEB_FORM_RATE="2/h")
+def test_behind_a_proxy_the_web_form_is_limited_per_client_not_per_proxy():
+    from django.core.cache import cache
+
+    from salesflow.clients.models import Lead
+
+    from .test_intake import FORM
+
+    def submit(forwarded: str, phone: str):
+        browser = Client(enforce_csrf_checks=True, REMOTE_ADDR=PROXY)
+        page = browser.get("/leads/form/", HTTP_X_FORWARDED_FOR=forwarded)
+        token = page.cookies["csrftoken"].value
+        values = {**FORM, "phone": phone, "csrfmiddlewaretoken": token}
+        return browser.post("/leads/form/", values, HTTP_X_FORWARDED_FOR=forwarded)
+
+    cache.clear()
+    try:
+        first = [submit(f"6.6.6.{n}, 203.0.113.9", f"+7 913 000 12 2{n}") for n in range(3)]
+        assert [r.status_code for r in first] == [302, 302, 429]  # forging did not help
+        assert submit("198.51.100.20", "+7 913 000 12 29").status_code == 302  # another client
+        assert Lead.objects.count() == 3
+    finally:
+        cache.clear()
+
+
+# --- the database away: a clear answer, not a server error ----------------------------------
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/work/pools/hunter/", "/api/tasks/pool/?role=hunter"])
+def test_a_request_the_database_fails_gets_a_503_saying_to_try_again(staff, monkeypatch, path):
+    from django.db import OperationalError
+
+    from salesflow.queues import selectors
+
+    def database_away(**kwargs):
+        raise OperationalError("terminating connection due to administrator command")
+
+    monkeypatch.setattr(selectors, "pool_tasks", database_away)
+    browser = Client(raise_request_exception=False)
+    browser.force_login(staff["hunter"][0])
+
+    response = browser.get(path)
+
+    assert response.status_code == 503 and response["Retry-After"] == "5"
+    body = response.content.decode()
+    assert "The database is not answering, so nothing was saved" in body
+    if path.startswith("/api/"):
+        assert response.json()["errors"] == {}
+
+
+@pytest.mark.django_db
+def test_any_other_failure_is_still_a_plain_server_error(staff, monkeypatch):
+    from salesflow.queues import selectors
+
+    def broken(**kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(selectors, "pool_tasks", broken)
+    browser = Client(raise_request_exception=False)
+    browser.force_login(staff["hunter"][0])
+    response = browser.get("/work/pools/hunter/")
+    assert response.status_code == 500 and not response.has_header("Retry-After")

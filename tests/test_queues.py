@@ -25,7 +25,15 @@ from salesflow.exceptions import (
 )
 from salesflow.queues import services as queues
 from salesflow.queues.models import Absence
-from salesflow.queues.terms import Priority, StallReason, Terms, set_terms, stamp, terms_of
+from salesflow.queues.terms import (
+    HANDOUT,
+    Priority,
+    StallReason,
+    Terms,
+    set_terms,
+    stamp,
+    terms_of,
+)
 
 from .conftest import open_task
 from .factories import ClientFactory, UserFactory
@@ -241,6 +249,100 @@ def test_people_who_are_away_inactive_or_full_are_skipped(
     back = UserFactory(roles=["account_manager"])
     assert queues.task_auto_assign(task_id=task.pk) == back
     assert queues.task_auto_assign(task_id=task.pk) is None  # idempotent: already given
+
+
+# --- hand-outs the broker never delivered ---------------------------------------------------
+
+
+def _handout_due(task) -> bool:
+    return HANDOUT in Task.objects.get(pk=task.pk).data
+
+
+def test_a_new_task_of_a_distributing_pool_is_marked_until_its_hand_out_is_tried(
+    new_lead, driver, staff, django_capture_on_commit_callbacks
+):
+    lead = new_lead()
+    assert not _handout_due(open_task(lead))  # the hunters pull their work
+    with django_capture_on_commit_callbacks(execute=False) as jobs:
+        task = driver().advance_to(lead.process_id, "prepare_order")
+    assert len(jobs) == 1 and _handout_due(task)
+
+    person = queues.task_auto_assign(task_id=task.pk)
+
+    assert person in staff["account_manager"] and not _handout_due(task)
+
+
+def test_a_completion_stands_when_the_broker_cannot_take_the_hand_out(
+    new_lead, driver, staff, monkeypatch, caplog, django_capture_on_commit_callbacks
+):
+    from kombu.exceptions import OperationalError
+
+    from salesflow.queues.tasks import auto_assign
+
+    def broker_down(*args, **kwargs):
+        raise OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr(auto_assign, "delay", broker_down)
+    lead = new_lead()
+    with django_capture_on_commit_callbacks(execute=True):
+        task = driver().advance_to(lead.process_id, "prepare_order")  # no exception
+
+    task.refresh_from_db()
+    assert task.owner_id is None and _handout_due(task)
+    assert "the pool's sweep will hand it out" in caplog.text
+    assert queues.handouts_sweep() == []  # within the grace: the normal job may still come
+    with time_machine.travel(timezone.now() + queues.HANDOUT_GRACE + timedelta(seconds=1)):
+        assert queues.handouts_sweep() == [task.pk]
+        assert queues.handouts_sweep() == []  # tried once
+    task.refresh_from_db()
+    assert task.owner in staff["account_manager"] and not _handout_due(task)
+    assert AuditEvent.objects.filter(action="assign", actor=None, task=task).count() == 1
+
+
+def test_the_sweep_leaves_a_task_its_owner_returned_to_the_pool(new_lead, driver, staff):
+    lead = new_lead()
+    documents = driver().advance_to(lead.process_id, "documents")
+    clerk = staff["document_clerk"][0]
+    queues.task_claim(task=documents, user=clerk)
+    services.stage_bounce(
+        task=documents, user=clerk, question={"question": "which entity signs the contract?"}
+    )
+    back = open_task(lead)  # straight to its earlier performer, who is in a distributing pool
+    assert back.owner_id is not None and _handout_due(back)
+
+    queues.task_unassign(task=back, user=back.owner, reason="on holiday from tomorrow")
+
+    assert not _handout_due(back)
+    with time_machine.travel(timezone.now() + queues.HANDOUT_GRACE * 2):
+        assert queues.handouts_sweep() == []
+    back.refresh_from_db()
+    assert back.owner_id is None and back.status == STATUS.NEW  # waits for a claim
+
+
+def test_a_hand_out_with_nobody_available_is_tried_once_and_left_for_a_claim(
+    new_lead, driver, staff, django_capture_on_commit_callbacks
+):
+    for manager in staff["account_manager"]:
+        manager.is_active = False
+        manager.save(update_fields=["is_active"])
+    lead = new_lead()
+    with django_capture_on_commit_callbacks(execute=True):
+        task = driver().advance_to(lead.process_id, "prepare_order")
+
+    assert not _handout_due(task)  # tried: nobody to give it to
+    UserFactory(username="newcomer", roles=["account_manager"])
+    with time_machine.travel(timezone.now() + queues.HANDOUT_GRACE * 2):
+        assert queues.handouts_sweep() == []
+    task.refresh_from_db()
+    assert task.owner_id is None
+
+
+def test_the_sweep_is_scheduled_every_minute(db):
+    from django_celery_beat.models import PeriodicTask
+
+    job = PeriodicTask.objects.get(name="queues: hand out waiting tasks")
+    assert job.task == "salesflow.queues.tasks.hand_out_waiting"
+    assert job.interval.every == 60 and job.enabled
 
 
 # --- stalled work -----------------------------------------------------------------------

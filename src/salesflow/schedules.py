@@ -39,6 +39,12 @@ DEFAULT_SCHEDULES: dict[str, dict[str, Any]] = {
         "task": "salesflow.reports.tasks.daily_report",
         "crontab": {"minute": "0", "hour": "6"},
     },
+    "queues: hand out waiting tasks": {
+        # new tasks of distributing pools whose hand-out never reached a worker (the broker
+        # was down when the stage before them was completed)
+        "task": "salesflow.queues.tasks.hand_out_waiting",
+        "every": 60,
+    },
 }
 
 

@@ -56,7 +56,7 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
-    "django.contrib.staticfiles",
+    "salesflow.static_files.StaticFilesConfig",  # django.contrib.staticfiles, minus node_modules/
     "django.contrib.humanize",
     "django.contrib.postgres",  # trigram similarity of client names (unused on SQLite)
     "axes",
@@ -113,7 +113,10 @@ AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_HOURS", default=0.25)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "salesflow/locked_out.html"
-AXES_IPWARE_PROXY_COUNT = env.int("PROXY_COUNT", default=0)
+# The client's address, for the lockout and the web form's limit alike: REMOTE_ADDR, or
+# behind PROXY_COUNT proxies the address the outermost one saw (salesflow.security).
+PROXY_COUNT = env.int("PROXY_COUNT", default=0)
+AXES_CLIENT_IP_CALLABLE = "salesflow.security.client_address"
 
 ROOT_URLCONF = "salesflow.urls"
 WSGI_APPLICATION = "salesflow.wsgi.application"
@@ -227,7 +230,9 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # Celery: a broker directory on disk by default (no service to install), Redis in production.
 BROKER_DIR = VAR_DIR / "broker"
 CELERY_BROKER_URL = _required_in_production("CELERY_BROKER_URL", "filesystem://")
-CELERY_BROKER_TRANSPORT_OPTIONS = {}
+# e.g. {"visibility_timeout": 7200} for Redis: a task unacknowledged that long (its worker
+# died) is handed to another worker; it must exceed the longest task (docs/deploy.md).
+CELERY_BROKER_TRANSPORT_OPTIONS = env.json("CELERY_BROKER_TRANSPORT_OPTIONS", default={})
 if CELERY_BROKER_URL.startswith("filesystem://"):
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(BROKER_DIR / "queue"),
@@ -307,8 +312,18 @@ _default_cache = (
     else "locmemcache://"
 )
 CACHES = {"default": env.cache_url("CACHE_URL", default=_default_cache)}
+if CACHES["default"]["BACKEND"] == "django_redis.cache.RedisCache":
+    # The cache holds nothing that must survive (rate-limit counts, viewflow's avatar URLs on
+    # every page): while Redis is away a read is a miss and a write is dropped -- logged --
+    # instead of every page failing, and a Redis that hangs costs a request at most a second.
+    CACHES["default"].setdefault("OPTIONS", {}).update(
+        {"IGNORE_EXCEPTIONS": True, "SOCKET_CONNECT_TIMEOUT": 1, "SOCKET_TIMEOUT": 1}
+    )
+    DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
+# ...and the web form's limit lets requests through while it cannot count them.
+RATELIMIT_FAIL_OPEN = True
 # django-ratelimit: the client's address as the login throttling (django-axes) sees it.
-RATELIMIT_IP_META_KEY = "axes.helpers.get_client_ip_address"
+RATELIMIT_IP_META_KEY = "salesflow.security.client_address"
 
 # --- REST API ----------------------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -32,3 +32,5 @@ urlpatterns = [
     path("api/", include("salesflow.api.urls")),
     path("", site.urls),
 ]
+
+handler500 = "salesflow.views.server_error"  # a 503 "try again" while the database is away

@@ -12,6 +12,7 @@ BENCHMARKS = {
     "claim": "bench.claim",
     "intake": "bench.intake",
     "report": "bench.report",
+    "http": "bench.http",
 }
 
 

@@ -383,6 +383,21 @@ def open_task_counts(*, user_ids: Iterable[int], task_refs: Iterable[str]) -> di
     return {row["owner_id"]: row["count"] for row in rows}
 
 
+def pending_handouts(*, created_before: datetime, limit: int = 500) -> list[int]:
+    """Ids of tasks waiting in their pools with a hand-out still due (``terms.HANDOUT``),
+    made before ``created_before``, oldest first (the pool index: waiting tasks only)."""
+    return list(
+        Task.objects.filter(
+            status=STATUS.NEW,
+            owner__isnull=True,
+            data__has_key=terms.HANDOUT,
+            created__lt=created_before,
+        )
+        .order_by("created", "pk")
+        .values_list("pk", flat=True)[:limit]
+    )
+
+
 def open_tasks_of(*, user: User) -> QuerySet[Task]:
     """Everything the user holds that is not finished (for offboarding)."""
     return inbox_tasks(user=user)

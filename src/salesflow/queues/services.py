@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -63,6 +63,7 @@ from .selectors import (
     candidates,
     open_task_counts,
     open_tasks_of,
+    pending_handouts,
     pool_task_refs,
     pool_tasks,
     role_task_refs,
@@ -76,6 +77,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+# the sweep leaves a new task this long to its own after-commit hand-out job
+HANDOUT_GRACE = timedelta(minutes=1)
 # claim-next looks at most this many candidates (in batches) before saying the pool is empty
 # for this person: past them, every task left is one a rule keeps from them.
 CLAIM_NEXT_BATCH = 5
@@ -102,7 +105,10 @@ def task_terms(*, node: Stage, process: Any, bounced: bool) -> dict[str, Any]:
         priority = Priority.NORMAL
     if bounced:
         priority = max(priority, Priority.HIGH)
-    return new_terms(due=due, priority=priority)
+    marks = new_terms(due=due, priority=priority)
+    if distribution_for_node(node_ref(node)) != PULL:
+        marks[terms.HANDOUT] = True  # until task_auto_assign has tried (see handouts_sweep)
+    return marks
 
 
 def task_created(*, activation: Any) -> None:
@@ -112,7 +118,9 @@ def task_created(*, activation: Any) -> None:
     * a task sent back by a bounce that went straight to its earlier performer is an
       assignment, so it is recorded;
     * a task of a pool that distributes work is handed out after the commit (Celery
-      ``queues.tasks.auto_assign``), so a failed hand-out never undoes the stage before.
+      ``queues.tasks.auto_assign``), so a failed hand-out never undoes the stage before;
+      if the broker cannot take the job then, the task keeps its hand-out mark and the
+      periodic sweep (``handouts_sweep``) hands it out once the broker is back.
     """
     task = activation.task
     if task.owner_id is not None:
@@ -134,7 +142,25 @@ def task_created(*, activation: Any) -> None:
 def _enqueue_auto_assign(task_id: int) -> None:
     from .tasks import auto_assign
 
-    auto_assign.delay(task_id)
+    if not _publish(auto_assign, task_id):
+        logger.warning(
+            "task %s: the broker is unavailable; the pool's sweep will hand it out", task_id
+        )
+
+
+def _publish(job: Any, *args: Any) -> bool:
+    """Send a Celery job, after the commit that made its work. False -- logged, not
+    raised -- when the broker cannot take it: the commit stands (a person's completed
+    stage must not turn into an error page), and the caller says what picks the work
+    up later."""
+    from kombu.exceptions import OperationalError
+
+    try:
+        job.delay(*args)
+    except OperationalError:
+        logger.exception("could not send %s%r to the broker", job.name, args)
+        return False
+    return True
 
 
 # --- who may take a task -----------------------------------------------------------------
@@ -217,7 +243,7 @@ def _give(task: Task, user: User) -> None:
     task.owner = user
     task.status = STATUS.ASSIGNED
     task.assigned = timezone.now()
-    task.save(update_fields=["owner", "status", "assigned", *_restart_idle_clock(task)])
+    task.save(update_fields=["owner", "status", "assigned", *_changed_data(task)])
 
 
 def _client_id(task: Task) -> int | None:
@@ -307,14 +333,20 @@ def task_claim_next(*, user: User, role: str | None = None) -> Task | None:
     return None
 
 
-def _restart_idle_clock(task: Task) -> list[str]:
-    """A task changing hands starts a new idle clock: an idleness stall is over (a stall
-    for its SLA is not: the task is as late as it was). Returns the fields to save."""
-    if task.data.get(terms.STALLED_REASON) != StallReason.IDLE:
-        return []
-    for key in (terms.STALLED, terms.STALLED_REASON, terms.TOUCHED):
-        task.data.pop(key, None)
-    return ["data"]
+def _changed_data(task: Task) -> list[str]:
+    """A task changing hands (given to someone, or back to its pool):
+
+    * starts a new idle clock: an idleness stall is over (a stall for its SLA is not: the
+      task is as late as it was);
+    * has no hand-out due any more: the pool's policy had its turn, or a person decided
+      (a task a team lead sends back to a distributing pool waits there for a claim).
+
+    Returns the fields to save (``data`` if it changed)."""
+    keys = [terms.HANDOUT]
+    if task.data.get(terms.STALLED_REASON) == StallReason.IDLE:
+        keys += [terms.STALLED, terms.STALLED_REASON, terms.TOUCHED]
+    changed = [task.data.pop(key, None) is not None for key in keys]
+    return ["data"] if any(changed) else []
 
 
 def task_unassign(*, task: Task, user: User, reason: str = "") -> Task:
@@ -342,7 +374,7 @@ def _to_pool(task: Task) -> None:
     task.status = STATUS.NEW
     task.assigned = None
     task.started = None
-    task.save(update_fields=["owner", "status", "assigned", "started", *_restart_idle_clock(task)])
+    task.save(update_fields=["owner", "status", "assigned", "started", *_changed_data(task)])
 
 
 def task_touch(*, task: Task, user: User) -> None:
@@ -409,8 +441,25 @@ def task_auto_assign(*, task_id: int) -> User | None:
                 reason=_("Handed out by the pool (%(policy)s).") % {"policy": policy},
             )
             return person
+        if _changed_data(task):  # tried: the sweep leaves it to a claim from now on
+            task.save(update_fields=["data"])
     logger.info("task %s: nobody available in its pool, left for a claim", task_id)
     return None
+
+
+def handouts_sweep(*, grace: timedelta = HANDOUT_GRACE) -> list[int]:
+    """Hand out the tasks of distributing pools whose hand-out never ran: the broker was
+    unavailable when the stage before them was completed (``task_created``), or the job
+    was lost with it. Only tasks waiting longer than ``grace`` are taken, so the sweep does
+    not race the normal after-commit job. Each goes through ``task_auto_assign`` (its own
+    transaction, under the task's lock), so running the sweep twice, or beside the normal
+    job, hands nothing out twice. Returns the ids of the tasks tried."""
+    task_ids = pending_handouts(created_before=timezone.now() - grace)
+    for task_id in task_ids:
+        task_auto_assign(task_id=task_id)
+    if task_ids:
+        logger.warning("handed out %d tasks the broker had not delivered", len(task_ids))
+    return task_ids
 
 
 def _pool_role(node_ref: str) -> str:
@@ -576,7 +625,13 @@ def _client_ids(*, process_ids: set[int]) -> dict[int, int]:
 def _enqueue_notify(task_ids: list[int]) -> None:
     from .tasks import notify_stalled
 
-    notify_stalled.delay(task_ids)
+    if not _publish(notify_stalled, task_ids):
+        # the marks stand (the console shows them); only the e-mail about them is lost
+        logger.error(
+            "%d tasks were marked stalled, but the broker is unavailable: the team leads "
+            "are not e-mailed about them (the team console lists them)",
+            len(task_ids),
+        )
 
 
 def team_lead_addresses() -> list[str]:

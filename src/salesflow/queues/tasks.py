@@ -7,6 +7,7 @@ is briefly away.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from smtplib import SMTPException
 
 from celery import shared_task
@@ -22,6 +23,13 @@ def auto_assign(task_id: int) -> int | None:
     """Hand a new task to a member of its pool (enqueued after the commit that made it)."""
     person = services.task_auto_assign(task_id=task_id)
     return person.pk if person else None
+
+
+@shared_task(autoretry_for=(DatabaseError,), **RETRY)
+def hand_out_waiting(grace_seconds: int = 60) -> int:
+    """Hand out new tasks whose hand-out job never reached a worker (the broker was down
+    when they were made); scheduled every minute in salesflow.schedules."""
+    return len(services.handouts_sweep(grace=timedelta(seconds=grace_seconds)))
 
 
 @shared_task(autoretry_for=(DatabaseError,), **RETRY)

@@ -29,6 +29,11 @@ PRIORITY = "sf_priority"
 STALLED = "sf_stalled"
 STALLED_REASON = "sf_stalled_reason"
 TOUCHED = "sf_touched"
+# A task of a distributing pool whose hand-out (``services.task_auto_assign``) has not been
+# tried yet: set when the task is made, dropped by the first try or by a person taking it.
+# The sweep (``services.handouts_sweep``) finds tasks whose hand-out never reached a worker
+# -- the broker was down when the stage before was completed.
+HANDOUT = "sf_handout"
 
 # ORM paths, for filters and order_by (they compile to the indexed expressions)
 DUE_PATH = f"data__{DUE}"
