@@ -1,7 +1,7 @@
 """Reading the pools: who may take a task, what waits where, what is stuck.
 
 Open tasks are read from viewflow's task table through the partial indexes on open tasks
-(migration 0001), with their queue item, lead, client and order in the same query
+(migration 0001), with their lead, client and order read in the same query
 (``POOL_RELATED``): a page of a pool costs the same few queries whatever its size and however
 many tasks are finished.
 """
