@@ -30,7 +30,7 @@ def _claimer(user_ids: list[int], start, results) -> None:
     from django.contrib.auth import get_user_model
 
     from salesflow.exceptions import WipLimitReached
-    from salesflow.queues.services import task_claim_next
+    from salesflow.queues.claims import task_claim_next
 
     people = list(get_user_model().objects.filter(pk__in=user_ids))
     claimed, errors = [], []

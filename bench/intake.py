@@ -55,7 +55,7 @@ def _fill(count: int, rng: random.Random) -> None:
 
 def run(*, clients: int, leads: int, keepdb: bool) -> dict:
     from salesflow.clients.models import Client
-    from salesflow.clients.services import LeadData, lead_receive
+    from salesflow.intake.services import LeadData, lead_receive
 
     rng = random.Random(5)
     with scratch_database(keep=keepdb):

@@ -10,8 +10,9 @@ from typing import Any
 from django.utils import timezone
 
 from salesflow.clients.models import Client, Lead, Order
-from salesflow.clients.services import lead_intake, order_set_discount
-from salesflow.conveyor.services import StageWork
+from salesflow.clients.services import order_set_discount
+from salesflow.conveyor.stage import StageWork
+from salesflow.intake.services import lead_intake
 from salesflow.queues.terms import Priority
 
 # An order this large is worth anyone's attention first.

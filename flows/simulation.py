@@ -24,12 +24,12 @@ from viewflow.workflow.models import Task
 from viewflow.workflow.status import PROCESS, STATUS
 
 from salesflow.clients.models import Client, Contact, Lead
-from salesflow.clients.services import lead_intake
 from salesflow.conveyor import services
 from salesflow.conveyor.registry import node_ref
 from salesflow.exceptions import ClaimConflict, SeparationOfDutiesViolated
 from salesflow.handoff.templates import DATE, HandoffTemplate
-from salesflow.queues import services as queues
+from salesflow.intake.services import lead_intake
+from salesflow.queues import claims
 from salesflow.roles import get_roles
 
 from .models import ConveyorProcess
@@ -145,7 +145,7 @@ class ConveyorSimulator:
         for _ in range(len(candidates)):
             user = next(self._turns[self.rng.choice(roles)])
             try:
-                queues.task_claim(task=task, user=user)
+                claims.task_claim(task=task, user=user)
             except SeparationOfDutiesViolated:
                 continue
             except ClaimConflict:

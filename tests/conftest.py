@@ -12,7 +12,7 @@ from viewflow.workflow.status import STATUS
 
 from flows.simulation import ConveyorSimulator, Odds
 from salesflow.clients.models import Lead
-from salesflow.clients.services import lead_intake
+from salesflow.intake.services import lead_intake
 
 from .factories import ClientFactory, ContactFactory, UserFactory
 

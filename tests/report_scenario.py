@@ -38,10 +38,9 @@ from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
 
 from salesflow.clients.models import Lead
-from salesflow.clients.services import lead_intake
 from salesflow.conveyor import services
-from salesflow.queues import services as queues
-from salesflow.queues import terms
+from salesflow.intake.services import lead_intake
+from salesflow.queues import claims, moves, stalled, terms
 
 from .test_http import NOTES
 
@@ -98,14 +97,14 @@ def open_task(lead: Lead) -> Task:
 
 
 def claim(lead: Lead, user: Any) -> Task:
-    return queues.task_claim(task=open_task(lead), user=user)
+    return claims.task_claim(task=open_task(lead), user=user)
 
 
 def complete(lead: Lead, user: Any, **data: str) -> None:
     """Complete the lead's open stage (taking it first if it waits in the pool)."""
     task = open_task(lead)
     if task.status == STATUS.NEW:
-        task = queues.task_claim(task=task, user=user)
+        task = claims.task_claim(task=task, user=user)
     stage = task.flow_task.name
     services.stage_complete(
         task=task,
@@ -126,7 +125,7 @@ def bounce(lead: Lead, user: Any) -> None:
 
 def scan(*leads: Lead) -> None:
     """Run the stalled scan now; it must mark exactly the open tasks of ``leads``."""
-    assert sorted(queues.stalled_scan()) == sorted(open_task(lead).pk for lead in leads)
+    assert sorted(stalled.stalled_scan()) == sorted(open_task(lead).pk for lead in leads)
 
 
 def play_until_end_of_day(staff: dict[str, list[Any]], clock: time_machine.Coordinates) -> dict:
@@ -194,7 +193,7 @@ def play_until_end_of_day(staff: dict[str, list[Any]], clock: time_machine.Coord
     clock.move_to(at(0, 15))
     bounce(leads["A"], clerk1)  # back to account1, assigned to them at once
     clock.move_to(at(0, 16, 30))
-    queues.task_unassign(task=open_task(leads["C"]), user=hunter1)  # C's stall ends
+    claims.task_unassign(task=open_task(leads["C"]), user=hunter1)  # C's stall ends
     clock.move_to(at(0, 17))
     complete(leads["E"], expeditor1)  # delivered, four hours past its due time
     return leads
@@ -210,7 +209,7 @@ def play_the_day_after(
     complete(leads["C"], hunter1)
     clock.move_to(at(1, 10))
     complete(leads["A"], account1)
-    queues.task_reassign(
+    moves.task_reassign(
         task=open_task(leads["H"]),
         by=staff["team_lead"][0],
         to=staff["document_clerk"][0],

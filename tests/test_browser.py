@@ -16,7 +16,7 @@ from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
 
 from salesflow.audit.models import AuditEvent
-from salesflow.queues import services as queues
+from salesflow.queues import claims
 from salesflow.queues.terms import StallReason
 
 from .conftest import open_task
@@ -83,7 +83,7 @@ def test_a_lead_is_handed_over_and_a_stalled_task_moved_in_the_browser(
     colleague = UserFactory(username="hunter2", roles=["hunter"])
     lead = new_lead()
     stuck = open_task(new_lead())
-    queues.task_claim(task=stuck, user=colleague)
+    claims.task_claim(task=stuck, user=colleague)
     mark(stuck, stalled=timezone.now(), stalled_reason=StallReason.IDLE)
 
     # the hunter takes the next lead from the pool and qualifies it with a handoff note

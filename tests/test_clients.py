@@ -21,15 +21,10 @@ from viewflow.workflow.status import PROCESS
 
 from salesflow.audit.models import AuditEvent
 from salesflow.clients.models import Client, Lead, Order, Reactivation
-from salesflow.clients.services import (
-    LeadData,
-    lapsed_clients,
-    lead_receive,
-    reactivation_run,
-    reorder_cycle,
-)
-from salesflow.clients.tasks import reactivate_lapsed_clients
-from salesflow.queues import services as queues
+from salesflow.clients.selectors import lapsed_clients, reorder_cycle
+from salesflow.intake.services import LeadData, lead_receive, reactivation_run
+from salesflow.intake.tasks import reactivate_lapsed_clients
+from salesflow.queues import claims
 from salesflow.queues.terms import Priority
 
 from .conftest import ROLES, open_task
@@ -63,7 +58,7 @@ def secret(staff, new_lead):
     client = ClientFactory(name="Secret Works", tax_number="7709876543")
     ContactFactory(client=client, name="Buyer", phone=PHONE, email=EMAIL)
     lead = new_lead(client=client)
-    queues.task_claim(task=open_task(lead), user=staff["hunter"][0])
+    claims.task_claim(task=open_task(lead), user=staff["hunter"][0])
     lead_receive(data=LeadData(company="Secret Works Ltd", phone="+7 900 000 99 99"), source="api")
     return client
 

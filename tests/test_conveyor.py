@@ -18,7 +18,7 @@ from salesflow.exceptions import (
     StageInvalid,
 )
 from salesflow.handoff.models import HandoffNote
-from salesflow.queues import services as queues
+from salesflow.queues import claims
 
 from .conftest import open_task
 
@@ -60,7 +60,7 @@ def test_completing_without_the_handoff_note_is_refused_and_nothing_changes(new_
     lead = new_lead()
     task = open_task(lead)
     hunter = staff["hunter"][0]
-    queues.task_claim(task=task, user=hunter)
+    claims.task_claim(task=task, user=hunter)
     events = AuditEvent.objects.count()
 
     with pytest.raises(HandoffIncomplete) as refused:
@@ -83,7 +83,7 @@ def test_a_thin_handoff_field_is_refused_with_its_reason(new_lead, staff, value)
     lead = new_lead()
     task = open_task(lead)
     hunter = staff["hunter"][0]
-    queues.task_claim(task=task, user=hunter)
+    claims.task_claim(task=task, user=hunter)
     with pytest.raises(HandoffIncomplete) as refused:
         services.stage_complete(
             task=task,
@@ -98,7 +98,7 @@ def test_disqualifying_without_a_reason_is_refused(new_lead, staff):
     lead = new_lead()
     task = open_task(lead)
     hunter = staff["hunter"][0]
-    queues.task_claim(task=task, user=hunter)
+    claims.task_claim(task=task, user=hunter)
     with pytest.raises(StageInvalid) as refused:
         services.stage_complete(task=task, user=hunter, data={"outcome": "disqualified"})
     assert "disqualification_reason" in refused.value.errors
@@ -110,7 +110,7 @@ def test_disqualified_lead_needs_no_handoff_and_ends(new_lead, staff):
     lead = new_lead()
     task = open_task(lead)
     hunter = staff["hunter"][0]
-    queues.task_claim(task=task, user=hunter)
+    claims.task_claim(task=task, user=hunter)
     services.stage_complete(
         task=task,
         user=hunter,
@@ -128,16 +128,16 @@ def test_disqualified_lead_needs_no_handoff_and_ends(new_lead, staff):
 def test_a_user_of_another_role_cannot_claim(new_lead, staff):
     task = open_task(new_lead())
     with pytest.raises(NotPermitted, match="roles do not include"):
-        queues.task_claim(task=task, user=staff["expeditor"][0])
+        claims.task_claim(task=task, user=staff["expeditor"][0])
     task.refresh_from_db()
     assert task.owner_id is None and task.status == STATUS.NEW
 
 
 def test_a_task_taken_a_moment_ago_is_refused_to_the_second_claimant(new_lead, staff):
     task = open_task(new_lead())
-    queues.task_claim(task=task, user=staff["hunter"][0])
+    claims.task_claim(task=task, user=staff["hunter"][0])
     with pytest.raises(ClaimConflict):
-        queues.task_claim(task=task, user=staff["hunter"][1])
+        claims.task_claim(task=task, user=staff["hunter"][1])
     task.refresh_from_db()
     assert task.owner == staff["hunter"][0]
 
@@ -147,15 +147,15 @@ def test_the_hunter_who_qualified_may_not_be_the_account_manager(new_lead, staff
     both.groups.add(staff["account_manager"][0].groups.get())
     lead = new_lead()
     task = open_task(lead)
-    queues.task_claim(task=task, user=both)
+    claims.task_claim(task=task, user=both)
     services.stage_complete(task=task, user=both, data={"outcome": "qualified"}, handoff=NOTE)
 
     prepare = open_task(lead)
     with pytest.raises(SeparationOfDutiesViolated, match="Separation of duties"):
-        queues.task_claim(task=prepare, user=both)
+        claims.task_claim(task=prepare, user=both)
     prepare.refresh_from_db()
     assert prepare.owner_id is None
-    queues.task_claim(task=prepare, user=staff["account_manager"][1])
+    claims.task_claim(task=prepare, user=staff["account_manager"][1])
 
 
 def test_the_stage_cannot_complete_before_the_incoming_note_is_acknowledged(
@@ -164,7 +164,7 @@ def test_the_stage_cannot_complete_before_the_incoming_note_is_acknowledged(
     lead = new_lead()
     task = driver().advance_to(lead.process_id, "prepare_order")
     manager = staff["account_manager"][0]
-    queues.task_claim(task=task, user=manager)
+    claims.task_claim(task=task, user=manager)
     with pytest.raises(HandoffNotAcknowledged):
         services.stage_complete(task=task, user=manager, data={})
     note = HandoffNote.objects.get(process=lead.process)
@@ -177,9 +177,9 @@ def test_discount_over_the_limit_goes_to_the_team_lead(new_lead, driver, staff):
     order = Order.objects.get(lead=lead)
     assert order.discount_needs_approval
     with pytest.raises(NotPermitted):
-        queues.task_claim(task=task, user=staff["account_manager"][0])
+        claims.task_claim(task=task, user=staff["account_manager"][0])
     lead_user = staff["team_lead"][0]
-    queues.task_claim(task=task, user=lead_user)
+    claims.task_claim(task=task, user=lead_user)
     services.stage_complete(task=task, user=lead_user, data={"comment": "worth it"})
     order.refresh_from_db()
     assert order.discount_approved_by == lead_user
@@ -196,7 +196,7 @@ def test_a_bounce_goes_back_to_its_author_with_the_question(new_lead, driver, st
     documents = simulator.advance_to(lead.process_id, "documents")
     author = HandoffNote.objects.get(to_node="conveyor.documents").author
     clerk = staff["document_clerk"][0]
-    queues.task_claim(task=documents, user=clerk)
+    claims.task_claim(task=documents, user=clerk)
 
     with pytest.raises(HandoffIncomplete):
         services.stage_bounce(task=documents, user=clerk, question={"question": "?"})
@@ -220,7 +220,7 @@ def test_a_client_who_does_not_order_ends_the_deal_with_the_reason(new_lead, sta
     lead = new_lead(client=ClientFactory(status="customer"))  # a repeat order: account pool
     task = open_task(lead)
     manager = staff["account_manager"][0]
-    queues.task_claim(task=task, user=manager)
+    claims.task_claim(task=task, user=manager)
 
     with pytest.raises(StageInvalid) as refused:
         services.stage_complete(task=task, user=manager, data={"outcome": "no_order"})
@@ -243,7 +243,7 @@ def test_an_order_needs_its_terms(new_lead, staff, driver):
     lead = new_lead()
     task = driver().advance_to(lead.process_id, "prepare_order")
     manager = staff["account_manager"][0]
-    queues.task_claim(task=task, user=manager)
+    claims.task_claim(task=task, user=manager)
     with pytest.raises(StageInvalid) as refused:
         services.stage_complete(
             task=task, user=manager, data={"outcome": "order"}, acknowledge=True
@@ -261,7 +261,7 @@ def test_a_nurtured_lead_whose_company_became_a_customer_goes_to_the_account_poo
     lead = new_lead()
     task = open_task(lead)
     hunter = staff["hunter"][0]
-    queues.task_claim(task=task, user=hunter)
+    claims.task_claim(task=task, user=hunter)
     back_on = timezone.localdate() + timedelta(days=30)
     services.stage_complete(
         task=task, user=hunter, data={"outcome": "nurture", "nurture_until": back_on}

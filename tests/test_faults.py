@@ -39,7 +39,7 @@ from bench.processes import RedisServer
 from salesflow.audit.models import AuditEvent
 from salesflow.clients.models import Lead
 from salesflow.handoff.models import HandoffNote
-from salesflow.queues import services as queues
+from salesflow.queues import claims
 from salesflow.queues.terms import HANDOUT, terms_of
 from salesflow.reports.models import ReportRecipient, Snapshot
 
@@ -258,7 +258,7 @@ def test_a_postgresql_restart_leaves_no_half_done_stage_and_the_web_recovers(
     work = {hunter: [] for hunter in hunters}
     for hunter in hunters:
         for _ in range(5):  # a hunter's WIP limit
-            work[hunter].append(queues.task_claim(task=open_task(new_lead()), user=hunter).pk)
+            work[hunter].append(claims.task_claim(task=open_task(new_lead()), user=hunter).pk)
     web = stack.web(workers=2)
     web_processes = procs.processes._group_members(web.pid)
 
@@ -384,7 +384,7 @@ def test_with_the_broker_down_the_web_works_and_the_hand_out_happens_when_it_ret
     sweep.interval = IntervalSchedule.objects.create(every=2, period=IntervalSchedule.SECONDS)
     sweep.kwargs = json.dumps({"grace_seconds": 1})  # an admin's edit: sooner than the default
     sweep.save()
-    tasks = [queues.task_claim(task=open_task(new_lead()), user=hunter) for _ in range(2)]
+    tasks = [claims.task_claim(task=open_task(new_lead()), user=hunter) for _ in range(2)]
     web, worker = broker_stack.web(), broker_stack.worker()
     broker_stack.beat()
     browser = broker_stack.client()

@@ -8,7 +8,7 @@ from salesflow.conveyor import services
 from salesflow.exceptions import NotPermitted
 from salesflow.handoff.models import HandoffNote
 from salesflow.handoff.templates import BOUNCE_TEMPLATE
-from salesflow.queues import services as queues
+from salesflow.queues import claims
 
 from .conftest import open_task
 
@@ -73,7 +73,7 @@ def test_the_author_cannot_acknowledge_through_the_service(new_lead, staff):
     both = staff["hunter"][0]
     lead = new_lead()
     task = open_task(lead)
-    queues.task_claim(task=task, user=both)
+    claims.task_claim(task=task, user=both)
     services.stage_complete(task=task, user=both, data={"outcome": "qualified"}, handoff=FULL)
     both.groups.add(staff["document_clerk"][0].groups.get())  # a role without the SoD rule
     prepare = open_task(lead)

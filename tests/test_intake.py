@@ -22,13 +22,13 @@ from salesflow.audit.models import AuditEvent
 from salesflow.clients import normalize
 from salesflow.clients.models import Client, Contact, DuplicateReview, Lead
 from salesflow.clients.selectors import MatchKind
-from salesflow.clients.services import (
+from salesflow.exceptions import ClaimConflict, NotPermitted
+from salesflow.intake.services import (
     LeadData,
     duplicate_keep_apart,
     duplicate_merge,
     lead_receive,
 )
-from salesflow.exceptions import ClaimConflict, NotPermitted
 
 from .conftest import open_task
 from .factories import ClientFactory, ContactFactory

@@ -1,5 +1,5 @@
-"""The locked read every claim and completion starts with: the task and its related rows as
-the ORM would read them, with the related objects already attached."""
+"""The locked read every claim and completion starts with: the task and its related rows in
+one query, with the related objects already attached, locking its process and itself."""
 
 import pytest
 from django.db import connection, transaction
@@ -33,7 +33,7 @@ def test_the_task_and_its_chain_come_back_as_the_orm_reads_them(new_lead, driver
 
     with transaction.atomic(), CaptureQueriesContext(connection) as queries:
         locked = task_for_update(task_id=task.pk, related="process__lead__order",
-                                 annotations={"tasks_so_far": count})  # fmt: skip
+                                 tasks_so_far=count)  # fmt: skip
         assert same(locked, expected)
         assert locked.flow_task == expected.flow_task and locked.data == expected.data
         assert same(locked.process, expected.process)
@@ -42,6 +42,10 @@ def test_the_task_and_its_chain_come_back_as_the_orm_reads_them(new_lead, driver
         assert locked.process.lead.process is locked.process
         assert locked.tasks_so_far == tasks_so_far
     assert len(queries) == 1  # everything above came with the locked read
+    sql = queries[0]["sql"]
+    assert sql.endswith('FOR UPDATE OF "viewflow_task", "viewflow_process"') or sql.endswith(
+        'FOR UPDATE OF "viewflow_process", "viewflow_task"'
+    )  # the process (viewflow's own lock) and the task, nothing else
 
 
 def test_a_missing_relation_is_known_to_be_missing(new_lead):

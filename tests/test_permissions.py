@@ -25,7 +25,7 @@ from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
 
 from salesflow.audit.models import AuditEvent
-from salesflow.queues import services as queues
+from salesflow.queues import claims
 from salesflow.reports.models import Snapshot
 from salesflow.reports.services import daily_report_build
 
@@ -74,9 +74,9 @@ def world(staff, new_lead, driver) -> World:
         waiting = open_task(new_lead())
     yesterday = timezone.localdate() - timedelta(days=1)
     daily_report_build(day=yesterday)
-    held = queues.task_claim(task=open_task(new_lead()), user=hunter)
+    held = claims.task_claim(task=open_task(new_lead()), user=hunter)
     documents = driver().advance_to(new_lead().process_id, "documents")
-    documents = queues.task_claim(task=documents, user=clerk)
+    documents = claims.task_claim(task=documents, user=clerk)
     secret = ClientFactory(name="Secret Works")
     contact = ContactFactory(client=secret, phone="+7 900 555 12 34", email="buyer@secret.example")
     people = {role: staff[role][0] for role in ROLES if role in staff}

@@ -23,7 +23,7 @@ from salesflow.exceptions import (
     SeparationOfDutiesViolated,
     WipLimitReached,
 )
-from salesflow.queues import services as queues
+from salesflow.queues import claims, distribution, moves, rules, stalled
 from salesflow.queues.models import Absence
 from salesflow.queues.terms import (
     HANDOUT,
@@ -92,9 +92,9 @@ def _deliver_by(promised: date, driver, new_lead, staff):
     simulator = driver()
     task = simulator.advance_to(lead.process_id, "prepare_order")
     manager = next(
-        u for u in staff["account_manager"] if queues.assignment_refusal(task=task, user=u) is None
+        u for u in staff["account_manager"] if rules.assignment_refusal(task=task, user=u) is None
     )
-    queues.task_claim(task=task, user=manager)
+    claims.task_claim(task=task, user=manager)
     data = {**simulator.data_prepare_order(task), "delivery_date": promised.isoformat()}
     note = simulator.note(task.flow_task.handoff, task)
     services.stage_complete(task=task, user=manager, data=data, handoff=note, acknowledge=True)
@@ -133,13 +133,13 @@ def test_claim_next_gives_the_most_urgent_task_first(new_lead, staff):
     mark(high, due=now + timedelta(hours=20), priority=Priority.HIGH)
     hunter = staff["hunter"][0]
 
-    taken = [queues.task_claim_next(user=hunter) for _ in range(3)]
+    taken = [claims.task_claim_next(user=hunter) for _ in range(3)]
 
     assert [t.pk for t in taken] == [high.pk, normal_soon.pk, normal_late.pk]
     assert all(t.owner == hunter and t.status == STATUS.ASSIGNED for t in taken)
-    assert queues.task_claim_next(user=hunter) is None
-    claims = AuditEvent.objects.filter(action="claim", actor=hunter, data__next=True)
-    assert claims.count() == 3
+    assert claims.task_claim_next(user=hunter) is None
+    claim_events = AuditEvent.objects.filter(action="claim", actor=hunter, data__next=True)
+    assert claim_events.count() == 3
 
 
 def test_claim_next_passes_over_a_task_a_separation_rule_keeps_from_the_person(
@@ -150,7 +150,7 @@ def test_claim_next_passes_over_a_task_a_separation_rule_keeps_from_the_person(
     mine, other = new_lead(), new_lead()
     for lead, qualifier in ((mine, both), (other, staff["hunter"][1])):
         task = open_task(lead)
-        queues.task_claim(task=task, user=qualifier)
+        claims.task_claim(task=task, user=qualifier)
         services.stage_complete(
             task=task,
             user=qualifier,
@@ -159,19 +159,19 @@ def test_claim_next_passes_over_a_task_a_separation_rule_keeps_from_the_person(
         )
     mark(open_task(mine), priority=Priority.URGENT)
 
-    taken = queues.task_claim_next(user=both, role="account_manager")
+    taken = claims.task_claim_next(user=both, role="account_manager")
 
     assert taken.process_id == other.process_id  # not the one they qualified themselves
     assert open_task(mine).owner_id is None
-    assert queues.task_claim_next(user=both, role="account_manager") is None
+    assert claims.task_claim_next(user=both, role="account_manager") is None
 
 
 def test_claim_next_for_a_role_the_person_does_not_hold_is_refused(new_lead, staff):
     _pool(new_lead, 1)
     with pytest.raises(NotPermitted, match="do not hold the role"):
-        queues.task_claim_next(user=staff["hunter"][0], role="expeditor")
+        claims.task_claim_next(user=staff["hunter"][0], role="expeditor")
     with pytest.raises(NotPermitted, match="no role with a pool"):
-        queues.task_claim_next(user=UserFactory())
+        claims.task_claim_next(user=UserFactory())
     assert not AuditEvent.objects.filter(action="claim").exists()
 
 
@@ -179,12 +179,12 @@ def test_the_wip_limit_stops_claims_and_says_why(new_lead, staff):
     hunter = staff["hunter"][0]  # roles/hunter.toml: wip_limit = 5
     tasks = _pool(new_lead, 6)
     for task in tasks[:5]:
-        queues.task_claim(task=task, user=hunter)
+        claims.task_claim(task=task, user=hunter)
 
     with pytest.raises(WipLimitReached, match="already hold 5 open tasks"):
-        queues.task_claim(task=tasks[5], user=hunter)
+        claims.task_claim(task=tasks[5], user=hunter)
     with pytest.raises(WipLimitReached):
-        queues.task_claim_next(user=hunter)
+        claims.task_claim_next(user=hunter)
     tasks[5].refresh_from_db()
     assert tasks[5].owner_id is None
     assert AuditEvent.objects.filter(action="claim", actor=hunter).count() == 5
@@ -222,7 +222,7 @@ def test_least_loaded_gives_the_order_to_the_manager_with_less_work(
     simulator = driver()
     for lead in (new_lead(), new_lead()):
         task = simulator.advance_to(lead.process_id, "prepare_order")
-        queues.task_claim(task=task, user=busy)
+        claims.task_claim(task=task, user=busy)
 
     lead = new_lead()
     with django_capture_on_commit_callbacks(execute=True):
@@ -247,8 +247,8 @@ def test_people_who_are_away_inactive_or_full_are_skipped(
     assert task.owner_id is None and task.status == STATUS.NEW  # waits for a claim
 
     back = UserFactory(roles=["account_manager"])
-    assert queues.task_auto_assign(task_id=task.pk) == back
-    assert queues.task_auto_assign(task_id=task.pk) is None  # idempotent: already given
+    assert distribution.task_auto_assign(task_id=task.pk) == back
+    assert distribution.task_auto_assign(task_id=task.pk) is None  # idempotent: already given
 
 
 # --- hand-outs the broker never delivered ---------------------------------------------------
@@ -267,7 +267,7 @@ def test_a_new_task_of_a_distributing_pool_is_marked_until_its_hand_out_is_tried
         task = driver().advance_to(lead.process_id, "prepare_order")
     assert len(jobs) == 1 and _handout_due(task)
 
-    person = queues.task_auto_assign(task_id=task.pk)
+    person = distribution.task_auto_assign(task_id=task.pk)
 
     assert person in staff["account_manager"] and not _handout_due(task)
 
@@ -290,33 +290,58 @@ def test_a_completion_stands_when_the_broker_cannot_take_the_hand_out(
     task.refresh_from_db()
     assert task.owner_id is None and _handout_due(task)
     assert "the pool's sweep will hand it out" in caplog.text
-    assert queues.handouts_sweep() == []  # within the grace: the normal job may still come
-    with time_machine.travel(timezone.now() + queues.HANDOUT_GRACE + timedelta(seconds=1)):
-        assert queues.handouts_sweep() == [task.pk]
-        assert queues.handouts_sweep() == []  # tried once
+    assert distribution.handouts_sweep() == []  # within the grace: the normal job may still come
+    with time_machine.travel(timezone.now() + distribution.HANDOUT_GRACE + timedelta(seconds=1)):
+        assert distribution.handouts_sweep() == [task.pk]
+        assert distribution.handouts_sweep() == []  # tried once
     task.refresh_from_db()
     assert task.owner in staff["account_manager"] and not _handout_due(task)
     assert AuditEvent.objects.filter(action="assign", actor=None, task=task).count() == 1
 
 
-def test_the_sweep_leaves_a_task_its_owner_returned_to_the_pool(new_lead, driver, staff):
+def test_a_task_its_owner_returns_is_handed_out_again_to_someone_else(
+    new_lead, driver, staff, django_capture_on_commit_callbacks
+):
     lead = new_lead()
     documents = driver().advance_to(lead.process_id, "documents")
     clerk = staff["document_clerk"][0]
-    queues.task_claim(task=documents, user=clerk)
+    claims.task_claim(task=documents, user=clerk)
     services.stage_bounce(
         task=documents, user=clerk, question={"question": "which entity signs the contract?"}
     )
     back = open_task(lead)  # straight to its earlier performer, who is in a distributing pool
-    assert back.owner_id is not None and _handout_due(back)
+    returned_by = back.owner
+    assert returned_by is not None
 
-    queues.task_unassign(task=back, user=back.owner, reason="on holiday from tomorrow")
+    with django_capture_on_commit_callbacks(execute=True):
+        claims.task_unassign(task=back, user=returned_by, reason="on holiday from tomorrow")
 
-    assert not _handout_due(back)
-    with time_machine.travel(timezone.now() + queues.HANDOUT_GRACE * 2):
-        assert queues.handouts_sweep() == []
     back.refresh_from_db()
-    assert back.owner_id is None and back.status == STATUS.NEW  # waits for a claim
+    other = next(m for m in staff["account_manager"] if m != returned_by)
+    assert back.owner == other and back.status == STATUS.ASSIGNED  # not back to the returner
+    assert not _handout_due(back)
+    assert AuditEvent.objects.filter(action="assign", actor=None, task=back, to_user=other).exists()
+
+
+def test_a_returned_task_the_broker_never_handed_out_is_found_by_the_sweep(new_lead, driver, staff):
+    lead = new_lead()
+    documents = driver().advance_to(lead.process_id, "documents")
+    clerk = staff["document_clerk"][0]
+    claims.task_claim(task=documents, user=clerk)
+    services.stage_bounce(
+        task=documents, user=clerk, question={"question": "which entity signs the contract?"}
+    )
+    back = open_task(lead)
+    returned_by = back.owner
+
+    claims.task_unassign(task=back, user=returned_by, reason="on holiday")  # no commit: no job
+
+    back.refresh_from_db()
+    assert back.owner_id is None and _handout_due(back)
+    assert distribution.handouts_sweep(grace=timedelta(0)) == [back.pk]
+    back.refresh_from_db()
+    assert back.owner is not None and back.owner != returned_by
+    assert distribution.handouts_sweep(grace=timedelta(0)) == []  # tried once
 
 
 def test_a_hand_out_with_nobody_available_is_tried_once_and_left_for_a_claim(
@@ -331,8 +356,8 @@ def test_a_hand_out_with_nobody_available_is_tried_once_and_left_for_a_claim(
 
     assert not _handout_due(task)  # tried: nobody to give it to
     UserFactory(username="newcomer", roles=["account_manager"])
-    with time_machine.travel(timezone.now() + queues.HANDOUT_GRACE * 2):
-        assert queues.handouts_sweep() == []
+    with time_machine.travel(timezone.now() + distribution.HANDOUT_GRACE * 2):
+        assert distribution.handouts_sweep() == []
     task.refresh_from_db()
     assert task.owner_id is None
 
@@ -366,9 +391,9 @@ def test_a_task_past_its_sla_is_marked_once_and_the_team_leads_told_once(
 
     with time_machine.travel(NOW + timedelta(days=1, minutes=1), tick=False):
         with django_capture_on_commit_callbacks(execute=True):
-            assert queues.stalled_scan() == [late.pk]
+            assert stalled.stalled_scan() == [late.pk]
         with django_capture_on_commit_callbacks(execute=True):
-            assert queues.stalled_scan() == []  # again: nothing new, nobody told twice
+            assert stalled.stalled_scan() == []  # again: nothing new, nobody told twice
 
     item = terms(late)
     assert item.stalled == NOW + timedelta(days=1, minutes=1)
@@ -384,14 +409,14 @@ def test_an_assigned_task_untouched_past_the_idle_limit_is_stalled(new_lead, sta
     hunter = staff["hunter"][0]  # roles/hunter.toml: idle_limit = "4h", sla = "1d"
     with time_machine.travel(NOW, tick=False):
         idle, busy = _pool(new_lead, 2)
-        queues.task_claim(task=idle, user=hunter)
-        queues.task_claim(task=busy, user=hunter)
+        claims.task_claim(task=idle, user=hunter)
+        claims.task_claim(task=busy, user=hunter)
     with time_machine.travel(NOW + timedelta(hours=3), tick=False):
-        queues.task_touch(task=busy, user=hunter)
-        queues.task_touch(task=idle, user=staff["hunter"][1])  # not theirs: no touch
+        claims.task_touch(task=busy, user=hunter)
+        claims.task_touch(task=idle, user=staff["hunter"][1])  # not theirs: no touch
 
     with time_machine.travel(NOW + timedelta(hours=5), tick=False):
-        assert queues.stalled_scan() == [idle.pk]
+        assert stalled.stalled_scan() == [idle.pk]
     assert terms(idle).stalled_reason == StallReason.IDLE
 
 
@@ -399,10 +424,10 @@ def test_reassigning_an_idle_task_clears_its_stall(new_lead, staff):
     hunter, colleague = staff["hunter"]
     with time_machine.travel(NOW, tick=False):
         task = open_task(new_lead())
-        queues.task_claim(task=task, user=hunter)
+        claims.task_claim(task=task, user=hunter)
     with time_machine.travel(NOW + timedelta(hours=5), tick=False):
-        queues.stalled_scan()
-        queues.task_reassign(
+        stalled.stalled_scan()
+        moves.task_reassign(
             task=task, by=staff["team_lead"][0], to=colleague, reason="hunter1 is swamped"
         )
     item = terms(task)
@@ -414,7 +439,7 @@ def test_stalled_notice_without_team_lead_addresses_sends_nothing(new_lead, staf
         lead.email = ""
         lead.save()
     task = open_task(new_lead())
-    assert queues.stalled_notify(task_ids=[task.pk]) == 0
+    assert stalled.stalled_notify(task_ids=[task.pk]) == 0
     assert mail.outbox == []
 
 
@@ -425,18 +450,18 @@ def test_a_team_lead_moves_a_task_with_a_reason_and_it_is_audited(new_lead, staf
     hunter, colleague = staff["hunter"]
     lead_user = staff["team_lead"][0]
     task = open_task(new_lead())
-    queues.task_claim(task=task, user=hunter)
+    claims.task_claim(task=task, user=hunter)
 
-    queues.task_reassign(task=task, by=lead_user, to=colleague, reason="hunter1 is on a call")
+    moves.task_reassign(task=task, by=lead_user, to=colleague, reason="hunter1 is on a call")
     task.refresh_from_db()
     assert task.owner == colleague and task.status == STATUS.ASSIGNED
 
-    queues.task_reassign(task=task, by=lead_user, to=None, reason="anyone can take it")
+    moves.task_reassign(task=task, by=lead_user, to=None, reason="anyone can take it")
     task.refresh_from_db()
     assert task.owner_id is None and task.status == STATUS.NEW
 
-    moves = AuditEvent.objects.filter(action="reassign", task=task).order_by("id")
-    assert [(m.from_user, m.to_user, m.actor, m.reason) for m in moves] == [
+    move_events = AuditEvent.objects.filter(action="reassign", task=task).order_by("id")
+    assert [(m.from_user, m.to_user, m.actor, m.reason) for m in move_events] == [
         (hunter, colleague, lead_user, "hunter1 is on a call"),
         (colleague, None, lead_user, "anyone can take it"),
     ]
@@ -445,7 +470,7 @@ def test_a_team_lead_moves_a_task_with_a_reason_and_it_is_audited(new_lead, staf
 def _refused_move(task, *, by, to, reason, error, match):
     before = (task.owner_id, task.status)
     with pytest.raises(error, match=match):
-        queues.task_reassign(task=task, by=by, to=to, reason=reason)
+        moves.task_reassign(task=task, by=by, to=to, reason=reason)
     task.refresh_from_db()
     assert (task.owner_id, task.status) == before
     assert not AuditEvent.objects.filter(action="reassign", task=task).exists()
@@ -490,7 +515,7 @@ def test_a_move_across_a_separation_rule_is_refused(new_lead, staff, driver):
     both.groups.add(staff["account_manager"][0].groups.get())
     lead = new_lead()
     task = open_task(lead)
-    queues.task_claim(task=task, user=both)
+    claims.task_claim(task=task, user=both)
     services.stage_complete(
         task=task, user=both, data={"outcome": "qualified"},
         handoff=driver().note(task.flow_task.handoff, task),
@@ -504,7 +529,7 @@ def test_a_move_across_a_separation_rule_is_refused(new_lead, staff, driver):
 def test_a_move_to_someone_at_their_limit_is_refused(new_lead, staff):
     full = staff["hunter"][0]
     for task in _pool(new_lead, 5):
-        queues.task_claim(task=task, user=full)
+        claims.task_claim(task=task, user=full)
     task = open_task(new_lead())
     _refused_move(
         task, by=staff["team_lead"][0], to=full, reason="more work",
@@ -515,9 +540,9 @@ def test_a_move_to_someone_at_their_limit_is_refused(new_lead, staff):
 def test_moving_a_selection_is_all_or_nothing(new_lead, staff):
     hunter = staff["hunter"][1]
     tasks = _pool(new_lead, 3)
-    queues.task_claim(task=tasks[2], user=hunter)  # already theirs: this one is refused
+    claims.task_claim(task=tasks[2], user=hunter)  # already theirs: this one is refused
     with pytest.raises(ClaimConflict, match="already hunter2's"):
-        queues.tasks_reassign(tasks=tasks, by=staff["team_lead"][0], to=hunter, reason="go")
+        moves.tasks_reassign(tasks=tasks, by=staff["team_lead"][0], to=hunter, reason="go")
     for task in tasks[:2]:
         task.refresh_from_db()
         assert task.owner_id is None
@@ -530,14 +555,14 @@ def test_moving_a_selection_is_all_or_nothing(new_lead, staff):
 def _holding(new_lead, person, count):
     tasks = _pool(new_lead, count)
     for task in tasks:
-        queues.task_claim(task=task, user=person)
+        claims.task_claim(task=task, user=person)
     return tasks
 
 
 def test_offboarding_preview_changes_nothing(new_lead, staff):
     leaving = staff["hunter"][0]
     tasks = _holding(new_lead, leaving, 2)
-    plan = queues.user_offboard(user=leaving, by=staff["team_lead"][0], dry_run=True)
+    plan = moves.user_offboard(user=leaving, by=staff["team_lead"][0], dry_run=True)
     assert sorted(t.pk for t in plan.tasks) == sorted(t.pk for t in tasks)
     assert plan.ok and not plan.done
     leaving.refresh_from_db()
@@ -551,7 +576,7 @@ def test_offboarding_returns_every_open_task_and_deactivates(new_lead, staff):
     leaving, lead_user = staff["hunter"][0], staff["team_lead"][0]
     tasks = _holding(new_lead, leaving, 3)
 
-    plan = queues.user_offboard(user=leaving, by=lead_user)
+    plan = moves.user_offboard(user=leaving, by=lead_user)
 
     assert plan.done and len(plan.tasks) == 3
     leaving.refresh_from_db()
@@ -559,8 +584,8 @@ def test_offboarding_returns_every_open_task_and_deactivates(new_lead, staff):
     for task in tasks:
         task.refresh_from_db()
         assert task.owner_id is None and task.status == STATUS.NEW
-    moves = AuditEvent.objects.filter(action="reassign", from_user=leaving, actor=lead_user)
-    assert moves.count() == 3
+    move_events = AuditEvent.objects.filter(action="reassign", from_user=leaving, actor=lead_user)
+    assert move_events.count() == 3
     assert AuditEvent.objects.filter(action="deactivate", from_user=leaving).count() == 1
 
 
@@ -568,7 +593,7 @@ def test_offboarding_to_a_colleague_who_cannot_take_the_work_moves_nothing(new_l
     leaving = staff["hunter"][0]
     tasks = _holding(new_lead, leaving, 2)
     with pytest.raises(NotPermitted, match="nothing was moved"):
-        queues.user_offboard(user=leaving, by=staff["team_lead"][0], to=staff["expeditor"][0])
+        moves.user_offboard(user=leaving, by=staff["team_lead"][0], to=staff["expeditor"][0])
     leaving.refresh_from_db()
     assert leaving.is_active
     for task in tasks:
@@ -580,7 +605,7 @@ def test_offboarding_to_a_colleague_who_cannot_take_the_work_moves_nothing(new_l
 def test_offboarding_to_a_colleague_gives_them_the_work(new_lead, staff):
     leaving, colleague = staff["hunter"]
     tasks = _holding(new_lead, leaving, 2)
-    queues.user_offboard(user=leaving, by=staff["team_lead"][0], to=colleague)
+    moves.user_offboard(user=leaving, by=staff["team_lead"][0], to=colleague)
     assert {t.owner_id for t in Task.objects.filter(pk__in=[t.pk for t in tasks])} == {colleague.pk}
 
 

@@ -16,8 +16,8 @@ from flows.simulation import ConveyorSimulator, Odds
 from salesflow.audit.models import AuditEvent
 from salesflow.conveyor import services
 from salesflow.conveyor.locking import locked_task
-from salesflow.exceptions import ClaimConflict
-from salesflow.queues import services as queues
+from salesflow.exceptions import ClaimConflict, WipLimitReached
+from salesflow.queues import claims
 
 from .conftest import open_task
 from .factories import UserFactory
@@ -68,8 +68,8 @@ def test_claim_next_by_many_people_at_once_never_gives_a_task_twice(new_lead):
             for person in people:
                 while True:
                     try:
-                        task = queues.task_claim_next(user=person)
-                    except queues.WipLimitReached:
+                        task = claims.task_claim_next(user=person)
+                    except WipLimitReached:
                         break
                     if task is None:
                         return
@@ -104,7 +104,7 @@ def test_of_two_people_claiming_one_task_at_once_the_second_is_refused(new_lead)
     def claims_second():
         holding.wait()
         try:
-            queues.task_claim(task=task, user=second)
+            claims.task_claim(task=task, user=second)
             outcome.append("claimed")
         except ClaimConflict:
             outcome.append("refused")
@@ -120,7 +120,7 @@ def test_a_double_submitted_completion_moves_the_deal_on_once(new_lead):
     hunter = UserFactory(username="hunter_1", roles=["hunter"])
     simulator = ConveyorSimulator(staff={"hunter": [hunter]}, odds=Odds(0, 0, 0, 0, 0))
     lead = new_lead()
-    task = queues.task_claim(task=open_task(lead), user=hunter)
+    task = claims.task_claim(task=open_task(lead), user=hunter)
     note = simulator.note(task.flow_task.handoff, task)
     outcomes: list[str] = []
 

@@ -16,7 +16,7 @@ from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
 
 from salesflow.audit.models import AuditEvent
-from salesflow.queues import services as queues
+from salesflow.queues import claims
 from salesflow.queues.terms import Priority, StallReason
 
 from .conftest import open_task
@@ -87,7 +87,7 @@ def test_the_pool_lists_waiting_work_most_urgent_first_with_counts(staff, new_le
     hunter = staff["hunter"][0]
     first, second, third = (open_task(new_lead()) for _ in range(3))
     mark(third, priority=Priority.HIGH)
-    queues.task_claim(task=first, user=hunter)
+    claims.task_claim(task=first, user=hunter)
 
     page = signed_in(hunter).get("/work/pools/hunter/").content.decode()
 
@@ -216,7 +216,7 @@ def test_offboarding_from_the_console_previews_then_moves_everything(staff, new_
     leaving, lead_user = staff["hunter"][0], staff["team_lead"][0]
     tasks = [open_task(new_lead()) for _ in range(2)]
     for task in tasks:
-        queues.task_claim(task=task, user=leaving)
+        claims.task_claim(task=task, user=leaving)
     browser = signed_in(lead_user)
 
     preview = browser.post("/work/console/offboard/", {"user": leaving.pk}).content.decode()
@@ -260,7 +260,7 @@ def test_claim_next_from_the_command_line(staff, new_lead):
 
 def test_offboard_from_the_command_line_dry_run_then_for_real(staff, new_lead):
     leaving = staff["hunter"][0]
-    task = queues.task_claim(task=open_task(new_lead()), user=leaving)
+    task = claims.task_claim(task=open_task(new_lead()), user=leaving)
 
     out = StringIO()
     call_command("offboard", "hunter1", "--to-pool", "--dry-run", stdout=out)

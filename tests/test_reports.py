@@ -23,7 +23,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext, override_settings
 from openpyxl import load_workbook
 
-from salesflow.queues import services as queues
+from salesflow.queues import claims
 from salesflow.reports import services
 from salesflow.reports.exceptions import NoRecipients, ReportDayInvalid
 from salesflow.reports.exports import report_json
@@ -222,7 +222,7 @@ def test_an_idleness_stall_ended_by_a_change_of_hands_at_the_same_moment_is_over
     scenario.claim(lead, hunter)
     clock.move_to(at(0, 12, 30))
     scenario.scan(lead)  # idle since 08:00
-    queues.task_unassign(task=scenario.open_task(lead), user=hunter)  # the same instant
+    claims.task_unassign(task=scenario.open_task(lead), user=hunter)  # the same instant
     clock.move_to(at(1, 0, 5))
 
     qualify = next(row for row in day_figures(day=DAY).stages if row.key == "conveyor.qualify")

@@ -10,6 +10,7 @@ from django.contrib.auth.models import Group, Permission
 from django.core.management import call_command
 
 from salesflow.models import Role
+from salesflow.queues.columns import COLUMNS
 from salesflow.roles import RoleFileError, get_roles, parse_duration, read_roles
 from salesflow.services import roles_sync
 
@@ -110,7 +111,7 @@ def test_a_good_file_is_read_with_its_durations_and_rules(tmp_path):
 def test_a_bad_file_is_refused_with_the_file_the_key_and_the_reason(tmp_path, change, key, reason):
     write(tmp_path, hunter=change(GOOD), clerk=CLERK)
     with pytest.raises(RoleFileError) as refused:
-        read_roles(tmp_path, nodes=NODES, engine_permissions=())
+        read_roles(tmp_path, nodes=NODES, engine_permissions=(), columns=COLUMNS)
     error = refused.value
     assert error.path.endswith("hunter.toml")
     assert error.key == key
@@ -124,6 +125,7 @@ def test_a_good_pool_table_is_read(tmp_path):
         write(tmp_path, hunter=GOOD + pool + 'columns = ["company", "due"]\n', clerk=CLERK),
         nodes=NODES,
         engine_permissions=(),
+        columns=COLUMNS,
     )
     hunter = roles["hunter"].pool
     assert (hunter.distribution, hunter.wip_limit) == ("round_robin", 7)
@@ -139,20 +141,22 @@ def test_two_roles_sharing_a_stage_must_share_its_distribution(tmp_path):
     )
     write(tmp_path, hunter=GOOD, rival=rival, clerk=CLERK)
     with pytest.raises(RoleFileError, match="one pool, one policy") as refused:
-        read_roles(tmp_path, nodes=NODES, engine_permissions=())
+        read_roles(tmp_path, nodes=NODES, engine_permissions=(), columns=COLUMNS)
     assert refused.value.key == "pool.distribution"
 
 
 def test_a_node_nobody_performs_is_refused(tmp_path):
     with pytest.raises(RoleFileError, match="no role performs this node") as refused:
-        read_roles(write(tmp_path, hunter=GOOD), nodes=NODES, engine_permissions=())
+        read_roles(
+            write(tmp_path, hunter=GOOD), nodes=NODES, engine_permissions=(), columns=COLUMNS
+        )
     assert refused.value.key == "conveyor.documents"
 
 
 def test_two_files_with_one_code_are_refused(tmp_path):
     write(tmp_path, hunter=GOOD, again=GOOD, clerk=CLERK)
     with pytest.raises(RoleFileError, match="already defined"):
-        read_roles(tmp_path, nodes=NODES, engine_permissions=())
+        read_roles(tmp_path, nodes=NODES, engine_permissions=(), columns=COLUMNS)
 
 
 @pytest.mark.parametrize("value", ["", "0h", "3x", "h", "1.5d", 5])

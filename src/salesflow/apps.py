@@ -12,15 +12,24 @@ class SalesflowConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from .roles import RoleFileError, get_roles
+        # The composition root: the roles are checked against the flows and the pools'
+        # columns, which sit above them (they are imported here, once every app is ready).
+        from .conveyor.registry import node_permissions
+        from .models import ENGINE_PERMISSIONS
+        from .queues.columns import COLUMNS
+        from .roles import RoleFileError, check_roles, get_roles
+        from .services import after_migrate
 
         # A bad role file stops every command and the web server here, with the file,
         # the key and the reason -- never a half-understood role at run time.
         try:
-            get_roles()
+            check_roles(
+                get_roles(),
+                nodes=node_permissions(),
+                engine_permissions=ENGINE_PERMISSIONS,
+                columns=COLUMNS,
+            )
         except RoleFileError as exc:
             raise ImproperlyConfigured(f"Bad role file: {exc}") from None
-
-        from .services import after_migrate
 
         post_migrate.connect(after_migrate, dispatch_uid="salesflow-after-migrate")

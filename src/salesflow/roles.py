@@ -29,28 +29,47 @@ A role file looks like this::
     columns = ["company", "source", "age", "due"]   # what the pool and inbox pages show
 
 Node references are ``<flow>.<node>``, where ``<flow>`` is the flow's ``app_name`` (the
-class name without ``Flow``, lower case). The loader checks them against the flows in
-``settings.SALESFLOW_FLOWS``.
+class name without ``Flow``, lower case).
+
+This module only parses: ``get_roles()`` reads the files, checking each on its own.
+Whether the nodes, permissions and columns they name exist is a question about the flows
+and the pools, which sit above the roles; ``check_roles`` answers it with what the caller
+gives it, and the engine's start-up (``salesflow.apps``) calls it with the flow registry's
+nodes, so a bad reference still stops the product before anything runs.
+
+Who holds which role lives here too: a user holds a role by being in the auth Group named
+by the role's code (``user_role_codes``, ``roles_of``, ``holds_role``).
 """
 
 from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 
-# Contact and client fields a role may be allowed to see in full (see clients.visibility).
+from salesflow.models import MANAGE_QUEUES
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+
+    AnyUser = AbstractBaseUser | AnonymousUser
+
+# Contact and client fields a role may be allowed to see in full (see
+# salesflow.clients.selectors.contact_entitlement).
 CLIENT_FIELDS = ("phone", "email", "legal_details")
 SCOPES = ("client", "process")
 PULL, ROUND_ROBIN, LEAST_LOADED = "pull", "round_robin", "least_loaded"
+# what a pool page shows when the role file names no columns (the pools' column catalog
+# checks every name: salesflow.queues.columns)
+DEFAULT_COLUMNS = ("stage", "company", "age", "due", "priority")
 DISTRIBUTIONS = (PULL, ROUND_ROBIN, LEAST_LOADED)
 ROLE_CODE = re.compile(r"^[a-z][a-z0-9_]{1,49}$")
 _DURATION_PART = re.compile(r"(\d+)\s*([dhm])")
@@ -70,7 +89,7 @@ class RoleFileError(Exception):
 
 
 @dataclass(frozen=True)
-class Stage:
+class StageSla:
     """A flow node a role performs and the time the role has for it."""
 
     node: str
@@ -101,7 +120,7 @@ class Role:
     code: str
     path: str
     title: Mapping[str, str]
-    stages: tuple[Stage, ...]
+    stages: tuple[StageSla, ...]
     permissions: tuple[str, ...] = ()
     discount_limit: Decimal | None = None
     client_fields: tuple[str, ...] = ()
@@ -194,7 +213,7 @@ class _Reader:
         self.unknown_keys("title", title, ("en", "ru"))
         return dict(title)
 
-    def stages(self) -> tuple[Stage, ...]:
+    def stages(self) -> tuple[StageSla, ...]:
         stages = self.data.get("stages", {})
         if not isinstance(stages, dict):
             raise self.error("stages", "must be a table of node = { sla = '...' }")
@@ -210,7 +229,7 @@ class _Reader:
                 sla = parse_duration(options["sla"])
             except ValueError as exc:
                 raise self.error(f"{key}.sla", str(exc)) from None
-            result.append(Stage(node=node, sla=sla))
+            result.append(StageSla(node=node, sla=sla))
         return tuple(result)
 
     def discount_limit(self) -> Decimal | None:
@@ -258,8 +277,6 @@ class _Reader:
         return tuple(result)
 
     def pool(self) -> PoolPolicy:
-        from salesflow.queues.columns import COLUMNS, DEFAULT_COLUMNS
-
         pool = self.data.get("pool", {})
         if not isinstance(pool, dict):
             raise self.error("pool", "must be a table [pool]")
@@ -281,11 +298,6 @@ class _Reader:
         columns = pool.get("columns", list(DEFAULT_COLUMNS))
         if not isinstance(columns, list) or not all(isinstance(c, str) for c in columns):
             raise self.error("pool.columns", "must be a list of column names")
-        for name in columns:
-            if name not in COLUMNS:
-                raise self.error(
-                    "pool.columns", f"unknown column {name!r} (known: {', '.join(COLUMNS)})"
-                )
         return PoolPolicy(
             distribution=distribution,
             wip_limit=wip_limit,
@@ -306,25 +318,39 @@ def read_role_file(path: Path) -> Role:
     return _Reader(path, data).read()
 
 
-def read_roles(
-    directory: Path, *, nodes: Mapping[str, str | None], engine_permissions: Iterable[str]
-) -> dict[str, Role]:
-    """Read every ``*.toml`` in ``directory`` and check them against the flows.
-
-    ``nodes`` maps each human node reference (``conveyor.qualify``) to its permission;
-    ``engine_permissions`` are the permissions the engine itself defines. Raises
-    RoleFileError on the first problem.
-    """
+def read_role_files(directory: Path) -> dict[str, Role]:
+    """Parse every ``*.toml`` in ``directory``, each checked on its own; two files with
+    one code are refused. RoleFileError on the first problem."""
     if not directory.is_dir():
         raise RoleFileError(directory, "", "the roles directory does not exist")
     roles: dict[str, Role] = {}
-    known_permissions = set(engine_permissions) | {p for p in nodes.values() if p}
     for path in sorted(directory.glob("*.toml")):
         role = read_role_file(path)
         if role.code in roles:
             raise RoleFileError(
                 path, "code", f"{role.code!r} is already defined in {roles[role.code].path}"
             )
+        roles[role.code] = role
+    if not roles:
+        raise RoleFileError(directory, "", "no role files (*.toml) found")
+    return roles
+
+
+def check_roles(
+    roles: Mapping[str, Role],
+    *,
+    nodes: Mapping[str, str | None],
+    engine_permissions: Iterable[str],
+    columns: Collection[str],
+) -> None:
+    """Check parsed roles against the installation: ``nodes`` maps each human node
+    reference (``conveyor.qualify``) to its permission, ``engine_permissions`` are the
+    permissions the engine defines, ``columns`` the pool columns that exist. Every node
+    must be performed by a role, and the roles sharing a node must share its pool's
+    policy. RoleFileError (file, key, reason) on the first problem."""
+    known_permissions = set(engine_permissions) | {p for p in nodes.values() if p}
+    for role in roles.values():
+        path = role.path
         for stage in role.stages:
             if stage.node not in nodes:
                 raise RoleFileError(
@@ -343,9 +369,11 @@ def read_roles(
         for permission in role.permissions:
             if permission not in known_permissions:
                 raise RoleFileError(path, "permissions", f"unknown permission {permission!r}")
-        roles[role.code] = role
-    if not roles:
-        raise RoleFileError(directory, "", "no role files (*.toml) found")
+        for name in role.pool.columns:
+            if name not in columns:
+                raise RoleFileError(
+                    path, "pool.columns", f"unknown column {name!r} (known: {', '.join(columns)})"
+                )
     for node in nodes:
         policies = {r.pool.distribution: r for r in roles.values() if node in r.nodes}
         if len(policies) > 1:
@@ -358,25 +386,32 @@ def read_roles(
             )
     covered = {node for role in roles.values() for node in role.nodes}
     for node in sorted(set(nodes) - covered):
+        directory = Path(next(iter(roles.values())).path).parent if roles else Path()
         raise RoleFileError(
             directory,
             node,
             "no role performs this node: its tasks would wait in a pool nobody sees",
         )
+
+
+def read_roles(
+    directory: Path,
+    *,
+    nodes: Mapping[str, str | None],
+    engine_permissions: Iterable[str],
+    columns: Collection[str],
+) -> dict[str, Role]:
+    """``read_role_files`` and ``check_roles`` in one step."""
+    roles = read_role_files(directory)
+    check_roles(roles, nodes=nodes, engine_permissions=engine_permissions, columns=columns)
     return roles
 
 
 @cache
 def get_roles() -> dict[str, Role]:
-    """The roles of this installation, read once per process (see ``salesflow.apps``)."""
-    from salesflow.conveyor.registry import human_nodes
-    from salesflow.models import ENGINE_PERMISSIONS
-
-    return read_roles(
-        settings.SALESFLOW_ROLES_DIR,
-        nodes={ref: node._owner_permission for ref, node in human_nodes().items()},
-        engine_permissions=ENGINE_PERMISSIONS,
-    )
+    """The roles of this installation, read once per process; checked against the flows
+    at start-up (``salesflow.apps``)."""
+    return read_role_files(settings.SALESFLOW_ROLES_DIR)
 
 
 def roles_for_node(node_ref: str) -> list[Role]:
@@ -384,9 +419,14 @@ def roles_for_node(node_ref: str) -> list[Role]:
 
 
 def distribution_for_node(node_ref: str) -> str:
-    """How the node's pool hands out work (the loader makes sure its roles agree)."""
+    """How the node's pool hands out work (``check_roles`` makes sure its roles agree)."""
     roles = roles_for_node(node_ref)
     return roles[0].pool.distribution if roles else PULL
+
+
+def pool_role_for_node(node_ref: str) -> Role:
+    """The first role performing the node: whose pool policy applies to it."""
+    return roles_for_node(node_ref)[0]
 
 
 def idle_limit_for_node(node_ref: str) -> timedelta | None:
@@ -398,9 +438,54 @@ def idle_limit_for_node(node_ref: str) -> timedelta | None:
 
 @cache
 def sla_for_node(node_ref: str) -> timedelta:
-    """The node's SLA: the shortest one any role performing it declares (the loader makes
-    sure every human node has a role). KeyError for a node no role performs."""
+    """The node's SLA: the shortest one any role performing it declares (``check_roles``
+    makes sure every human node has a role). KeyError for a node no role performs."""
     slas = [s.sla for role in roles_for_node(node_ref) for s in role.stages if s.node == node_ref]
     if not slas:
         raise KeyError(f"no role performs {node_ref!r}")
     return min(slas)
+
+
+# --- who holds which role ----------------------------------------------------------------
+
+
+def user_role_codes(user: AnyUser) -> frozenset[str]:
+    """The codes of the roles the user holds (their groups), read once per user object."""
+    if not user.is_authenticated:
+        return frozenset()
+    codes: frozenset[str] | None = getattr(user, "_salesflow_roles", None)
+    if codes is None:
+        codes = frozenset(user.groups.values_list("name", flat=True))  # type: ignore[union-attr]
+        setattr(user, "_salesflow_roles", codes)  # noqa: B010 - a cache on the user object
+    return codes
+
+
+def roles_of(user: AnyUser) -> list[Role]:
+    """The roles the user holds, in the order of the role files."""
+    codes = user_role_codes(user)
+    return [role for code, role in get_roles().items() if code in codes]
+
+
+def holds_role(*, user: AnyUser, role: Role) -> bool:
+    return user.is_authenticated and role.code in user_role_codes(user)
+
+
+def can_manage_queues(user: AnyUser) -> bool:
+    """A team lead (or an admin): sees every pool, reassigns, offboards."""
+    return bool(user.is_active) and user.has_perm(MANAGE_QUEUES)
+
+
+def role_client_fields(user: AnyUser) -> frozenset[str]:
+    """The client fields the user's roles declare (all of them for a superuser)."""
+    if not user.is_authenticated or not user.is_active:
+        return frozenset()
+    if getattr(user, "is_superuser", False):
+        return frozenset(CLIENT_FIELDS)
+    return frozenset(name for role in roles_of(user) for name in role.client_fields)
+
+
+def discount_limit_for(user: AnyUser) -> Decimal:
+    """The highest discount (percent) the user may grant without approval: the largest
+    limit among their roles; nothing without a role that declares one."""
+    limits = [role.discount_limit for role in roles_of(user) if role.discount_limit is not None]
+    return max(limits, default=Decimal("0"))

@@ -9,6 +9,7 @@ from django.apps import apps as global_apps
 from django.contrib.auth.models import Group, Permission
 from django.db import transaction
 
+from .conveyor.registry import flows, human_nodes
 from .models import MANAGE_QUEUES, Role
 from .roles import Role as RoleSpec
 from .roles import get_roles
@@ -25,8 +26,6 @@ class RoleSyncResult:
 def _role_permissions(spec: RoleSpec) -> set[str]:
     """Everything a role's group holds: its nodes' permissions, the permissions it lists,
     and the right to see each flow it works in (every flow, for queue managers)."""
-    from salesflow.conveyor.registry import flows, human_nodes
-
     nodes = human_nodes()
     granted = {nodes[ref]._owner_permission for ref in spec.nodes if nodes[ref]._owner_permission}
     granted.update(spec.permissions)

@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     # the engine
     "salesflow",
     "salesflow.clients",
+    "salesflow.intake",
     "salesflow.audit",
     "salesflow.handoff",
     "salesflow.conveyor",
@@ -78,9 +79,9 @@ INSTALLED_APPS = [
     "salesflow.reports",
     # the company's conveyors
     "flows",
-    # benchmarks (no models; `salesflow bench ...`)
-    "bench",
 ]
+if not PRODUCTION:
+    INSTALLED_APPS.append("bench")  # `salesflow bench ...` (no models); not for production
 
 MIDDLEWARE = [
     "salesflow.logs.RequestIdMiddleware",

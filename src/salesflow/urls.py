@@ -6,9 +6,9 @@ from django.urls import include, path
 from viewflow.contrib.auth import AuthViewset
 from viewflow.urls import Site
 
-from .clients.viewsets import ClientsApp
 from .conveyor.registry import flows
 from .conveyor.viewsets import ConveyorAppViewset
+from .intake.viewsets import ClientsApp
 from .queues.viewsets import WorkApp
 from .reports.views import ReportsApplication
 from .views import health
@@ -28,7 +28,7 @@ urlpatterns = [
     path("accounts/", AuthViewset(with_profile_view=False).urls),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
-    path("leads/", include("salesflow.clients.urls")),  # the public web form
+    path("leads/", include("salesflow.intake.urls")),  # the public web form
     path("api/", include("salesflow.api.urls")),
     path("", site.urls),
 ]

@@ -16,11 +16,11 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from viewflow.workflow.models import Task
 
-from salesflow.clients.forms import LeadForm
 from salesflow.clients.models import Client, Lead
 from salesflow.clients.selectors import ClientCard, ContactCard, MatchKind
 from salesflow.conveyor.registry import node_ref
 from salesflow.conveyor.selectors import NoteView
+from salesflow.intake.forms import LeadForm
 from salesflow.queues.terms import terms_of
 
 # --- input -----------------------------------------------------------------------------------

@@ -26,21 +26,22 @@ from rest_framework.response import Response
 from viewflow.workflow.models import Task
 
 from salesflow.clients import selectors as clients
-from salesflow.clients import services as intake
+from salesflow.clients import services as client_base
 from salesflow.clients.models import Contact, Lead
 from salesflow.conveyor import services as conveyor
 from salesflow.conveyor.registry import node_ref
 from salesflow.conveyor.selectors import describe_notes
 from salesflow.exceptions import NotFound
 from salesflow.handoff.selectors import incoming_notes
+from salesflow.intake import services as intake
+from salesflow.queues import claims
 from salesflow.queues import selectors as pools
-from salesflow.queues import services as queues
+from salesflow.queues.access import access_pool, access_task
 from salesflow.reports.exports import report_document
 from salesflow.reports.selectors import access_daily_report
 
 from . import serializers as s
 from .errors import ErrorSerializer
-from .selectors import TASK_RELATED, task_for_user
 from .services import Answer, idempotent_call, request_fingerprint
 
 
@@ -134,7 +135,7 @@ class LeadViewSet(viewsets.GenericViewSet):
 
 
 def _task_answer(request: Request, task_id: int) -> Response:
-    task = task_for_user(task_id=task_id, user=request.user)
+    task = access_task(user=request.user, task_id=task_id)
     lead = s._lead(task)
     notes = describe_notes(
         incoming_notes(process_id=task.process_id, node_ref=node_ref(task.flow_task))
@@ -144,7 +145,7 @@ def _task_answer(request: Request, task_id: int) -> Response:
 
 
 def _summary(task_id: int) -> dict[str, Any]:
-    return s.TaskSerializer(Task.objects.select_related(*TASK_RELATED).get(pk=task_id)).data
+    return s.TaskSerializer(Task.objects.select_related(*pools.POOL_RELATED).get(pk=task_id)).data
 
 
 ROLE = OpenApiParameter(
@@ -161,7 +162,7 @@ class TaskViewSet(viewsets.GenericViewSet):
     lookup_value_regex = ANY_ID
 
     def _task(self, request: Request, pk: str) -> Task:
-        return task_for_user(task_id=object_id(pk), user=request.user)
+        return access_task(user=request.user, task_id=object_id(pk))
 
     def _page(self, request: Request, tasks: Any) -> Response:
         ids = self.paginate_queryset(tasks.values_list("pk", flat=True))
@@ -178,7 +179,7 @@ class TaskViewSet(viewsets.GenericViewSet):
         code = request.query_params.get("role")
         refs = None
         if code:
-            refs = pools.role_task_refs(pools.access_pool(user=request.user, role_code=code))
+            refs = pools.role_task_refs(access_pool(user=request.user, role_code=code))
         return self._page(request, pools.inbox_tasks(user=request.user, task_refs=refs))
 
     @extend_schema(
@@ -191,7 +192,7 @@ class TaskViewSet(viewsets.GenericViewSet):
         code = request.query_params.get("role", "")
         if not code:
             raise ValidationError({"role": [_("Say whose pool: a role's code.")]})
-        role = pools.access_pool(user=request.user, role_code=code)
+        role = access_pool(user=request.user, role_code=code)
         return self._page(request, pools.pool_tasks(task_refs=pools.role_task_refs(role)))
 
     @extend_schema(
@@ -207,7 +208,7 @@ class TaskViewSet(viewsets.GenericViewSet):
     def claim_next(self, request: Request) -> Response:
         payload = s.ClaimNextSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        task = queues.task_claim_next(user=request.user, role=payload.validated_data.get("role"))
+        task = claims.task_claim_next(user=request.user, role=payload.validated_data.get("role"))
         if task is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
         return _task_answer(request, task.pk)
@@ -226,7 +227,7 @@ class TaskViewSet(viewsets.GenericViewSet):
     )
     @action(detail=True, methods=["post"])
     def claim(self, request: Request, pk: str) -> Response:
-        queues.task_claim(task=self._task(request, pk), user=request.user)
+        claims.task_claim(task=self._task(request, pk), user=request.user)
         return _task_answer(request, object_id(pk))
 
     @extend_schema(
@@ -236,7 +237,7 @@ class TaskViewSet(viewsets.GenericViewSet):
     )
     @action(detail=True, methods=["post"])
     def unassign(self, request: Request, pk: str) -> Response:
-        queues.task_unassign(task=self._task(request, pk), user=request.user)
+        claims.task_unassign(task=self._task(request, pk), user=request.user)
         return Response(_summary(object_id(pk)))
 
     @extend_schema(
@@ -336,7 +337,7 @@ class ClientViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     )
     @action(detail=False, methods=["get"])
     def export(self, request: Request) -> StreamingHttpResponse:
-        lines = intake.clients_export(user=request.user)
+        lines = client_base.clients_export(user=request.user)
         response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
         stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
         response["Content-Disposition"] = f'attachment; filename="clients-{stamp}.csv"'
@@ -357,7 +358,7 @@ class ContactViewSet(viewsets.GenericViewSet):
     )
     @action(detail=True, methods=["post"])
     def reveal(self, request: Request, pk: str) -> Response:
-        card = intake.contact_reveal(contact_id=object_id(pk), user=request.user)
+        card = client_base.contact_reveal(contact_id=object_id(pk), user=request.user)
         response = Response(s.ContactSerializer(card).data)
         response["Cache-Control"] = "no-store"
         return response

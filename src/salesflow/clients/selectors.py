@@ -16,23 +16,38 @@ the stage page, the API and the export alike:
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 from enum import StrEnum
+from statistics import median
 from typing import TYPE_CHECKING, Any
 
+from dateutil.relativedelta import relativedelta
 from django.conf import settings
 from django.db import connection
-from django.db.models import Count, Max, Prefetch, Q, QuerySet
+from django.db.models import (
+    Count,
+    DecimalField,
+    ExpressionWrapper,
+    F,
+    Max,
+    Prefetch,
+    Q,
+    QuerySet,
+    Sum,
+)
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from viewflow.workflow.models import Task
-from viewflow.workflow.status import STATUS
+from viewflow.workflow.status import PROCESS, STATUS
 
-from salesflow.roles import CLIENT_FIELDS, get_roles
+from salesflow.roles import role_client_fields
 
 from . import normalize
 from .masking import mask_email, mask_phone, mask_text
-from .models import Client, Contact, DuplicateReview, Lead
+from .models import Client, Contact, DuplicateReview, Lead, Order
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser, User
@@ -42,29 +57,6 @@ LEGAL_FIELDS = ("legal_name", "tax_number", "legal_address", "bank_details")
 
 
 # --- who sees what -------------------------------------------------------------------------
-
-
-def user_role_codes(user: User | AnonymousUser) -> frozenset[str]:
-    """The codes of the roles the user holds (their groups), read once per user object."""
-    if not user.is_authenticated:
-        return frozenset()
-    codes = getattr(user, "_salesflow_roles", None)
-    if codes is None:
-        codes = frozenset(user.groups.values_list("name", flat=True))
-        setattr(user, "_salesflow_roles", codes)  # noqa: B010 - a cache on the user object
-    return codes
-
-
-def role_client_fields(user: User | AnonymousUser) -> frozenset[str]:
-    """The client fields the user's roles declare (all of them for a superuser)."""
-    if not user.is_authenticated or not user.is_active:
-        return frozenset()
-    if user.is_superuser:
-        return frozenset(CLIENT_FIELDS)
-    codes = user_role_codes(user)
-    return frozenset(
-        name for code, role in get_roles().items() if code in codes for name in role.client_fields
-    )
 
 
 def holds_active_task(*, user: User | AnonymousUser, client_id: int) -> bool:
@@ -424,3 +416,85 @@ def _similar_names(clients: QuerySet[Client], key: str) -> Iterable[tuple[Client
         .order_by("-similarity", "created", "pk")[:5]
     )
     return [(client, client.similarity) for client in rows]
+
+
+# --- lapsed customers (the intake calls them back) ---------------------------------------
+
+RECENT = relativedelta(months=9)  # "what they bought lately" for ranking and eligibility
+MIN_CYCLE, MAX_CYCLE = 7, 365  # days: a cycle outside this is noise, not a habit
+
+
+@dataclass(frozen=True)
+class LapsedClient:
+    client_id: int
+    last_delivery: date
+    cycle_days: int
+    due: date  # when the current cycle ran out
+    bought_recently: Decimal
+
+
+def reorder_cycle(deliveries: Sequence[date]) -> int:
+    """A client's reorder cycle in days: the median gap between their consecutive
+    deliveries (two or more), else ``SALESFLOW_REORDER_CYCLE_DAYS``; kept within a week and
+    a year. The median, not the mean: one late order should not stretch the habit."""
+    days = sorted(set(deliveries))
+    if len(days) < 2:
+        cycle = settings.SALESFLOW_REORDER_CYCLE_DAYS
+    else:
+        cycle = round(median((b - a).days for a, b in zip(days, days[1:], strict=False)))
+    return max(MIN_CYCLE, min(MAX_CYCLE, cycle))
+
+
+def lapsed_clients(*, today: date) -> list[LapsedClient]:
+    """Customers whose reorder cycle has run out by ``today``, best buyers first.
+
+    Eligible: a delivery within the last 9 months (a client silent for longer is lost, not
+    lapsed), no deal open, and today at least one cycle after the last delivery. ``due`` is
+    the latest cycle boundary passed -- last delivery + n x cycle -- so a client who does
+    not come back after one call is called again one cycle later, not every day. Ranked by
+    what they bought (order totals) in those 9 months. SQL aggregates for the candidates,
+    then one query for their delivery dates.
+    """
+    since = today - RECENT
+    since_moment = timezone.make_aware(datetime.combine(since, time.min))
+    total = ExpressionWrapper(
+        F("leads__order__amount") * (Decimal(100) - F("leads__order__discount")) / Decimal(100),
+        output_field=DecimalField(max_digits=16, decimal_places=2),
+    )
+    delivered_since = Q(leads__order__delivered__gte=since_moment)
+    candidates = {
+        row["pk"]: row
+        for row in Client.objects.filter(status=Client.Status.CUSTOMER, merged_into__isnull=True)
+        .exclude(leads__process__status=PROCESS.NEW)
+        .annotate(
+            last=Max("leads__order__delivered"),
+            bought=Sum(total, filter=delivered_since),
+        )
+        .filter(last__gte=since_moment)
+        .values("pk", "last", "bought")
+    }
+    deliveries: dict[int, list[date]] = {}
+    for client_id, delivered in (
+        Order.objects.filter(lead__client_id__in=candidates, delivered__isnull=False)
+        .order_by("delivered")
+        .values_list("lead__client_id", "delivered")
+    ):
+        deliveries.setdefault(client_id, []).append(timezone.localdate(delivered))
+    lapsed = []
+    for client_id, row in candidates.items():
+        last = timezone.localdate(row["last"])
+        cycle = reorder_cycle(deliveries.get(client_id, [last]))
+        cycles_passed = (today - last).days // cycle
+        if cycles_passed < 1:
+            continue
+        lapsed.append(
+            LapsedClient(
+                client_id=client_id,
+                last_delivery=last,
+                cycle_days=cycle,
+                due=last + timedelta(days=cycles_passed * cycle),
+                bought_recently=row["bought"] or Decimal("0"),
+            )
+        )
+    lapsed.sort(key=lambda c: (-c.bought_recently, c.due, c.client_id))
+    return lapsed

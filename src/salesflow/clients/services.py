@@ -1,302 +1,44 @@
-"""Changing the client base: leads in, duplicates decided, contacts revealed, the base
-exported, lapsed clients called back, an order's discount.
+"""Changing the client base: contacts revealed, the base exported, duplicate clients
+merged, an order's discount.
 
-Every channel -- the public web form, the file import, the API, a person entering a lead --
-calls ``lead_receive``: it normalises what arrived, matches it against the client base
-(``selectors.client_match``) and either starts a deal for a new client (the hunters' pool),
-starts one for the known client (a customer goes to the account pool as a repeat order), or
-holds the lead as a probable duplicate until a person merges it or keeps it apart.
-``lead_intake`` is the step behind it for a client already known (follow-up repeat orders,
-reactivation, the simulator).
+Leads coming in and deals starting are the intake's (``salesflow.intake.services``): it
+sits above both the client base and the conveyor.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
-from decimal import Decimal
-from statistics import median
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
-from dateutil.relativedelta import relativedelta
-from django.conf import settings
-from django.contrib.auth.models import User
-from django.db import connection, transaction
-from django.db.models import DecimalField, ExpressionWrapper, F, Max, Q, Sum
-from django.utils import timezone
+from django.db import transaction
 from django.utils.translation import gettext as _
-from viewflow.workflow.status import PROCESS
 
 from salesflow.audit.models import AuditEvent
 from salesflow.audit.services import audit_record
-from salesflow.conveyor.registry import start_node
-from salesflow.exceptions import ClaimConflict, NotFound, NotPermitted
+from salesflow.exceptions import NotFound, NotPermitted
 from salesflow.handoff.models import HandoffNote
-from salesflow.models import ADD_LEAD, EXPORT_CLIENTS, MERGE_CLIENTS
-from salesflow.roles import get_roles
+from salesflow.models import EXPORT_CLIENTS
+from salesflow.roles import discount_limit_for
 
 from . import selectors
-from .models import Client, Contact, DuplicateReview, Lead, Order, Reactivation
-from .selectors import ClientMatch, ContactCard, LeadKeys, MatchKind, user_role_codes
+from .models import Client, Contact, DuplicateReview, Lead, Order
+from .selectors import ContactCard
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from decimal import Decimal
+
+    from django.contrib.auth.models import User
 
 
-# --- a lead arrives ----------------------------------------------------------------------
+# --- duplicates --------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class LeadData:
-    """A lead as a channel received it, before anything is known about who it is.
-
-    The channel's form or serializer has checked it (a company name, a way to reach
-    somebody); ``lead_receive`` does not trust it to be normalised.
-    """
-
-    company: str
-    contact_name: str = ""
-    position: str = ""
-    phone: str = ""
-    email: str = ""
-    tax_number: str = ""
-    request: str = ""
-    source_detail: str = ""
-
-
-@dataclass(frozen=True)
-class IntakeResult:
-    lead: Lead
-    outcome: MatchKind
-    client: Client  # the lead's client now (new, known, or created and held for review)
-    reason: str  # why the intake decided so, for people ("the same phone as ...")
-    review: DuplicateReview | None = None
-
-    @property
-    def started(self) -> bool:
-        return self.lead.process_id is not None
-
-
-def _lock_keys(keys: LeadKeys) -> None:
-    """Serialise concurrent intakes of the same company (PostgreSQL advisory locks, held
-    until the transaction ends), so that two submissions of one new company arriving at
-    once make one client and not two. Locks are taken in a fixed order: no deadlocks.
-    Other databases serialise writers anyway."""
-    names = keys.lock_names()
-    if not names or connection.vendor != "postgresql":
-        return
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT pg_advisory_xact_lock(%s, hashtext(k)) FROM unnest(%s::text[]) AS k ORDER BY k",
-            [_INTAKE_LOCK_SPACE, names],
-        )
-
-
-_INTAKE_LOCK_SPACE = 0x5A1E  # the first key of the two-key advisory locks the intake takes
-
-
-def _contact_create(client: Client, data: LeadData) -> Contact | None:
-    if not (data.contact_name.strip() or data.phone.strip() or data.email.strip()):
-        return None
-    return Contact.objects.create(
-        client=client,
-        name=(data.contact_name.strip() or data.email.strip() or data.phone.strip())[:200],
-        position=data.position.strip()[:200],
-        phone=data.phone.strip()[:50],
-        email=data.email.strip()[:254],
-    )
-
-
-def _client_create(data: LeadData) -> Client:
-    return Client.objects.create(
-        name=data.company.strip()[:200], tax_number=data.tax_number.strip()[:20]
-    )
-
-
-@transaction.atomic
-def lead_receive(*, data: LeadData, source: str, created_by: User | None = None) -> IntakeResult:
-    """Take a lead from any channel into the client base and onto the conveyor.
-
-    * a company the base does not know: a new client and contact; the deal starts in the
-      hunters' pool;
-    * a known client (same tax number, or the same phone or e-mail as one of its contacts):
-      the lead is that client's -- a customer's goes to the account pool as a repeat order
-      (never to a hunter), a prospect's to the hunters; a new person becomes its contact;
-    * only a similar name, or contacts that point at several clients: the lead is held with
-      a new client and a ``DuplicateReview`` until a person decides (``duplicate_merge`` /
-      ``duplicate_keep_apart``).
-
-    One transaction; concurrent intakes of the same company are serialised (``_lock_keys``).
-    """
-    keys = LeadKeys.of(
-        company=data.company, tax_number=data.tax_number, phone=data.phone, email=data.email
-    )
-    _lock_keys(keys)
-    match = selectors.client_match(keys=keys)
-    if match.kind == MatchKind.EXISTING_CLIENT:
-        assert match.client is not None
-        client = match.client
-        contact = match.contact or _contact_create(client, data)
-    else:
-        client = _client_create(data)
-        contact = _contact_create(client, data)
-    if match.kind != MatchKind.PROBABLE_DUPLICATE:
-        lead = lead_intake(
-            client=client,
-            source=source,
-            request=data.request.strip(),
-            contact=contact,
-            source_detail=data.source_detail.strip()[:200],
-            created_by=created_by,
-        )
-        return IntakeResult(lead=lead, outcome=match.kind, client=client, reason=match.reason)
-    assert match.client is not None
-    lead = Lead.objects.create(
-        client=client,
-        contact=contact,
-        source=source,
-        source_detail=data.source_detail.strip()[:200],
-        request=data.request.strip(),
-        created_by=created_by,
-    )
-    review = DuplicateReview.objects.create(
-        lead=lead, client=client, candidate=match.client, reason=match.reason
-    )
-    return IntakeResult(
-        lead=lead, outcome=match.kind, client=client, reason=match.reason, review=review
-    )
-
-
-def lead_enter(*, data: LeadData, user: User, source: str = Lead.Source.MANUAL) -> IntakeResult:
-    """A person (the lead page) or an integration (the API) enters a lead on its own
-    account: needs the permission to enter leads; then as ``lead_receive``."""
-    if not user.is_active or not user.has_perm(ADD_LEAD):
-        raise NotPermitted(_("Your roles do not include entering leads."))
-    return lead_receive(data=data, source=source, created_by=user)
-
-
-@transaction.atomic
-def lead_intake(
-    *,
-    client: Client,
-    source: str,
-    request: str = "",
-    contact: Contact | None = None,
-    source_detail: str = "",
-    created_by: User | None = None,
-) -> Lead:
-    """Register a lead of a known client and put it on the conveyor (see ``lead_start``).
-
-    Channels bringing leads from outside call ``lead_receive`` instead, which finds out
-    whether the client is known first.
-    """
-    lead = Lead.objects.create(
-        client=client,
-        contact=contact,
-        source=source,
-        source_detail=source_detail,
-        request=request,
-        created_by=created_by,
-    )
-    return lead_start(lead=lead)
-
-
-def lead_start(*, lead: Lead) -> Lead:
-    """Start the lead's deal: a client the company already sells to goes straight to the
-    account pool as a repeat order (``SALESFLOW_REPEAT_ORDER_NODE``) -- hunters must not
-    "re-discover" existing clients -- with where it came from kept in ``source_detail``;
-    anyone else starts at the hunters' stage (``SALESFLOW_INTAKE_NODE``).
-
-    Call inside a transaction, with a lead that has no process yet.
-    """
-    is_customer = lead.client.status == Client.Status.CUSTOMER
-    if is_customer:
-        if lead.source not in (Lead.Source.REPEAT_ORDER, Lead.Source.REACTIVATION):
-            origin = str(Lead.Source(lead.source).label)
-            lead.source_detail = (
-                f"{origin}: {lead.source_detail}" if lead.source_detail else origin
-            )[:200]
-            lead.source = Lead.Source.REPEAT_ORDER
-        lead.status = Lead.Status.QUALIFIED
-    node = start_node("SALESFLOW_REPEAT_ORDER_NODE" if is_customer else "SALESFLOW_INTAKE_NODE")
-    node.run(lead=lead)  # an Intake node: links lead.process before the first stage exists
-    lead.save(update_fields=["process", "source", "source_detail", "status"])
-    return lead
-
-
-# --- probable duplicates: a person decides -------------------------------------------------
-
-
-def _review_to_decide(*, review_id: int, user: User) -> DuplicateReview:
-    """The open review, locked, if ``user`` may decide it."""
-    if not user.is_active or not user.has_perm(MERGE_CLIENTS):
-        raise NotPermitted(_("Only a team lead can merge clients or keep them apart."))
-    review = (
-        DuplicateReview.objects.select_for_update(of=("self",))
-        .select_related("lead", "client", "candidate", "decided_by")
-        .filter(pk=review_id)
-        .first()
-    )
-    if review is None:
-        raise NotFound(_("Probable duplicate #%(id)s does not exist.") % {"id": review_id})
-    if review.decided is not None:
-        raise ClaimConflict(
-            _("%(who)s has already decided on this lead (%(decision)s).")
-            % {"who": review.decided_by, "decision": review.get_decision_display().lower()}
-        )
-    return review
-
-
-def _decided(review: DuplicateReview, decision: str, user: User) -> None:
-    review.decision = decision
-    review.decided_by = user
-    review.decided = timezone.now()
-    review.save(update_fields=["decision", "decided_by", "decided"])
-
-
-@transaction.atomic
-def duplicate_merge(*, review_id: int, user: User, reason: str = "") -> Lead:
-    """The held lead's client is the existing one: move everything the intake created to
-    it and start the lead as that client's (a customer's goes to the account pool).
-
-    The new client's contacts join the existing client's -- one already known there by
-    phone or e-mail is replaced by the known one -- and empty legal details are filled
-    from it. The new client is kept, marked ``merged_into``, because the audit trail may
-    refer to it. One MERGE audit event.
-    """
-    review = _review_to_decide(review_id=review_id, user=user)
-    source, target = review.client, review.candidate
-    moved = _merge_clients(source=source, target=target)
-    _decided(review, DuplicateReview.Decision.MERGED, user)
-    lead = review.lead
-    lead.client = target
-    if lead.contact_id in moved:
-        lead.contact_id = moved[lead.contact_id]
-    lead.save(update_fields=["client", "contact"])
-    audit_record(
-        action=AuditEvent.Action.MERGE,
-        actor=user,
-        client_id=target.pk,
-        reason=reason.strip(),
-        data={
-            "review": review.pk,
-            "lead": lead.pk,
-            "merged_client": source.pk,
-            "merged_name": source.name,
-            "why_similar": review.reason,
-        },
-    )
-    if lead.process_id is None:
-        lead_start(lead=lead)
-    return lead
-
-
-def _merge_clients(*, source: Client, target: Client) -> dict[int, int]:
-    """Move ``source``'s contacts, leads and handoff notes to ``target``; returns the ids
-    of source contacts replaced by a known contact of the target."""
+def client_merge(*, source: Client, target: Client) -> dict[int, int]:
+    """Move ``source``'s contacts, leads and handoff notes to ``target`` and mark ``source``
+    merged into it (kept: the audit trail may refer to it); returns the ids of source
+    contacts replaced by a known contact of the target. Call inside a transaction."""
     known: dict[str, int] = {}
     for contact in target.contacts.all():
         for key in (contact.phone_key, contact.email_key):
@@ -332,28 +74,6 @@ def _merge_clients(*, source: Client, target: Client) -> dict[int, int]:
     source.merged_into = target
     source.save(update_fields=["merged_into"])
     return replaced
-
-
-@transaction.atomic
-def duplicate_keep_apart(*, review_id: int, user: User, reason: str = "") -> Lead:
-    """The held lead's company is not the existing client: it stays a new client and the
-    lead starts in the hunters' pool. One SPLIT audit event."""
-    review = _review_to_decide(review_id=review_id, user=user)
-    _decided(review, DuplicateReview.Decision.KEPT_APART, user)
-    audit_record(
-        action=AuditEvent.Action.SPLIT,
-        actor=user,
-        client_id=review.client_id,
-        reason=reason.strip(),
-        data={
-            "review": review.pk,
-            "lead": review.lead_id,
-            "candidate": review.candidate_id,
-            "why_similar": review.reason,
-        },
-    )
-    lead = review.lead
-    return lead_start(lead=lead) if lead.process_id is None else lead
 
 
 # --- protected contacts ------------------------------------------------------------------
@@ -439,148 +159,7 @@ def _csv_lines(clients) -> Iterator[str]:
             )
 
 
-# --- lapsed clients come back to the account pool ----------------------------------------
-
-RECENT = relativedelta(months=9)  # "what they bought lately" for ranking and eligibility
-MIN_CYCLE, MAX_CYCLE = 7, 365  # days: a cycle outside this is noise, not a habit
-
-
-@dataclass(frozen=True)
-class LapsedClient:
-    client_id: int
-    last_delivery: date
-    cycle_days: int
-    due: date  # when the current cycle ran out
-    bought_recently: Decimal
-
-
-def reorder_cycle(deliveries: Sequence[date]) -> int:
-    """A client's reorder cycle in days: the median gap between their consecutive
-    deliveries (two or more), else ``SALESFLOW_REORDER_CYCLE_DAYS``; kept within a week and
-    a year. The median, not the mean: one late order should not stretch the habit."""
-    days = sorted(set(deliveries))
-    if len(days) < 2:
-        cycle = settings.SALESFLOW_REORDER_CYCLE_DAYS
-    else:
-        cycle = round(median((b - a).days for a, b in zip(days, days[1:], strict=False)))
-    return max(MIN_CYCLE, min(MAX_CYCLE, cycle))
-
-
-def lapsed_clients(*, today: date) -> list[LapsedClient]:
-    """Customers whose reorder cycle has run out by ``today``, best buyers first.
-
-    Eligible: a delivery within the last 9 months (a client silent for longer is lost, not
-    lapsed), no deal open, and today at least one cycle after the last delivery. ``due`` is
-    the latest cycle boundary passed -- last delivery + n x cycle -- so a client who does
-    not come back after one call is called again one cycle later, not every day. Ranked by
-    what they bought (order totals) in those 9 months. SQL aggregates for the candidates,
-    then one query for their delivery dates.
-    """
-    since = today - RECENT
-    since_moment = timezone.make_aware(datetime.combine(since, time.min))
-    total = ExpressionWrapper(
-        F("leads__order__amount") * (Decimal(100) - F("leads__order__discount")) / Decimal(100),
-        output_field=DecimalField(max_digits=16, decimal_places=2),
-    )
-    delivered_since = Q(leads__order__delivered__gte=since_moment)
-    candidates = {
-        row["pk"]: row
-        for row in Client.objects.filter(status=Client.Status.CUSTOMER, merged_into__isnull=True)
-        .exclude(leads__process__status=PROCESS.NEW)
-        .annotate(
-            last=Max("leads__order__delivered"),
-            bought=Sum(total, filter=delivered_since),
-        )
-        .filter(last__gte=since_moment)
-        .values("pk", "last", "bought")
-    }
-    deliveries: dict[int, list[date]] = {}
-    for client_id, delivered in (
-        Order.objects.filter(lead__client_id__in=candidates, delivered__isnull=False)
-        .order_by("delivered")
-        .values_list("lead__client_id", "delivered")
-    ):
-        deliveries.setdefault(client_id, []).append(timezone.localdate(delivered))
-    lapsed = []
-    for client_id, row in candidates.items():
-        last = timezone.localdate(row["last"])
-        cycle = reorder_cycle(deliveries.get(client_id, [last]))
-        cycles_passed = (today - last).days // cycle
-        if cycles_passed < 1:
-            continue
-        lapsed.append(
-            LapsedClient(
-                client_id=client_id,
-                last_delivery=last,
-                cycle_days=cycle,
-                due=last + timedelta(days=cycles_passed * cycle),
-                bought_recently=row["bought"] or Decimal("0"),
-            )
-        )
-    lapsed.sort(key=lambda c: (-c.bought_recently, c.due, c.client_id))
-    return lapsed
-
-
-def reactivation_run(*, today: date | None = None, limit: int | None = None) -> list[Lead]:
-    """Open a reactivation deal in the account pool for each lapsed client, best buyers
-    first, at most ``limit`` (``SALESFLOW_REACTIVATIONS_PER_RUN``) per run; once per client
-    per cycle (the ``Reactivation`` row's unique constraint). Safe to run twice or
-    concurrently: each client is one transaction under its row lock. Returns the new leads.
-    """
-    today = today or timezone.localdate()
-    limit = settings.SALESFLOW_REACTIVATIONS_PER_RUN if limit is None else limit
-    opened: list[Lead] = []
-    for lapsed in lapsed_clients(today=today):
-        if len(opened) >= limit:
-            break
-        lead = _reactivate(lapsed)
-        if lead is not None:
-            opened.append(lead)
-    return opened
-
-
-@transaction.atomic
-def _reactivate(lapsed: LapsedClient) -> Lead | None:
-    client = Client.objects.select_for_update().get(pk=lapsed.client_id)
-    if Reactivation.objects.filter(client=client, due=lapsed.due).exists():
-        return None
-    last_lead = client.leads.filter(order__delivered__isnull=False).order_by("-created").first()
-    lead = lead_intake(
-        client=client,
-        source=Lead.Source.REACTIVATION,
-        contact=last_lead.contact if last_lead else None,
-        request=_(
-            "No order since %(last)s; this client reorders about every %(days)d days. "
-            "Call them: what do they need now?"
-        )
-        % {"last": lapsed.last_delivery.isoformat(), "days": lapsed.cycle_days},
-        source_detail=_("reorder due %(due)s") % {"due": lapsed.due.isoformat()},
-    )
-    Reactivation.objects.create(
-        client=client,
-        due=lapsed.due,
-        cycle_days=lapsed.cycle_days,
-        last_delivery=lapsed.last_delivery,
-        bought_recently=lapsed.bought_recently,
-        lead=lead,
-    )
-    return lead
-
-
 # --- orders --------------------------------------------------------------------------------
-
-
-def discount_limit_for(user: User) -> Decimal:
-    """The highest discount (percent) the user may grant without approval: the largest
-    limit among their roles; nothing without a role that declares one."""
-    roles = get_roles()
-    codes = user_role_codes(user)
-    limits = [
-        role.discount_limit
-        for code, role in roles.items()
-        if code in codes and role.discount_limit is not None
-    ]
-    return max(limits, default=Decimal("0"))
 
 
 def order_set_discount(*, order: Order, discount: Decimal, user: User) -> list[str]:
@@ -605,23 +184,3 @@ def order_approve_discount(*, order: Order, user: User) -> None:
     order.discount_approved_by = user
     order.discount_needs_approval = False
     order.save(update_fields=["discount_approved_by", "discount_needs_approval"])
-
-
-__all__ = [
-    "ClientMatch",
-    "IntakeResult",
-    "LeadData",
-    "clients_export",
-    "contact_reveal",
-    "discount_limit_for",
-    "duplicate_keep_apart",
-    "duplicate_merge",
-    "lead_enter",
-    "lead_intake",
-    "lead_receive",
-    "lead_start",
-    "order_approve_discount",
-    "order_set_discount",
-    "reactivation_run",
-    "user_role_codes",
-]

@@ -3,7 +3,7 @@
 from django.core.checks import Error, register
 from viewflow.workflow.lock import SelectForUpdateLock
 
-from .registry import flows, human_nodes
+from .registry import flows, handoff_target, human_nodes
 
 
 @register()
@@ -27,14 +27,11 @@ def check_flows(app_configs, **kwargs):
                     id="salesflow.E002",
                 )
             )
-        if (
-            node.handoff is not None
-            and node.flow_class.instance.node(node.handoff.to_node, no_obsolete=True) is None
-        ):
+        if node.handoff is not None and handoff_target(node) is None:
             errors.append(
                 Error(
                     f"Stage {ref}: handoff template {node.handoff.code!r} is addressed to "
-                    f"{node.handoff.to_node!r}, which is not a node of the flow.",
+                    f"{node.handoff.to_node!r}, which is not a stage of the flow.",
                     id="salesflow.E003",
                 )
             )

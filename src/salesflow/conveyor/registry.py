@@ -1,28 +1,34 @@
 """Where the engine finds the company's flows, without importing ``flows/`` by name.
 
 Flows are listed in ``settings.SALESFLOW_FLOWS``; a node is referred to as
-``<flow>.<node>`` (``conveyor.qualify``), the spelling the role files use.
+``<flow>.<node>`` (``conveyor.qualify``), the spelling the role files use. The role files
+are checked against these flows at start-up (``node_permissions`` → ``roles.check_roles``).
 """
 
 from __future__ import annotations
 
 from functools import cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 from viewflow.utils import strip_suffixes
 
+from salesflow.handoff.templates import BOUNCE_TEMPLATE, HandoffTemplate
+
+from .stage import Intake, StageNode, is_stage
+
 if TYPE_CHECKING:
-    from viewflow.workflow.base import Flow, Node
+    from viewflow.workflow.base import Flow
 
 
 def flow_ref(flow_class: type[Flow]) -> str:
-    return strip_suffixes(flow_class.__name__, ["Flow"]).lower()
+    ref: str = strip_suffixes(flow_class.__name__, ["Flow"]).lower()
+    return ref
 
 
-def node_ref(node: Node) -> str:
+def node_ref(node: Any) -> str:
     return f"{flow_ref(node.flow_class)}.{node.name}"
 
 
@@ -41,19 +47,32 @@ def flows() -> tuple[type[Flow], ...]:
 
 
 @cache
-def human_nodes() -> dict[str, Node]:
+def human_nodes() -> dict[str, StageNode]:
     """Every stage a person performs, by reference."""
-    from .nodes import Stage
-
     return {
         node_ref(node): node
         for flow_class in flows()
         for node in flow_class.instance.nodes()
-        if isinstance(node, Stage)
+        if is_stage(node)
     }
 
 
-def start_node(setting_name: str) -> Node:
+def node_permissions() -> dict[str, str | None]:
+    """Each stage's reference and the permission its tasks need (what the role files are
+    checked against)."""
+    return {ref: node._owner_permission for ref, node in human_nodes().items()}
+
+
+def handoff_target(node: StageNode) -> StageNode | None:
+    """The stage a node's handoff note is addressed to (None: no handoff, or a template
+    pointing nowhere -- system check salesflow.E003)."""
+    if node.handoff is None:
+        return None
+    target = node.flow_class.instance.node(node.handoff.to_node, no_obsolete=True)
+    return target if is_stage(target) else None
+
+
+def start_node(setting_name: str) -> Intake:
     """The start node named by a setting such as ``SALESFLOW_INTAKE_NODE``."""
     path = getattr(settings, setting_name)
     flow_path, _, node_name = path.rpartition(".")
@@ -61,20 +80,16 @@ def start_node(setting_name: str) -> Node:
     node = flow_class.instance.node(node_name, no_obsolete=True)
     if node is None:
         raise ImproperlyConfigured(f"{setting_name}: {flow_path} has no node {node_name!r}")
-    from .nodes import Intake
-
     if not isinstance(node, Intake):
         raise ImproperlyConfigured(
-            f"{setting_name}: {path} must be a salesflow.conveyor.nodes.Intake node"
+            f"{setting_name}: {path} must be a salesflow.conveyor.stage.Intake node"
         )
     return node
 
 
 @cache
-def handoff_templates() -> dict:
+def handoff_templates() -> dict[str, HandoffTemplate]:
     """Every handoff template of the configured flows (and the bounce's), by code."""
-    from salesflow.handoff.templates import BOUNCE_TEMPLATE
-
     templates = {BOUNCE_TEMPLATE.code: BOUNCE_TEMPLATE}
     for node in human_nodes().values():
         if node.handoff is not None:

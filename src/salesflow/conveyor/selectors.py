@@ -1,21 +1,31 @@
-"""Reading tasks for the stage services and pages."""
+"""Reading what a stage works on: a process's deal and client, who did a stage before,
+and handoff notes as people read them.
+
+"Which client is this process about?" is answered here and only here (``lead_of``,
+``process_client_id``, ``process_client_ids``): a deal's process is linked to its lead
+(``Lead.process``), and through it to the client. A flow whose processes are not deals
+links them to their client here too, and every part of the engine -- masking, separation
+of duties, the audit trail -- follows.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from django.contrib.auth import get_user_model
-from viewflow.workflow.models import Task
+from viewflow.workflow.models import Process, Task
 from viewflow.workflow.status import STATUS
 
+from salesflow.clients.models import Lead
+
+from .registry import handoff_templates, human_nodes
+from .stage import StageNode
+
 if TYPE_CHECKING:
-    from collections.abc import Iterable
-
     from django.contrib.auth.models import User
-    from viewflow.workflow.models import Process
 
-    from salesflow.clients.models import Lead
     from salesflow.handoff.models import HandoffNote
 
 # What a stage completes on: its process, lead and order (the client loads when used).
@@ -25,16 +35,32 @@ PAGE_RELATED = ("process__lead__client", "process__lead__order", "owner")
 
 
 def lead_of(task: Task) -> Lead | None:
-    """The deal's lead (None for a process the intake did not start)."""
-    from salesflow.clients.models import Lead
+    """The deal's lead (None for a process that is not a deal)."""
+    return process_lead(task.process)
 
+
+def process_lead(process: Process) -> Lead | None:
     try:
-        return task.process.lead
+        lead: Lead = process.lead
     except Lead.DoesNotExist:
         return None
+    return lead
 
 
-def last_performer(*, process: Process, node) -> User | None:
+def process_client_id(process: Process) -> int | None:
+    """The client the process is about (None: none)."""
+    lead = process_lead(process)
+    return lead.client_id if lead is not None else None
+
+
+def process_client_ids(*, process_ids: Iterable[int]) -> dict[int, int]:
+    """``process_client_id`` of many processes in one query (absent: none)."""
+    return dict(
+        Lead.objects.filter(process_id__in=list(process_ids)).values_list("process_id", "client_id")
+    )
+
+
+def last_performer(*, process: Process, node: StageNode) -> User | None:
     """Who completed ``node`` last in this process, if they are still active."""
     owner_id = (
         Task.objects.filter(process=process, flow_task=node, status=STATUS.DONE)
@@ -44,10 +70,13 @@ def last_performer(*, process: Process, node) -> User | None:
     )
     if owner_id is None:
         return None
-    return get_user_model()._default_manager.filter(pk=owner_id, is_active=True).first()
+    user: User | None = (
+        get_user_model()._default_manager.filter(pk=owner_id, is_active=True).first()
+    )
+    return user
 
 
-def node_was_performed(*, process_id: int, node) -> bool:
+def node_was_performed(*, process_id: int, node: StageNode) -> bool:
     return Task.objects.filter(process_id=process_id, flow_task=node, status=STATUS.DONE).exists()
 
 
@@ -64,8 +93,6 @@ class NoteView:
 def describe_notes(notes: Iterable[HandoffNote]) -> list[NoteView]:
     """Each note with ``rows`` of (field label, value) in its template's order and the
     titles of the stages it went between."""
-    from .registry import handoff_templates, human_nodes
-
     templates, nodes = handoff_templates(), human_nodes()
 
     def title(ref: str) -> str:

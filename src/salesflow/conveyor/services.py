@@ -20,19 +20,16 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import User
 from django.utils.translation import gettext as _
 from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
 
 from salesflow.audit.models import AuditEvent
 from salesflow.audit.services import audit_record
-from salesflow.clients.models import Lead
 from salesflow.clients.services import order_approve_discount
 from salesflow.exceptions import (
     ClaimConflict,
     HandoffNotAcknowledged,
-    NotFound,
     NotPermitted,
     StageInvalid,
 )
@@ -40,38 +37,15 @@ from salesflow.handoff.models import HandoffNote
 from salesflow.handoff.selectors import pending_note_expressions
 from salesflow.handoff.services import handoff_acknowledge, handoff_create, handoff_validate
 from salesflow.handoff.templates import BOUNCE_TEMPLATE
-from salesflow.queues.services import task_touch
+from salesflow.queues.claims import task_touch
 
 from .locking import locked_task
-from .nodes import Stage
-from .registry import node_ref
+from .registry import handoff_target, node_ref
 from .selectors import WORK_RELATED, lead_of, node_was_performed
+from .stage import StageNode, StageWork
 
 if TYPE_CHECKING:
-    from salesflow.clients.models import Client, Order
-
-
-@dataclass
-class StageWork:
-    """What a stage's form and its flow service work on, read once under the lock."""
-
-    task: Task
-    node: Stage
-    user: User
-    lead: Lead
-    order: Order | None
-
-    @property
-    def node_ref(self) -> str:
-        return node_ref(self.node)
-
-    @property
-    def client(self) -> Client:
-        return self.lead.client
-
-    @property
-    def client_id(self) -> int:
-        return self.lead.client_id
+    from django.contrib.auth.models import User
 
 
 @dataclass(frozen=True)
@@ -87,7 +61,7 @@ class StageResult:
 def _work(task: Task, user: User) -> StageWork:
     """The stage's work, if ``user`` may do it now: their task, still in progress, and a
     stage their roles still include (a role may have been taken away since the claim)."""
-    node = task.flow_task
+    node: StageNode = task.flow_task
     if task.status not in (STATUS.ASSIGNED, STATUS.STARTED):
         raise ClaimConflict(
             _("Task #%(id)s is %(status)s; it cannot be worked on.")
@@ -100,17 +74,12 @@ def _work(task: Task, user: User) -> StageWork:
             _("Your roles no longer include the stage “%(stage)s”.") % {"stage": node.task_title}
         )
     lead = lead_of(task)
-    if lead is None:
-        raise NotFound(
-            _("Deal #%(id)s has no lead: it was not started by the intake.")
-            % {"id": task.process_id}
-        )
     return StageWork(
         task=task,
         node=node,
         user=user,
         lead=lead,
-        order=getattr(lead, "order", None),
+        order=getattr(lead, "order", None) if lead is not None else None,
     )
 
 
@@ -127,7 +96,8 @@ def _take_pending_note(work: StageWork, *, acknowledge: bool) -> int | None:
     """Refuse while a note waits unread, unless ``acknowledge``: then acknowledge it.
     The task must have been read with ``_pending(task)``."""
     task = work.task
-    note_id, author_id = task.pending_note_id, task.pending_note_author_id
+    note_id = getattr(task, "pending_note_id", None)
+    author_id = getattr(task, "pending_note_author_id", None)
     if note_id is None:
         return None
     if not acknowledge:
@@ -146,9 +116,9 @@ def _take_pending_note(work: StageWork, *, acknowledge: bool) -> int | None:
 def stage_acknowledge(*, task: Task, user: User) -> int | None:
     """The task's owner confirms they read the note waiting for their stage; returns its
     id (None if no note waits)."""
-    with locked_task(task, WORK_RELATED, **_pending(task)) as task:
-        note_id = _take_pending_note(_work(task, user), acknowledge=True)
-        task_touch(task=task, user=user)
+    with locked_task(task, WORK_RELATED, **_pending(task)) as locked:
+        note_id = _take_pending_note(_work(locked, user), acknowledge=True)
+        task_touch(task=locked, user=user)
     return note_id
 
 
@@ -175,8 +145,8 @@ def stage_complete(
     ``acknowledge`` confirms the incoming note in the same step. Refuses -- writing nothing
     -- with StageInvalid, HandoffIncomplete, HandoffNotAcknowledged or NotPermitted.
     """
-    with locked_task(task, WORK_RELATED, **_pending(task)) as task:
-        work = _work(task, user)
+    with locked_task(task, WORK_RELATED, **_pending(task)) as locked:
+        work = _work(locked, user)
         node = work.node
         acknowledged = _take_pending_note(work, acknowledge=acknowledge)
         form = node.form_class(data=data, work=work)
@@ -200,16 +170,17 @@ def stage_complete(
                 % {"discount": work.order.discount}
             )
         template = node.handoff if form.handoff_required() else None
+        target = handoff_target(node) if template is not None else None
         note_fields = handoff_validate(template=template, fields=handoff) if template else {}
         node.apply(work=work, data=form.cleaned_data)
         note = None
-        if template is not None:
+        if template is not None and target is not None and work.client_id is not None:
             note = handoff_create(
-                task=task,
+                task=locked,
                 author=user,
                 template=template,
-                from_node=work.node_ref,
-                to_node=node_ref(node.flow_class.instance.node(template.to_node)),
+                from_node=node_ref(node),
+                to_node=node_ref(target),
                 client_id=work.client_id,
                 fields=note_fields,
                 text=note_text,
@@ -227,7 +198,7 @@ def stage_complete(
         audit_record(
             action=action,
             actor=user,
-            task=task,
+            task=locked,
             client_id=work.client_id,
             reason=form.reason(),
             data={
@@ -236,7 +207,7 @@ def stage_complete(
                 "acknowledged": acknowledged,
             },
         )
-    return StageResult(task=task, note=note, outcome=outcome)
+    return StageResult(task=locked, note=note, outcome=outcome)
 
 
 def stage_bounce(
@@ -251,15 +222,15 @@ def stage_bounce(
     The work goes to whoever did that stage (if still active), who must acknowledge the
     question before handing over again. For an approval stage this is the rejection.
     """
-    with locked_task(task, WORK_RELATED, **_pending(task)) as task:
-        work = _work(task, user)
+    with locked_task(task, WORK_RELATED, **_pending(task)) as locked:
+        work = _work(locked, user)
         node = work.node
         target = node.bounce_node
         if target is None:
             raise NotPermitted(
                 _("The stage “%(stage)s” cannot send work back.") % {"stage": node.task_title}
             )
-        if not node_was_performed(process_id=task.process_id, node=target):
+        if not node_was_performed(process_id=locked.process_id, node=target):
             raise NotPermitted(
                 _("There is nobody to send this back to: “%(stage)s” never ran for this deal.")
                 % {"stage": target.task_title}
@@ -267,24 +238,26 @@ def stage_bounce(
         fields = handoff_validate(template=BOUNCE_TEMPLATE, fields=question)
         # The bounced note was read; the question below says what was wrong with it.
         _take_pending_note(work, acknowledge=True)
-        note = handoff_create(
-            task=task,
-            author=user,
-            template=BOUNCE_TEMPLATE,
-            from_node=work.node_ref,
-            to_node=node_ref(target),
-            client_id=work.client_id,
-            fields=fields,
-            text=note_text,
-            kind=HandoffNote.Kind.BOUNCE,
-        )
+        note = None
+        if work.client_id is not None:
+            note = handoff_create(
+                task=locked,
+                author=user,
+                template=BOUNCE_TEMPLATE,
+                from_node=node_ref(node),
+                to_node=node_ref(target),
+                client_id=work.client_id,
+                fields=fields,
+                text=note_text,
+                kind=HandoffNote.Kind.BOUNCE,
+            )
         _run(work, bounce=True)
         audit_record(
             action=AuditEvent.Action.REJECT if node.is_approval else AuditEvent.Action.BOUNCE,
             actor=user,
-            task=task,
+            task=locked,
             client_id=work.client_id,
             reason=fields["question"],
-            data={"note": note.pk, "to_node": node_ref(target)},
+            data={"note": note.pk if note else None, "to_node": node_ref(target)},
         )
-    return StageResult(task=task, note=note, outcome="bounce")
+    return StageResult(task=locked, note=note, outcome="bounce")

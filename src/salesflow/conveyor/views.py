@@ -11,36 +11,45 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
-from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 from django.views import generic
 from viewflow.workflow.models import Task
 
 from salesflow.clients.selectors import client_card
-from salesflow.exceptions import SalesflowError
+from salesflow.exceptions import NotFound, NotPermitted, SalesflowError
 from salesflow.handoff.selectors import client_history, incoming_notes
-from salesflow.queues import services as queues
+from salesflow.queues.access import access_task
+from salesflow.queues.claims import task_claim, task_touch, task_unassign
 
 from . import services
 from .forms import HandoffForm, bounce_form
+from .registry import node_ref
 from .selectors import PAGE_RELATED, describe_notes
 
 
 def task_view(node: Any, view: Any) -> Any:
     """Wrap a view of one stage's task: signed-in users only, the task must belong to this
-    node and process (else 404), and ``request.activation`` is set for viewflow's templates."""
+    node and process (else 404) and be one the person may see (``access_task``, else 403),
+    and ``request.activation`` is set for viewflow's templates."""
 
     @login_required
     @wraps(view)
     def wrapper(request: HttpRequest, process_pk: int, task_pk: int, **kwargs: Any) -> HttpResponse:
-        task = get_object_or_404(
-            Task.objects.select_related(*PAGE_RELATED), pk=task_pk, process_id=process_pk
-        )
+        try:
+            task = access_task(
+                user=request.user, task_id=task_pk, process_id=process_pk, related=PAGE_RELATED
+            )
+        except NotFound:
+            raise Http404("No such task.") from None
+        except NotPermitted:
+            raise PermissionDenied from None
         if task.flow_task != node:
             raise Http404("No such task at this stage.")
-        request.activation = node.activation_class(task)
-        return view(request, process_pk=process_pk, task_pk=task_pk, **kwargs)
+        request.activation = node.activation_class(task)  # type: ignore[attr-defined]
+        response: HttpResponse = view(request, process_pk=process_pk, task_pk=task_pk, **kwargs)
+        return response
 
     return wrapper
 
@@ -90,7 +99,7 @@ class StageView(generic.TemplateView):
         return forms
 
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        queues.task_touch(task=self.task, user=request.user)  # the owner is on it
+        task_touch(task=self.task, user=request.user)  # the owner is on it
         return super().get(request, *args, **kwargs)
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
@@ -98,7 +107,7 @@ class StageView(generic.TemplateView):
         for name, form in self.forms().items():
             context.setdefault(name, form)
         notes = describe_notes(
-            incoming_notes(process_id=self.task.process_id, node_ref=self.work.node_ref)
+            incoming_notes(process_id=self.task.process_id, node_ref=node_ref(self.node))
         )
         context.update(
             task=self.task,
@@ -107,9 +116,13 @@ class StageView(generic.TemplateView):
             node=self.node,
             incoming=notes,
             pending=next((v.note for v in notes if v.note.acknowledged_by_id is None), None),
-            history=describe_notes(client_history(client_id=self.work.client_id)),
+            history=describe_notes(client_history(client_id=self.work.client_id))
+            if self.work.client_id is not None
+            else [],
             # contacts as this user may see them (the task's owner: in full)
-            client_card=client_card(client=self.work.client, user=self.request.user),
+            client_card=client_card(client=self.work.client, user=self.request.user)
+            if self.work.client is not None
+            else None,
         )
         return context
 
@@ -176,7 +189,7 @@ class ClaimTaskView(generic.TemplateView):
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         task = request.activation.task
         try:
-            queues.task_claim(task=task, user=request.user)
+            task_claim(task=task, user=request.user)
         except SalesflowError as error:
             refused(request, error)
             return HttpResponseRedirect(_task_detail_url(task))
@@ -194,7 +207,7 @@ class UnassignTaskView(generic.TemplateView):
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         task = request.activation.task
         try:
-            queues.task_unassign(task=task, user=request.user)
+            task_unassign(task=task, user=request.user)
         except SalesflowError as error:
             refused(request, error)
             return HttpResponseRedirect(_task_detail_url(task))

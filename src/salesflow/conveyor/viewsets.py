@@ -4,14 +4,14 @@ services (viewflow's own assign every selected task without our rules or history
 from django.contrib import messages
 from django.db import transaction
 from django.http import HttpResponseRedirect
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _
 from viewflow.workflow.flow import FlowAppViewset
 from viewflow.workflow.flow.views import BulkAssignTasksActionView, BulkUnassignTasksActionView
 from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
 
 from salesflow.exceptions import SalesflowError
-from salesflow.queues import services as queues
+from salesflow.queues.claims import task_claim, task_unassign
 
 
 class _BulkMixin:
@@ -41,18 +41,18 @@ class _BulkMixin:
         except SalesflowError as error:
             messages.error(self.request, error.message)
         else:
-            messages.success(self.request, self.done_message % {"count": len(tasks)})
+            messages.success(self.request, str(self.done_message) % {"count": len(tasks)})
         return HttpResponseRedirect(self.get_success_url())
 
 
 class BulkClaimView(_BulkMixin, BulkAssignTasksActionView):
-    service = queues.task_claim
+    service = task_claim
     statuses = (STATUS.NEW,)
     done_message = _("%(count)d tasks are yours.")
 
 
 class BulkUnassignView(_BulkMixin, BulkUnassignTasksActionView):
-    service = queues.task_unassign
+    service = task_unassign
     statuses = (STATUS.ASSIGNED, STATUS.STARTED)
     done_message = _("%(count)d tasks are back in their pools.")
 

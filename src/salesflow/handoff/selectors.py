@@ -36,18 +36,6 @@ def pending_note_expressions(*, process_id: int, node_ref: str) -> dict[str, Raw
     }
 
 
-def pending_note_of(*, process_id: int, node_ref: str) -> tuple[int, int] | None:
-    """``(id, author_id)`` of the newest note to this stage nobody has acknowledged yet."""
-    return (
-        HandoffNote.objects.filter(
-            process_id=process_id, to_node=node_ref, acknowledged_by__isnull=True
-        )
-        .order_by("-created")
-        .values_list("id", "author_id")
-        .first()
-    )
-
-
 def client_history(*, client_id: int, limit: int = 50) -> QuerySet[HandoffNote]:
     """The client's whole handoff history across processes, newest first."""
     return (

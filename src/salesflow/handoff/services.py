@@ -15,7 +15,6 @@ from django.utils.translation import gettext as _
 from viewflow.workflow.models import Task
 
 from salesflow.exceptions import HandoffIncomplete, NotPermitted
-from salesflow.rows import insert_row
 
 from .models import HandoffNote
 from .templates import HandoffTemplate
@@ -47,9 +46,8 @@ def handoff_create(
     text: str = "",
     kind: str = HandoffNote.Kind.HANDOFF,
 ) -> HandoffNote:
-    """Store an already validated note (see ``handoff_validate``). A plain INSERT
-    (``salesflow.rows``): a note is written on every handoff and bounce."""
-    note = HandoffNote(
+    """Store an already validated note (see ``handoff_validate``)."""
+    return HandoffNote.objects.create(
         kind=kind,
         process_id=task.process_id,
         client_id=client_id,
@@ -60,27 +58,7 @@ def handoff_create(
         author=author,
         fields=fields,
         text=text.strip(),
-        created=timezone.now(),
     )
-    note.pk = insert_row(
-        HandoffNote,
-        {
-            "kind": note.kind,
-            "process": note.process_id,
-            "client": note.client_id,
-            "from_task": note.from_task_id,
-            "from_node": note.from_node,
-            "to_node": note.to_node,
-            "template": note.template,
-            "author": note.author_id,
-            "fields": note.fields,
-            "text": note.text,
-            "created": note.created,
-        },
-        returning=True,
-    )
-    note._state.adding = False
-    return note
 
 
 def handoff_acknowledge(*, note_id: int, author_id: int, user: User) -> None:

@@ -42,4 +42,3 @@ COLUMNS: dict[str, Column] = {
         Column("stalled", _("Stalled"), "data__sf_stalled"),
     )
 }
-DEFAULT_COLUMNS = ("stage", "company", "age", "due", "priority")

@@ -1,4 +1,4 @@
-"""Reading the pools: who may take a task, what waits where, what is stuck.
+"""Reading the pools: what waits where, who holds what, what is stuck.
 
 Open tasks are read from viewflow's task table through the partial indexes on open tasks
 (migration 0001), with their lead, client and order read in the same query
@@ -11,31 +11,19 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
-from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth import get_user_model
-from django.db import connection
-from django.db.models import (
-    BooleanField,
-    CharField,
-    Count,
-    F,
-    IntegerField,
-    Min,
-    Q,
-    QuerySet,
-)
-from django.db.models.expressions import RawSQL
-from django.utils import timezone, translation
+from django.db.models import Count, F, Min, Q, QuerySet
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from viewflow.workflow.fields import get_task_ref
 from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
 
-from salesflow.clients.selectors import user_role_codes
 from salesflow.conveyor.registry import human_nodes, node_ref
-from salesflow.models import MANAGE_QUEUES
+from salesflow.conveyor.selectors import lead_of
+from salesflow.exceptions import NotFound
 from salesflow.roles import Role, get_roles, roles_for_node
 
 from . import terms
@@ -51,148 +39,6 @@ POOL_RELATED = ("process__lead__client", "process__lead__order", "owner")
 # The most urgent first: priority, then the nearest due date, then the oldest. The pool
 # index (migration 0001) holds the open tasks in this order.
 URGENCY = (f"-{terms.PRIORITY_PATH}", terms.DUE_PATH, "created", "pk")
-
-
-def can_manage_queues(user: User) -> bool:
-    """A team lead (or an admin): sees every pool, reassigns, offboards."""
-    return user.is_active and user.has_perm(MANAGE_QUEUES)
-
-
-# --- who may take a task ---------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class WipRule:
-    """How many open tasks of which stages a person may hold at once."""
-
-    limit: int
-    task_refs: tuple[str, ...]  # viewflow's stored references of the stages that count
-
-
-def wip_rule(*, user: User, node_ref: str) -> WipRule | None:
-    """The work-in-progress limit that applies to ``user`` taking a task of ``node_ref``:
-    the roles performing the stage that the user holds, the most generous of their limits,
-    counting open tasks of all those roles' stages. None when one of them has no limit."""
-    codes = user_role_codes(user)
-    roles = [role for role in roles_for_node(node_ref) if role.code in codes]
-    if not roles or any(role.pool.wip_limit is None for role in roles):
-        return None
-    nodes = human_nodes()
-    refs = sorted({get_task_ref(nodes[ref]) for role in roles for ref in role.nodes})
-    return WipRule(limit=max(role.pool.wip_limit or 0 for role in roles), task_refs=tuple(refs))
-
-
-@dataclass(frozen=True)
-class AssignmentFacts:
-    """What the assignment rules need to know about a user and a task, asked in one query."""
-
-    client_id: int | None
-    barred_by: str | None  # task reference of a node the user performed that bars them
-    wrote_pending_note: bool  # they wrote the note waiting for this stage
-    load: int | None  # their open tasks counted by the WIP rule (None: no rule applies)
-    wip: WipRule | None
-
-    @classmethod
-    def of(cls, task: Task, wip: WipRule | None) -> AssignmentFacts:
-        """Read from a task annotated with ``assignment_expressions``."""
-        return cls(
-            client_id=task.sod_client_id,
-            barred_by=task.sod_barred_by,
-            wrote_pending_note=bool(task.sod_wrote_pending_note),
-            load=getattr(task, "sod_load", None),
-            wip=wip,
-        )
-
-
-@cache
-def _separation_sql(node_ref: str) -> tuple[tuple[str, str, str], tuple[tuple[str, ...], ...]]:
-    """SQL fragments answering AssignmentFacts for one stage, and the rules' node refs.
-
-    Hand-written because they run on every claim, for every candidate of claim-next and
-    for every assign button: as ORM subqueries they cost ~2.5 ms of Python per call to
-    build, against ~0.3 ms to run (see docs/benchmarks.md). The rules are the ones
-    declared with the roles that perform the stage; the text is built once per stage.
-    """
-    from salesflow.clients.models import Lead
-    from salesflow.handoff.models import HandoffNote
-
-    quote = connection.ops.quote_name
-    task, lead, note = (quote(m._meta.db_table) for m in (Task, Lead, HandoffNote))
-    nodes = human_nodes()
-    clauses, rules = [], []
-    for role in roles_for_node(node_ref):
-        for rule in role.separation_of_duties:
-            refs = tuple(get_task_ref(nodes[ref]) for ref in rule.not_after)
-            marks = ", ".join(["%s"] * len(refs))
-            if rule.scope == "process":
-                clauses.append(f"(d.flow_task IN ({marks}) AND d.process_id = %s)")
-            else:
-                clauses.append(
-                    f"(d.flow_task IN ({marks}) AND d.process_id IN (SELECT l3.process_id"
-                    f" FROM {lead} l3 WHERE l3.client_id = (SELECT l4.client_id FROM {lead} l4"
-                    " WHERE l4.process_id = %s)))"
-                )
-            rules.append(refs)
-    client = f"(SELECT l.client_id FROM {lead} l WHERE l.process_id = %s)"
-    wrote = (
-        f"EXISTS (SELECT 1 FROM {note} n WHERE n.process_id = %s AND n.to_node = %s"
-        " AND n.acknowledged_by_id IS NULL AND n.author_id = %s)"
-    )
-    barred = (
-        f"(SELECT d.flow_task FROM {task} d WHERE d.owner_id = %s AND d.status = 'DONE'"
-        f" AND ({' OR '.join(clauses)}) LIMIT 1)"
-        if clauses
-        else "(SELECT NULL WHERE %s IS NULL)"
-    )
-    return (client, wrote, barred), tuple(rules)
-
-
-def _load_sql(rule: WipRule) -> str:
-    marks = ", ".join(["%s"] * len(rule.task_refs))
-    return (
-        f"(SELECT COUNT(*) FROM {connection.ops.quote_name(Task._meta.db_table)} w"
-        f" WHERE w.owner_id = %s AND w.status IN ('NEW', 'ASSIGNED', 'STARTED')"
-        f" AND w.flow_task IN ({marks}))"
-    )
-
-
-def assignment_expressions(
-    *, process_id: int, node_ref: str, user: User, wip: WipRule | None
-) -> dict[str, Any]:
-    """Annotations (``sod_*``) answering AssignmentFacts, to read with a task."""
-    (client, wrote, barred), rules = _separation_sql(node_ref)
-    barred_params: list[Any] = [user.pk]
-    for refs in rules:
-        barred_params.extend(refs)
-        barred_params.append(process_id)
-    expressions: dict[str, Any] = {
-        "sod_client_id": RawSQL(client, [process_id], output_field=IntegerField()),
-        "sod_wrote_pending_note": RawSQL(
-            wrote, [process_id, node_ref, user.pk], output_field=BooleanField()
-        ),
-        "sod_barred_by": RawSQL(barred, barred_params, output_field=CharField()),
-    }
-    if wip is not None:
-        expressions["sod_load"] = RawSQL(
-            _load_sql(wip), [user.pk, *wip.task_refs], output_field=IntegerField()
-        )
-    return expressions
-
-
-def assignment_facts(*, task: Task, node_ref: str, user: User) -> AssignmentFacts:
-    """AssignmentFacts in one query, for a task read without them."""
-    wip = wip_rule(user=user, node_ref=node_ref)
-    expressions = assignment_expressions(
-        process_id=task.process_id, node_ref=node_ref, user=user, wip=wip
-    )
-    row = Task.objects.filter(pk=task.pk).annotate(**expressions).values(*expressions).get()
-    return AssignmentFacts(
-        client_id=row["sod_client_id"],
-        barred_by=row["sod_barred_by"],
-        wrote_pending_note=bool(row["sod_wrote_pending_note"]),
-        load=row.get("sod_load"),
-        wip=wip,
-    )
 
 
 def absent_user_ids(*, user_ids: Iterable[int], day: date) -> set[int]:
@@ -213,37 +59,10 @@ def role_task_refs(role: Role) -> list[str]:
     return [get_task_ref(nodes[ref]) for ref in role.nodes]
 
 
-def access_pool(*, user: User, role_code: str) -> Role:
-    """The role whose pool ``user`` wants to see, if they may: its members and the team
-    leads. NotFound for a role that does not exist, NotPermitted otherwise. (Taking work
-    from it is decided again by ``services.task_claim_next``.)"""
-    from salesflow.exceptions import NotFound, NotPermitted
-
-    role = get_roles().get(role_code)
-    if role is None:
-        raise NotFound(_("There is no role “%(role)s”.") % {"role": role_code})
-    if not (holds_role(user=user, role=role) or can_manage_queues(user)):
-        title = role.title_for(translation.get_language() or "en")
-        raise NotPermitted(
-            _("The pool of “%(role)s” is for its members and the team leads.") % {"role": title}
-        )
-    return role
-
-
-def holds_role(*, user: User, role: Role) -> bool:
-    return user.is_authenticated and role.code in user_role_codes(user)
-
-
 def pool_task_refs(*, node_ref: str) -> list[str]:
     """viewflow's references of every stage in the pool ``node_ref`` belongs to: the
     stages of all the roles that perform it (what a member's load is counted over)."""
     return sorted({ref for role in roles_for_node(node_ref) for ref in role_task_refs(role)})
-
-
-def roles_of(user: User) -> list[Role]:
-    """The roles the user holds, in the order of the role files."""
-    codes = user_role_codes(user)
-    return [role for code, role in get_roles().items() if code in codes]
 
 
 def pool_tasks(*, task_refs: Iterable[str]) -> QuerySet[Task]:
@@ -405,8 +224,6 @@ def open_tasks_of(*, user: User) -> QuerySet[Task]:
 
 def user_named(username: str) -> User:
     """The user of that name (active or not), or NotFound saying so."""
-    from salesflow.exceptions import NotFound
-
     model = get_user_model()
     try:
         return model._default_manager.get(username=username)
@@ -416,8 +233,6 @@ def user_named(username: str) -> User:
 
 def task_summary(task: Task, *, now: datetime) -> dict[str, Any]:
     """A task as the command line and the API print it (read with ``POOL_RELATED``)."""
-    from salesflow.conveyor.selectors import lead_of
-
     ref = node_ref(task.flow_task)
     marks = terms.terms_of(task)
     lead = lead_of(task)

@@ -29,11 +29,14 @@ PRIORITY = "sf_priority"
 STALLED = "sf_stalled"
 STALLED_REASON = "sf_stalled_reason"
 TOUCHED = "sf_touched"
-# A task of a distributing pool whose hand-out (``services.task_auto_assign``) has not been
-# tried yet: set when the task is made, dropped by the first try or by a person taking it.
-# The sweep (``services.handouts_sweep``) finds tasks whose hand-out never reached a worker
-# -- the broker was down when the stage before was completed.
+# A task of a distributing pool whose hand-out (``distribution.task_auto_assign``) has not
+# been tried yet: set when the task is made or returned to its pool, dropped by the try or
+# by a person taking it. Its value is True, or the id of the person who just gave the task
+# back (the hand-out passes over them). The sweep (``distribution.handouts_sweep``) finds
+# tasks whose hand-out never reached a worker -- the broker was down.
 HANDOUT = "sf_handout"
+# A task created by a bounce (its stage's performer is asked again).
+BOUNCED = "sf_bounced"
 
 # ORM paths, for filters and order_by (they compile to the indexed expressions)
 DUE_PATH = f"data__{DUE}"
@@ -103,36 +106,16 @@ class _MergeKeys(Func):
         self.patch = json.dumps(values)
         super().__init__(F("data"), output_field=JSONField())
 
-    def as_sql(self, compiler, connection, **extra):
+    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, list[Any]]:
         sql, params = compiler.compile(self.source_expressions[0])
         if connection.vendor == "postgresql":
             return f"({sql} || %s::jsonb)", [*params, self.patch]
         return f"json_patch({sql}, %s)", [*params, self.patch]
 
 
-class _DropKeys(Func):
-    """``data`` without some keys (PostgreSQL ``-``, SQLite ``json_remove``)."""
-
-    def __init__(self, keys: tuple[str, ...]) -> None:
-        self.keys = keys
-        super().__init__(F("data"), output_field=JSONField())
-
-    def as_sql(self, compiler, connection, **extra):
-        sql, params = compiler.compile(self.source_expressions[0])
-        if connection.vendor == "postgresql":
-            return f"({sql}{' - %s' * len(self.keys)})", [*params, *self.keys]
-        paths = ", ".join(["%s"] * len(self.keys))
-        return f"json_remove({sql}, {paths})", [*params, *(f"$.{k}" for k in self.keys)]
-
-
-def set_terms(tasks: QuerySet, **values: Any) -> int:
+def set_terms(tasks: QuerySet[Any], **values: Any) -> int:
     """Set term keys on the tasks in one UPDATE; the rest of ``data`` is left as it is."""
     return tasks.update(data=_MergeKeys({_key(k): v for k, v in values.items()}))
-
-
-def drop_terms(tasks: QuerySet, *names: str) -> int:
-    """Remove term keys from the tasks in one UPDATE."""
-    return tasks.update(data=_DropKeys(tuple(_key(name) for name in names)))
 
 
 def _key(name: str) -> str:

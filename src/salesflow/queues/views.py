@@ -1,8 +1,9 @@
 """The pages of the pools: a role's pool and a person's inbox, "take the next task", and the
 team lead's console (every pool at a glance, reassignment, offboarding).
 
-Thin: each page reads through ``selectors`` and each action calls one ``services``
-function; a refusal (``SalesflowError``) is shown with its message and nothing is written.
+Thin: each page reads through ``selectors`` and each action calls one service
+(``claims``, ``moves``); a refusal (``SalesflowError``) is shown with its message and
+nothing is written.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from django.utils.functional import cached_property
 from django.utils.html import format_html
 from django.utils.timesince import timesince
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views import generic
 from viewflow.views import ListModelView
 from viewflow.views.actions import BaseBulkActionView
@@ -30,11 +32,14 @@ from viewflow.workflow.models import Task
 from salesflow.clients.models import Lead
 from salesflow.conveyor.selectors import lead_of
 from salesflow.exceptions import NotFound, NotPermitted, SalesflowError
-from salesflow.roles import Role
+from salesflow.roles import Role, can_manage_queues, holds_role, roles_of
 
-from . import selectors, services
+from . import selectors
+from .access import access_pool
+from .claims import task_claim_next
 from .columns import COLUMNS
 from .forms import ConsoleFilter, OffboardForm, PoolFilter, ReassignForm
+from .moves import tasks_reassign, user_offboard
 from .terms import Priority, StallReason, terms_of
 
 
@@ -157,7 +162,7 @@ class IdsFirstPagination:
 
 class RoleMixin:
     """A page of one role's pool: its members, and the team leads, may see it
-    (``selectors.access_pool``)."""
+    (``access.access_pool``)."""
 
     request: HttpRequest
     kwargs: dict[str, Any]
@@ -165,7 +170,7 @@ class RoleMixin:
     @cached_property
     def role(self) -> Role:
         try:
-            return selectors.access_pool(user=self.request.user, role_code=self.kwargs["role"])
+            return access_pool(user=self.request.user, role_code=self.kwargs["role"])
         except NotFound:
             raise Http404("No such role.") from None
         except NotPermitted:
@@ -173,7 +178,7 @@ class RoleMixin:
 
     @cached_property
     def holds_role(self) -> bool:
-        return selectors.holds_role(user=self.request.user, role=self.role)
+        return holds_role(user=self.request.user, role=self.role)
 
     def has_view_permission(self, user: Any, obj: Any = None) -> bool:
         return self.role is not None  # access_pool refused already if they may not
@@ -231,7 +236,7 @@ class ClaimNextView(LoginRequiredMixin, generic.View):
     def post(self, request: HttpRequest, *args: Any, role: str, **kwargs: Any) -> HttpResponse:
         pool = reverse("work:pool", args=[role])
         try:
-            task = services.task_claim_next(user=request.user, role=role)
+            task = task_claim_next(user=request.user, role=role)
         except SalesflowError as error:
             messages.error(request, error.message)
             return HttpResponseRedirect(pool)
@@ -250,7 +255,7 @@ class ManagerMixin:
     request: HttpRequest
 
     def has_view_permission(self, user: Any, obj: Any = None) -> bool:
-        return selectors.can_manage_queues(user)
+        return can_manage_queues(user)
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if not request.user.is_authenticated:
@@ -267,7 +272,7 @@ class ConsoleView(ManagerMixin, TaskColumns, IdsFirstPagination, ListModelView):
     first -- to select and move."""
 
     model = Task
-    title = _("Team console")
+    title = gettext_lazy("Team console")
     template_name = "salesflow/queues/console.html"
     columns = ("task", "stage", "company", "owner", "age", "due", "priority", "stalled")
     filterset_class = ConsoleFilter
@@ -319,7 +324,7 @@ class ReassignView(ManagerMixin, BaseBulkActionView):
     def form_valid(self, form: ReassignForm) -> HttpResponse:
         tasks = list(self.get_queryset())
         try:
-            services.tasks_reassign(
+            tasks_reassign(
                 tasks=tasks,
                 by=self.request.user,
                 to=form.cleaned_data["to"],
@@ -351,9 +356,7 @@ class OffboardView(ManagerMixin, generic.FormView):
         user, to = form.cleaned_data["user"], form.cleaned_data["to"]
         confirmed = "_confirm" in self.request.POST
         try:
-            plan = services.user_offboard(
-                user=user, by=self.request.user, to=to, dry_run=not confirmed
-            )
+            plan = user_offboard(user=user, by=self.request.user, to=to, dry_run=not confirmed)
         except SalesflowError as error:
             form.add_error(None, error.message)
             return self.render_to_response(self.get_context_data(form=form), status=error.status)
@@ -371,9 +374,9 @@ class WorkIndexView(LoginRequiredMixin, generic.View):
     """The Work menu's front door: the person's first role's pool, or the console."""
 
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        roles = selectors.roles_of(request.user)
+        roles = roles_of(request.user)
         if roles:
             return HttpResponseRedirect(reverse("work:pool", args=[roles[0].code]))
-        if selectors.can_manage_queues(request.user):
+        if can_manage_queues(request.user):
             return HttpResponseRedirect(reverse("work:console"))
         raise PermissionDenied

@@ -10,7 +10,9 @@ from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
 from viewflow.urls import Application
 
-from . import selectors, views
+from salesflow.roles import can_manage_queues, roles_of
+
+from . import views
 
 
 class WorkApp(Application):
@@ -32,19 +34,15 @@ class WorkApp(Application):
     )
 
     def has_view_permission(self, user: Any, obj: Any = None) -> bool:
-        return user.is_authenticated and (
-            bool(selectors.roles_of(user)) or selectors.can_manage_queues(user)
-        )
+        return user.is_authenticated and (bool(roles_of(user)) or can_manage_queues(user))
 
     def get_context_data(self, request: HttpRequest) -> dict[str, Any]:
         """The menu: the pools of the roles the person holds, and the console."""
         links = [
             (role.title_for(request.LANGUAGE_CODE), reverse("work:pool", args=[role.code]))
-            for role in selectors.roles_of(request.user)
+            for role in roles_of(request.user)
         ]
         return {
             "work_pools": links,
-            "work_console": reverse("work:console")
-            if selectors.can_manage_queues(request.user)
-            else None,
+            "work_console": reverse("work:console") if can_manage_queues(request.user) else None,
         }

@@ -26,8 +26,8 @@ from django.utils.translation import gettext as _
 from viewflow.workflow.fields import get_task_ref
 
 from salesflow.clients.models import Lead
-from salesflow.conveyor.nodes import Stage
-from salesflow.conveyor.registry import flows, human_nodes, node_ref
+from salesflow.conveyor.registry import flows, handoff_target, human_nodes, node_ref
+from salesflow.conveyor.stage import is_stage
 from salesflow.exceptions import NotPermitted
 from salesflow.models import VIEW_REPORTS
 from salesflow.roles import get_roles
@@ -180,7 +180,7 @@ def stage_order() -> tuple[str, ...]:
     for flow_class in flows():
         for name in vars(flow_class):
             node = flow_class.instance.node(name)
-            if isinstance(node, Stage) and node_ref(node) in nodes:
+            if is_stage(node) and node_ref(node) in nodes:
                 order.append(node_ref(node))
     return tuple(order)
 
@@ -250,10 +250,9 @@ def handoff_transitions() -> list[tuple[str, str]]:
     result = []
     for ref in stage_order():
         node = nodes[ref]
-        if node.handoff is not None:
-            target = node.flow_class.instance.node(node.handoff.to_node)
-            if target is not None:
-                result.append((ref, node_ref(target)))
+        target = handoff_target(node)
+        if target is not None:
+            result.append((ref, node_ref(target)))
     return result
 
 

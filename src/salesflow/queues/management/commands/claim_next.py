@@ -7,8 +7,8 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from salesflow.exceptions import SalesflowError
+from salesflow.queues.claims import task_claim_next
 from salesflow.queues.selectors import task_summary, user_named
-from salesflow.queues.services import task_claim_next
 
 
 class Command(BaseCommand):

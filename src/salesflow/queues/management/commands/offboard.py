@@ -8,8 +8,8 @@ would happen and changes nothing.
 from django.core.management.base import BaseCommand, CommandError
 
 from salesflow.exceptions import SalesflowError
+from salesflow.queues.moves import user_offboard
 from salesflow.queues.selectors import user_named
-from salesflow.queues.services import user_offboard
 
 
 class Command(BaseCommand):

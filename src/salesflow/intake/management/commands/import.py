@@ -18,12 +18,12 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import DataError, IntegrityError, transaction
 from tqdm import tqdm
 
-from salesflow.clients.forms import LeadForm
-from salesflow.clients.leadfile import LeadFileError, Row, read_lead_file
 from salesflow.clients.models import Lead
 from salesflow.clients.selectors import MatchKind
-from salesflow.clients.services import lead_receive
 from salesflow.exceptions import SalesflowError
+from salesflow.intake.forms import LeadForm
+from salesflow.intake.leadfile import LeadFileError, Row, read_lead_file
+from salesflow.intake.services import lead_receive
 
 
 class Command(BaseCommand):

@@ -12,7 +12,8 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from . import normalize
+from salesflow.clients import normalize
+
 from .services import LeadData
 
 TAX_DIGITS = (8, 15)  # an INN has 10 or 12 digits; VAT numbers elsewhere fit in between

@@ -1,0 +1,295 @@
+"""Who may be given a task: THE rule (``assignment_refusal``), the facts it needs, and the
+lock that keeps one person's work-in-progress limit under concurrency.
+
+Every way a task reaches a person -- a claim, "take the next task", a pool's hand-out, a
+team lead's move, offboarding to a colleague -- asks ``assignment_refusal``. Its facts
+about the person and the task (separation of duties, the pending note's author, the
+person's load) are asked in one query, as SQL expressions read with the task: they run on
+every claim, for every candidate of claim-next and for every assign button. Written as
+ORM subqueries they cost about 2.5 ms of Python per call to build against 0.3 ms to run
+(docs/benchmarks.md), so the text is built once per stage from the models' own table and
+column names, with statuses as parameters; ``tests/test_raw_sql.py`` runs every statement
+against the current schema, so a renamed column fails a test, not a claim.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
+from django.db import connection
+from django.db.models import BooleanField, CharField, IntegerField, Model
+from django.db.models.expressions import RawSQL
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from viewflow.workflow.fields import get_task_ref, import_task_by_ref
+from viewflow.workflow.models import Task
+from viewflow.workflow.status import STATUS
+
+from salesflow.clients.models import Lead
+from salesflow.conveyor.registry import human_nodes, node_ref
+from salesflow.conveyor.stage import is_stage
+from salesflow.exceptions import (
+    ClaimConflict,
+    NotPermitted,
+    SalesflowError,
+    SeparationOfDutiesViolated,
+    WipLimitReached,
+)
+from salesflow.handoff.models import HandoffNote
+from salesflow.roles import roles_for_node, user_role_codes
+
+from .selectors import OPEN, absent_user_ids
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
+
+# --- the facts ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WipRule:
+    """How many open tasks of which stages a person may hold at once."""
+
+    limit: int
+    task_refs: tuple[str, ...]  # viewflow's stored references of the stages that count
+
+
+def wip_rule(*, user: User, node_ref: str) -> WipRule | None:
+    """The work-in-progress limit that applies to ``user`` taking a task of ``node_ref``:
+    the roles performing the stage that the user holds, the most generous of their limits,
+    counting open tasks of all those roles' stages. None when one of them has no limit."""
+    codes = user_role_codes(user)
+    roles = [role for role in roles_for_node(node_ref) if role.code in codes]
+    if not roles or any(role.pool.wip_limit is None for role in roles):
+        return None
+    nodes = human_nodes()
+    refs = sorted({get_task_ref(nodes[ref]) for role in roles for ref in role.nodes})
+    return WipRule(limit=max(role.pool.wip_limit or 0 for role in roles), task_refs=tuple(refs))
+
+
+@dataclass(frozen=True)
+class AssignmentFacts:
+    """What the assignment rules need to know about a user and a task, asked in one query."""
+
+    client_id: int | None
+    barred_by: str | None  # task reference of a node the user performed that bars them
+    wrote_pending_note: bool  # they wrote the note waiting for this stage
+    load: int | None  # their open tasks counted by the WIP rule (None: no rule applies)
+    wip: WipRule | None
+
+    @classmethod
+    def of(cls, task: Task, wip: WipRule | None) -> AssignmentFacts:
+        """Read from a task annotated with ``assignment_expressions``."""
+        return cls(
+            client_id=task.sod_client_id,  # type: ignore[attr-defined]
+            barred_by=task.sod_barred_by,  # type: ignore[attr-defined]
+            wrote_pending_note=bool(task.sod_wrote_pending_note),  # type: ignore[attr-defined]
+            load=getattr(task, "sod_load", None),
+            wip=wip,
+        )
+
+
+def _table(model: type[Model]) -> str:
+    return connection.ops.quote_name(model._meta.db_table)
+
+
+def _column(model: type[Model], field: str) -> str:
+    return connection.ops.quote_name(model._meta.get_field(field).column)  # type: ignore[union-attr]
+
+
+@cache
+def _separation_sql(node_ref: str) -> tuple[tuple[str, str, str], tuple[tuple[str, ...], ...]]:
+    """SQL answering AssignmentFacts for one stage, and the rules' node refs: built once
+    per stage from the rules declared with the roles that perform it."""
+    task, lead, note = _table(Task), _table(Lead), _table(HandoffNote)
+    t_node, t_owner, t_status, t_process = (
+        _column(Task, name) for name in ("flow_task", "owner", "status", "process")
+    )
+    l_process, l_client = _column(Lead, "process"), _column(Lead, "client")
+    n_process, n_to, n_ack, n_author = (
+        _column(HandoffNote, name) for name in ("process", "to_node", "acknowledged_by", "author")
+    )
+    nodes = human_nodes()
+    clauses, rules = [], []
+    for role in roles_for_node(node_ref):
+        for rule in role.separation_of_duties:
+            refs = tuple(get_task_ref(nodes[ref]) for ref in rule.not_after)
+            marks = ", ".join(["%s"] * len(refs))
+            if rule.scope == "process":
+                clauses.append(f"(d.{t_node} IN ({marks}) AND d.{t_process} = %s)")
+            else:
+                clauses.append(
+                    f"(d.{t_node} IN ({marks}) AND d.{t_process} IN (SELECT l3.{l_process}"
+                    f" FROM {lead} l3 WHERE l3.{l_client} = (SELECT l4.{l_client} FROM {lead} l4"
+                    f" WHERE l4.{l_process} = %s)))"
+                )
+            rules.append(refs)
+    client = f"(SELECT l.{l_client} FROM {lead} l WHERE l.{l_process} = %s)"
+    wrote = (
+        f"EXISTS (SELECT 1 FROM {note} n WHERE n.{n_process} = %s AND n.{n_to} = %s"
+        f" AND n.{n_ack} IS NULL AND n.{n_author} = %s)"
+    )
+    barred = (
+        f"(SELECT d.{t_node} FROM {task} d WHERE d.{t_owner} = %s AND d.{t_status} = %s"
+        f" AND ({' OR '.join(clauses)}) LIMIT 1)"
+        if clauses
+        else "(SELECT NULL WHERE %s IS NULL AND %s IS NULL)"
+    )
+    return (client, wrote, barred), tuple(rules)
+
+
+def _load_sql(rule: WipRule) -> str:
+    task = _table(Task)
+    owner, status, node = (_column(Task, name) for name in ("owner", "status", "flow_task"))
+    return (
+        f"(SELECT COUNT(*) FROM {task} w WHERE w.{owner} = %s"
+        f" AND w.{status} IN ({', '.join(['%s'] * len(OPEN))})"
+        f" AND w.{node} IN ({', '.join(['%s'] * len(rule.task_refs))}))"
+    )
+
+
+def assignment_expressions(
+    *, process_id: int, node_ref: str, user: User, wip: WipRule | None
+) -> dict[str, RawSQL]:
+    """Annotations (``sod_*``) answering AssignmentFacts, to read with a task."""
+    (client, wrote, barred), rules = _separation_sql(node_ref)
+    barred_params: list[Any] = [user.pk, STATUS.DONE]
+    for refs in rules:
+        barred_params.extend(refs)
+        barred_params.append(process_id)
+    expressions = {
+        "sod_client_id": RawSQL(client, [process_id], output_field=IntegerField()),
+        "sod_wrote_pending_note": RawSQL(
+            wrote, [process_id, node_ref, user.pk], output_field=BooleanField()
+        ),
+        "sod_barred_by": RawSQL(barred, barred_params, output_field=CharField()),
+    }
+    if wip is not None:
+        expressions["sod_load"] = RawSQL(
+            _load_sql(wip), [user.pk, *OPEN, *wip.task_refs], output_field=IntegerField()
+        )
+    return expressions
+
+
+def assignment_facts(*, task: Task, node_ref: str, user: User) -> AssignmentFacts:
+    """AssignmentFacts in one query, for a task read without them."""
+    wip = wip_rule(user=user, node_ref=node_ref)
+    expressions = assignment_expressions(
+        process_id=task.process_id, node_ref=node_ref, user=user, wip=wip
+    )
+    row = Task.objects.filter(pk=task.pk).annotate(**expressions).values(*expressions).get()
+    return AssignmentFacts(
+        client_id=row["sod_client_id"],
+        barred_by=row["sod_barred_by"],
+        wrote_pending_note=bool(row["sod_wrote_pending_note"]),
+        load=row.get("sod_load"),
+        wip=wip,
+    )
+
+
+# --- one person's work at a time -----------------------------------------------------------
+
+# the first key of the two-key advisory locks on a person (the intake uses 0x5A1E)
+_PERSON_LOCK_SPACE = 0x5A1F
+
+
+def person_lock(user_id: int) -> None:
+    """Serialise, until the transaction ends, everything that gives ``user_id`` work: the
+    WIP count a claim reads is then the count after every other claim of theirs that
+    committed, so eight "take the next task" presses at once, one short of the limit,
+    end at the limit. Take it before the task's lock (``locked_task``), never after, so
+    two such actions never wait on each other crosswise. SQLite lets one writer in at a
+    time anyway."""
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_PERSON_LOCK_SPACE, user_id])
+
+
+def person_try_lock(user_id: int) -> bool:
+    """``person_lock`` without waiting: False if someone else is giving them work now. For
+    a hand-out that already holds a task's lock (waiting then could deadlock)."""
+    if connection.vendor != "postgresql":
+        return True
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_xact_lock(%s, %s)", [_PERSON_LOCK_SPACE, user_id])
+        row = cursor.fetchone()
+    return bool(row and row[0])
+
+
+# --- the rule ------------------------------------------------------------------------------
+
+
+def assignment_refusal(
+    *,
+    task: Task,
+    user: User,
+    check_owner: bool = True,
+    by_other: bool = False,
+    facts: AssignmentFacts | None = None,
+) -> SalesflowError | None:
+    """Why ``user`` may not be given ``task``, or None if they may.
+
+    Checks, in order: an active user; a task still waiting in its pool (``check_owner``);
+    the stage's permission; for a hand-out by someone else (``by_other``: a team lead, the
+    distribution policy), that the user is not away today; the separation-of-duties rules
+    declared with the roles performing the stage; that the user did not write the handoff
+    note waiting for this stage; and their work-in-progress limit. The rules' facts are
+    asked in one query (``assignment_facts``) unless given.
+    """
+    node = task.flow_task
+    if not is_stage(node):
+        return NotPermitted(_("Task #%(id)s is not a stage people work on.") % {"id": task.pk})
+    name = {"user": user.get_username(), "stage": node.task_title}
+    if not user.is_authenticated or not user.is_active:
+        if by_other:
+            return NotPermitted(_("%(user)s is deactivated and cannot be given work.") % name)
+        return NotPermitted(_("Only active, signed-in users can take tasks."))
+    if check_owner and (task.status != STATUS.NEW or task.owner_id is not None):
+        return ClaimConflict(
+            _("Task #%(id)s is no longer waiting in its pool: someone has taken it.")
+            % {"id": task.pk}
+        )
+    if task.owner_permission and not user.has_perm(task.owner_permission):
+        if by_other:
+            return NotPermitted(_("%(user)s has no role that performs “%(stage)s”.") % name)
+        return NotPermitted(_("Your roles do not include the stage “%(stage)s”.") % name)
+    if by_other and absent_user_ids(user_ids=[user.pk], day=timezone.localdate()):
+        return NotPermitted(_("%(user)s is away today and cannot be given work.") % name)
+    if facts is None:
+        facts = assignment_facts(task=task, node_ref=node_ref(node), user=user)
+    if facts.barred_by:
+        done = {**name, "done": import_task_by_ref(facts.barred_by).task_title}
+        if by_other:
+            message = _(
+                "Separation of duties: %(user)s performed “%(done)s” for this client, so a "
+                "colleague must take “%(stage)s”."
+            )
+        else:
+            message = _(
+                "Separation of duties: you performed “%(done)s” for this client, so a "
+                "colleague must take “%(stage)s”."
+            )
+        return SeparationOfDutiesViolated(message % done)
+    if facts.wrote_pending_note:
+        if by_other:
+            message = _(
+                "%(user)s wrote the handoff note for “%(stage)s”; a colleague must receive it."
+            )
+        else:
+            message = _("You wrote the handoff note for “%(stage)s”; a colleague must receive it.")
+        return SeparationOfDutiesViolated(message % name)
+    if facts.wip is not None and facts.load is not None and facts.load >= facts.wip.limit:
+        limit = {**name, "limit": facts.wip.limit}
+        if by_other:
+            message = _("%(user)s already holds %(limit)d open tasks, the most their role allows.")
+        else:
+            message = _(
+                "You already hold %(limit)d open tasks, the most your role allows: finish "
+                "or hand one back first."
+            )
+        return WipLimitReached(message % limit)
+    return None

@@ -1,0 +1,159 @@
+"""SLA and stalled work: a periodic scan marks the open tasks that are stuck -- past their
+due date, or assigned and untouched for their role's idle limit -- and the team leads are
+told once, by e-mail; the team console lists them until they move.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import datetime
+from functools import partial
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
+from django.core.mail import send_mail
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
+from viewflow.workflow.models import Task
+
+from salesflow.audit.models import AuditEvent
+from salesflow.audit.services import AuditEntry, audit_record_many
+from salesflow.celery import publish
+from salesflow.conveyor.registry import human_nodes
+from salesflow.conveyor.selectors import lead_of, process_client_ids
+from salesflow.models import MANAGE_QUEUES
+from salesflow.roles import idle_limit_for_node
+
+from . import terms
+from .selectors import OPEN, POOL_RELATED
+from .terms import StallReason, set_terms, stamp, terms_of
+
+logger = logging.getLogger(__name__)
+
+NOTIFY_JOB = "salesflow.queues.tasks.notify_stalled"
+
+
+def stalled_scan(*, now: datetime | None = None) -> list[int]:
+    """Mark open tasks that are stuck: past their due date (the stage's SLA), or assigned
+    and untouched for longer than their role's idle limit. Returns the ids of the tasks
+    marked now; each gets an audit event, and the team leads are told once, after the
+    commit (``tasks.notify_stalled``).
+
+    Idempotent and safe to run twice at once: a task is marked once (rows another run is
+    marking are skipped, rows already marked are not looked at).
+    """
+    now = now or timezone.now()
+    unmarked = Task.objects.filter(status__in=OPEN, flow_task_type="HUMAN").exclude(
+        data__has_key=terms.STALLED
+    )
+    idle = Q()
+    for ref, node in human_nodes().items():
+        limit = idle_limit_for_node(ref)
+        if limit is not None:
+            since = stamp(now - limit)
+            idle |= Q(flow_task=node, owner__isnull=False) & (
+                Q(**{f"data__{terms.TOUCHED}__lt": since})
+                | (~Q(data__has_key=terms.TOUCHED) & Q(assigned__lt=now - limit))
+            )
+    reasons = {StallReason.SLA: Q(**{f"{terms.DUE_PATH}__lt": stamp(now)}), StallReason.IDLE: idle}
+    marked: list[int] = []
+    with transaction.atomic():
+        for reason, condition in reasons.items():
+            if not condition:
+                continue
+            rows = list(
+                unmarked.filter(condition)
+                .exclude(pk__in=marked)
+                .select_for_update(of=("self",), skip_locked=True)
+                .values_list("pk", "process_id", "owner_id")
+            )
+            if not rows:
+                continue
+            ids = [row[0] for row in rows]
+            set_terms(Task.objects.filter(pk__in=ids), stalled=stamp(now), stalled_reason=reason)
+            clients = process_client_ids(process_ids={row[1] for row in rows})
+            audit_record_many(
+                AuditEntry(
+                    action=AuditEvent.Action.STALLED,
+                    created=now,
+                    task_id=task_id,
+                    process_id=process_id,
+                    client_id=clients.get(process_id),
+                    from_user_id=owner_id,
+                    reason=str(StallReason(reason).label),
+                    data={"stall": str(reason)},
+                )
+                for task_id, process_id, owner_id in rows
+            )
+            marked.extend(ids)
+        if marked:
+            transaction.on_commit(partial(_enqueue_notify, marked))
+    return marked
+
+
+def _enqueue_notify(task_ids: list[int]) -> None:
+    if not publish(NOTIFY_JOB, task_ids):
+        # the marks stand (the console shows them); only the e-mail about them is lost
+        logger.error(
+            "%d tasks were marked stalled, but the broker is unavailable: the team leads "
+            "are not e-mailed about them (the team console lists them)",
+            len(task_ids),
+        )
+
+
+def team_lead_addresses() -> list[str]:
+    """E-mail addresses of the active people who manage the queues."""
+    app_label, codename = MANAGE_QUEUES.split(".")
+    permission = Permission.objects.get(content_type__app_label=app_label, codename=codename)
+    people = (
+        get_user_model()
+        ._default_manager.filter(is_active=True)
+        .filter(Q(groups__permissions=permission) | Q(user_permissions=permission))
+        .exclude(email="")
+        .distinct()
+        .order_by("email")
+    )
+    return list(people.values_list("email", flat=True))
+
+
+def stalled_notify(*, task_ids: Sequence[int]) -> int:
+    """E-mail the team leads the list of tasks just marked stalled. Returns the number of
+    recipients (0: nobody to tell, logged)."""
+    recipients = team_lead_addresses()
+    if not recipients:
+        logger.warning("%d tasks stalled, but no team lead has an e-mail address", len(task_ids))
+        return 0
+    tasks = (
+        Task.objects.filter(pk__in=list(task_ids))
+        .select_related(*POOL_RELATED)
+        .order_by(terms.DUE_PATH, "pk")
+    )
+    lines = []
+    for task in tasks:
+        marks = terms_of(task)
+        lead = lead_of(task)
+        due = (
+            date_format(timezone.localtime(marks.due), "SHORT_DATETIME_FORMAT")
+            if marks.due
+            else "-"
+        )
+        lines.append(
+            _("#%(id)s %(stage)s, %(client)s: %(why)s (due %(due)s, %(owner)s)")
+            % {
+                "id": task.pk,
+                "stage": task.flow_task.task_title,
+                "client": lead.client.name if lead else "-",
+                "why": marks.stalled_reason_label,
+                "due": due,
+                "owner": task.owner.get_username() if task.owner else _("in the pool"),
+            }
+        )
+    subject = _("salesflow: %(count)d tasks are stalled") % {"count": len(lines)}
+    body = "\n".join([_("These tasks are stuck; move them from the team console:"), "", *lines])
+    send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, recipients)
+    return len(recipients)
