@@ -26,9 +26,14 @@ test: install lint
 	$(BIN)/salesflow makemigrations --check --dry-run --settings=tests.settings
 	$(BIN)/pytest
 
+## lint: ruff, strict mypy over the engine and flows, and the structure: the import
+## contracts (layers; the engine never imports flows/) and no circle of imports
 lint: install
 	$(BIN)/ruff check src flows bench tests
+	$(BIN)/ruff format --check src flows bench tests
 	$(BIN)/mypy
+	$(BIN)/lint-imports
+	$(BIN)/pytest -q -p no:cacheprovider tests/test_architecture.py
 
 ## messages: refresh and compile the translations (en, ru)
 messages: install

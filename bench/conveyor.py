@@ -15,7 +15,7 @@ from django.db import connection
 from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
 
-from .base import counting_queries, median, scratch_database, timed
+from .base import counting_queries, median, scratch_database, timed_cpu
 
 
 def add_arguments(parser) -> None:
@@ -25,7 +25,7 @@ def add_arguments(parser) -> None:
     )
 
 
-def _bare_round(leads: int, user) -> tuple[int, float, int]:
+def _bare_round(leads: int, user) -> tuple[int, float, int, float]:
     from .flows import BareFlow
 
     process_ids = [BareFlow.start.run().pk for _ in range(leads)]
@@ -48,11 +48,11 @@ def _bare_round(leads: int, user) -> tuple[int, float, int]:
                 done += 1
 
     with counting_queries() as queries:
-        seconds = timed(work)
-    return done, seconds, len(queries)
+        seconds, cpu = timed_cpu(work)
+    return done, seconds, len(queries), cpu
 
 
-def _conveyor_round(leads: int, simulator) -> tuple[int, float, int]:
+def _conveyor_round(leads: int, simulator) -> tuple[int, float, int, float]:
     process_ids = [simulator.add_lead(n).process_id for n in range(leads)]
     simulator.summary.tasks_completed = 0
 
@@ -61,8 +61,8 @@ def _conveyor_round(leads: int, simulator) -> tuple[int, float, int]:
             simulator.finish(process_id)
 
     with counting_queries() as queries:
-        seconds = timed(work)
-    return simulator.summary.tasks_completed, seconds, len(queries)
+        seconds, cpu = timed_cpu(work)
+    return simulator.summary.tasks_completed, seconds, len(queries), cpu
 
 
 def run(*, leads: int, rounds: int, keepdb: bool) -> dict:
@@ -79,7 +79,7 @@ def run(*, leads: int, rounds: int, keepdb: bool) -> dict:
         # warm up both (imports, caches, the first query plans)
         _bare_round(5, bare_user)
         _conveyor_round(5, simulator)
-        results: dict[str, list[tuple[int, float, int]]] = {"bare": [], "salesflow": []}
+        results: dict[str, list[tuple[int, float, int, float]]] = {"bare": [], "salesflow": []}
         for number in range(rounds):
             order = ("bare", "salesflow") if number % 2 == 0 else ("salesflow", "bare")
             for name in order:
@@ -90,7 +90,10 @@ def run(*, leads: int, rounds: int, keepdb: bool) -> dict:
         vendor = connection.vendor
 
     def rate(name: str) -> float:
-        return median([done / seconds for done, seconds, _ in results[name]])
+        return median([done / seconds for done, seconds, _, _ in results[name]])
+
+    def cpu_ms(name: str) -> float:
+        return median([cpu * 1000 / done for done, _, _, cpu in results[name]])
 
     def queries(name: str) -> float:
         done = sum(r[0] for r in results[name])
@@ -106,4 +109,9 @@ def run(*, leads: int, rounds: int, keepdb: bool) -> dict:
         "ratio": round(rate("salesflow") / rate("bare"), 3),
         "salesflow_queries_per_completion": queries("salesflow"),
         "bare_queries_per_completion": queries("bare"),
+        # this process's CPU per task (the database's waits left out): what the engine's
+        # Python and the ORM cost, steady while other processes load the disk
+        "salesflow_cpu_ms_per_task": round(cpu_ms("salesflow"), 2),
+        "bare_cpu_ms_per_task": round(cpu_ms("bare"), 2),
+        "cpu_ratio": round(cpu_ms("bare") / cpu_ms("salesflow"), 3),
     }

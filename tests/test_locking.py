@@ -1,5 +1,6 @@
-"""The locked read every claim and completion starts with: the task and its related rows in
-one query, with the related objects already attached, locking its process and itself."""
+"""The locked read every claim and completion starts with: for every shape it serves, the
+task and its related rows exactly as the ORM's ``select_related`` reads them, in one
+query that locks the task's process and the task itself."""
 
 import pytest
 from django.db import connection, transaction
@@ -8,8 +9,7 @@ from django.db.models.expressions import RawSQL
 from django.test.utils import CaptureQueriesContext
 from viewflow.workflow.models import Task
 
-from salesflow.clients.models import Lead, Order
-from salesflow.conveyor.locking import locked_task, task_for_update
+from salesflow.conveyor.locking import SHAPES, locked_task, task_for_update
 from salesflow.exceptions import NotFound
 
 from .conftest import open_task
@@ -17,45 +17,55 @@ from .conftest import open_task
 pytestmark = pytest.mark.django_db
 
 
-def same(instance, expected) -> bool:
-    fields = type(expected)._meta.concrete_fields
-    return all(getattr(instance, f.attname) == getattr(expected, f.attname) for f in fields)
+def fields_of(instance) -> dict:
+    return {f.attname: getattr(instance, f.attname) for f in type(instance)._meta.concrete_fields}
 
 
-def test_the_task_and_its_chain_come_back_as_the_orm_reads_them(new_lead, driver):
+def chain(task: Task, related: str) -> list:
+    """The objects along ``related`` as cached on ``task`` (None where the chain ends)."""
+    objects, current = [task], task
+    for name in related.split("__"):
+        try:
+            current = getattr(current, name)
+        except Exception as missing:  # noqa: BLE001 - the ORM's DoesNotExist of that relation
+            assert type(missing).__name__ == "RelatedObjectDoesNotExist"
+            objects.append(None)
+            break
+        objects.append(current)
+    return objects
+
+
+@pytest.mark.parametrize("related", SHAPES)
+@pytest.mark.parametrize("stage", ["qualify", "documents"])  # without an order, and with one
+def test_every_shape_reads_what_select_related_reads(new_lead, driver, related, stage):
     lead = new_lead()
-    task = driver().advance_to(lead.process_id, "documents")
-    expected = Task.objects.select_related("process__lead__order").get(pk=task.pk)
-    order = Order.objects.get(lead=lead)
-    tasks_so_far = Task.objects.filter(process_id=task.process_id).count()
-    count = RawSQL("SELECT COUNT(*) FROM viewflow_task WHERE process_id = %s", [task.process_id],
-                   output_field=IntegerField())  # fmt: skip
+    task = driver().advance_to(lead.process_id, stage)
+    count = RawSQL(
+        "SELECT COUNT(*) FROM viewflow_task WHERE process_id = %s",
+        [task.process_id],
+        output_field=IntegerField(),
+    )
+    expected = Task.objects.select_related(related).annotate(tasks_so_far=count).get(pk=task.pk)
 
     with transaction.atomic(), CaptureQueriesContext(connection) as queries:
-        locked = task_for_update(task_id=task.pk, related="process__lead__order",
-                                 tasks_so_far=count)  # fmt: skip
-        assert same(locked, expected)
+        locked = task_for_update(task_id=task.pk, related=related, tasks_so_far=count)
+        got, want = chain(locked, related), chain(expected, related)
+        assert [type(o) for o in got] == [type(o) for o in want]
+        for mine, theirs in zip(got, want, strict=True):
+            if theirs is not None:
+                assert fields_of(mine) == fields_of(theirs)
         assert locked.flow_task == expected.flow_task and locked.data == expected.data
-        assert same(locked.process, expected.process)
-        assert same(locked.process.lead, expected.process.lead)
-        assert same(locked.process.lead.order, order)
-        assert locked.process.lead.process is locked.process
-        assert locked.tasks_so_far == tasks_so_far
+        assert locked.tasks_so_far == expected.tasks_so_far
+        if related != "process" and got[2] is not None:
+            assert locked.process.lead.process is locked.process  # cached both ways
     assert len(queries) == 1  # everything above came with the locked read
-    sql = queries[0]["sql"]
-    assert sql.endswith('FOR UPDATE OF "viewflow_task", "viewflow_process"') or sql.endswith(
-        'FOR UPDATE OF "viewflow_process", "viewflow_task"'
-    )  # the process (viewflow's own lock) and the task, nothing else
+    assert queries[0]["sql"].endswith(" FOR UPDATE OF t1, t0")  # the process, then the task
 
 
-def test_a_missing_relation_is_known_to_be_missing(new_lead):
-    lead = new_lead()
-    task = open_task(lead)
-    with transaction.atomic(), CaptureQueriesContext(connection) as queries:
-        locked = task_for_update(task_id=task.pk, related="process__lead__order")
-        with pytest.raises(Lead.order.RelatedObjectDoesNotExist):
-            locked.process.lead.order  # noqa: B018 - no order yet, and no query to find out
-    assert len(queries) == 1
+def test_a_shape_nobody_tested_is_refused(new_lead):
+    task = open_task(new_lead())
+    with pytest.raises(ValueError, match="not a locked read's shape"):
+        task_for_update(task_id=task.pk, related="process__lead__client")
 
 
 def test_a_task_that_is_gone_is_not_found(new_lead):

@@ -138,3 +138,54 @@ def test_a_double_submitted_completion_moves_the_deal_on_once(new_lead):
     assert sorted(outcomes) == ["done", "refused"]
     assert Task.objects.filter(process_id=lead.process_id, flow_task_type="HUMAN").count() == 2
     assert AuditEvent.objects.filter(action="handoff", task=task).count() == 1
+
+
+def _press_take_next(user_id: int, start, results) -> None:
+    """One process pressing "take the next task" once, when all are ready."""
+    from django.contrib.auth import get_user_model
+    from django.db import connections
+
+    person = get_user_model().objects.get(pk=user_id)
+    start.wait()
+    try:
+        task = claims.task_claim_next(user=person)
+        results.put("claimed" if task is not None else "nothing")
+    except WipLimitReached:
+        results.put("limit")
+    except Exception as exc:  # noqa: BLE001 - reported to the test (a deadlock would show)
+        results.put(f"{type(exc).__name__}: {exc}")
+    finally:
+        connections.close_all()
+
+
+def test_one_person_pressing_take_next_from_many_processes_stops_at_the_wip_limit(new_lead):
+    import multiprocessing
+
+    from django.db import connections
+
+    from salesflow.roles import get_roles
+
+    limit = get_roles()["hunter"].pool.wip_limit
+    assert limit is not None and limit > 1
+    hunter = UserFactory(username="hunter_busy", roles=["hunter"])
+    for _ in range(limit - 1):  # one short of the limit
+        claims.task_claim(task=open_task(new_lead()), user=hunter)
+    for _ in range(10):
+        new_lead()  # plenty waiting: only the limit may stop them
+    connections.close_all()  # each process opens its own
+    presses = 8
+    context = multiprocessing.get_context("fork")
+    start, results = context.Barrier(presses), context.Queue()
+    processes = [
+        context.Process(target=_press_take_next, args=(hunter.pk, start, results))
+        for _ in range(presses)
+    ]
+    for process in processes:
+        process.start()
+    outcomes = Counter(results.get(timeout=120) for _ in processes)
+    for process in processes:
+        process.join(timeout=30)
+
+    assert outcomes == Counter({"claimed": 1, "limit": presses - 1})
+    held = Task.objects.filter(owner=hunter, status__in=[STATUS.ASSIGNED, STATUS.STARTED])
+    assert held.count() == limit

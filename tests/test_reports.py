@@ -27,6 +27,8 @@ from salesflow.queues import claims
 from salesflow.reports import services
 from salesflow.reports.exceptions import NoRecipients, ReportDayInvalid
 from salesflow.reports.exports import report_json
+from salesflow.reports.figures import day_figures
+from salesflow.reports.layout import outcome_label
 from salesflow.reports.models import (
     Contribution,
     PersonFigures,
@@ -36,7 +38,7 @@ from salesflow.reports.models import (
     StageFigures,
     TransitionFigures,
 )
-from salesflow.reports.selectors import daily_report, day_figures, outcome_label
+from salesflow.reports.selectors import daily_report
 from salesflow.reports.tasks import daily_report as daily_report_task
 
 from . import report_scenario as scenario

@@ -53,7 +53,10 @@ def test_the_shipped_roles_cover_every_stage():
 
 def test_a_good_file_is_read_with_its_durations_and_rules(tmp_path):
     roles = read_roles(
-        write(tmp_path, hunter=GOOD, clerk=CLERK), nodes=NODES, engine_permissions=()
+        write(tmp_path, hunter=GOOD, clerk=CLERK),
+        nodes=NODES,
+        engine_permissions=(),
+        columns=COLUMNS,
     )
     assert roles["hunter"].stages[0].sla == timedelta(days=1, hours=4)
     assert roles["hunter"].discount_limit == Decimal("2.5")

@@ -37,8 +37,8 @@ from salesflow.intake import services as intake
 from salesflow.queues import claims
 from salesflow.queues import selectors as pools
 from salesflow.queues.access import access_pool, access_task
+from salesflow.reports.access import access_daily_report
 from salesflow.reports.exports import report_document
-from salesflow.reports.selectors import access_daily_report
 
 from . import serializers as s
 from .errors import ErrorSerializer

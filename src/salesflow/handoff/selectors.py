@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from django.db import connection
 from django.db.models import IntegerField, QuerySet
 from django.db.models.expressions import RawSQL
+
+from salesflow.sqlnames import columns, table
 
 from .models import HandoffNote
 
@@ -22,16 +23,20 @@ def pending_note_expressions(*, process_id: int, node_ref: str) -> dict[str, Raw
     """Annotations ``pending_note_id`` and ``pending_note_author_id``: the newest note to
     this stage nobody has acknowledged yet, read with the task in the same query (the
     completion reads it on every stage; see docs/benchmarks.md)."""
-    table = connection.ops.quote_name(HandoffNote._meta.db_table)
+    note_id, process, to_node, acknowledged_by, created, author = columns(
+        HandoffNote, "id", "process", "to_node", "acknowledged_by", "created", "author"
+    )
     where = (
-        f"FROM {table} n WHERE n.process_id = %s AND n.to_node = %s"
-        " AND n.acknowledged_by_id IS NULL ORDER BY n.created DESC LIMIT 1"
+        f"FROM {table(HandoffNote)} n WHERE n.{process} = %s AND n.{to_node} = %s"
+        f" AND n.{acknowledged_by} IS NULL ORDER BY n.{created} DESC LIMIT 1"
     )
     params = [process_id, node_ref]
     return {
-        "pending_note_id": RawSQL(f"(SELECT n.id {where})", params, output_field=IntegerField()),
+        "pending_note_id": RawSQL(
+            f"(SELECT n.{note_id} {where})", params, output_field=IntegerField()
+        ),
         "pending_note_author_id": RawSQL(
-            f"(SELECT n.author_id {where})", params, output_field=IntegerField()
+            f"(SELECT n.{author} {where})", params, output_field=IntegerField()
         ),
     }
 

@@ -1,7 +1,7 @@
 """People taking work: a claim, "take the next task", giving a task back, and the touch
 that tells the pool its owner is on it.
 
-Each runs in one transaction: the person's lock first (``rules.person_lock``: their WIP
+Each runs in one transaction: the person's lock first (``locking.person_lock``: their WIP
 count cannot change under them), then the task's (``conveyor.locking``), then the rule
 (``rules.assignment_refusal``) and one audit event. A refusal is raised before anything is
 written.
@@ -18,7 +18,7 @@ from viewflow.workflow.models import Task
 
 from salesflow.audit.models import AuditEvent
 from salesflow.audit.services import audit_record
-from salesflow.conveyor.locking import locked_task
+from salesflow.conveyor.locking import locked_task, person_lock
 from salesflow.conveyor.registry import human_nodes, node_ref
 from salesflow.conveyor.selectors import process_client_id
 from salesflow.exceptions import ClaimConflict, NotPermitted, WipLimitReached
@@ -30,7 +30,6 @@ from .rules import (
     assignment_expressions,
     assignment_facts,
     assignment_refusal,
-    person_lock,
     wip_rule,
 )
 from .selectors import IN_WORK, pool_tasks, role_task_refs
@@ -54,15 +53,12 @@ def task_claim(*, task: Task, user: User) -> Task:
     expressions = assignment_expressions(
         process_id=task.process_id, node_ref=ref, user=user, wip=wip
     )
-    with transaction.atomic():
-        if user.is_authenticated:
-            person_lock(user.pk)
-        with locked_task(task, **expressions) as locked:
-            facts = AssignmentFacts.of(locked, wip)
-            refusal = assignment_refusal(task=locked, user=user, facts=facts)
-            if refusal is not None:
-                raise refusal
-            _claim(locked, user, facts)
+    with locked_task(task, person=user.pk, **expressions) as locked:
+        facts = AssignmentFacts.of(locked, wip)
+        refusal = assignment_refusal(task=locked, user=user, facts=facts)
+        if refusal is not None:
+            raise refusal
+        _claim(locked, user, facts)
     return locked
 
 
@@ -106,7 +102,7 @@ def task_claim_next(*, user: User, role: str | None = None) -> Task | None:
     Race-free and without waits on tasks: candidates are locked with ``SKIP LOCKED``, so two
     people pressing the button at once get two different tasks, and a task someone is
     acting on is passed over; one person pressing it from several places at once is
-    served one press at a time (``rules.person_lock``), so never past their WIP limit. A
+    served one press at a time (``locking.person_lock``), so never past their WIP limit. A
     candidate a rule keeps from the user (separation of duties) is passed over too. None
     when nothing is left for them; WipLimitReached when they hold too much.
     """

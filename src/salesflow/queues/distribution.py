@@ -24,7 +24,7 @@ from viewflow.workflow.status import STATUS
 from salesflow.audit.models import AuditEvent
 from salesflow.audit.services import audit_record
 from salesflow.celery import publish
-from salesflow.conveyor.locking import locked_task
+from salesflow.conveyor.locking import locked_task, person_try_lock
 from salesflow.conveyor.registry import node_ref
 from salesflow.conveyor.selectors import process_client_id
 from salesflow.conveyor.stage import StageNode, is_stage
@@ -39,7 +39,7 @@ from salesflow.roles import (
 
 from . import terms
 from .models import RoundRobinCursor
-from .rules import assignment_refusal, person_try_lock
+from .rules import assignment_refusal
 from .selectors import candidates, open_task_counts, pending_handouts, pool_task_refs
 from .terms import Priority, StallReason, new_terms
 
@@ -172,7 +172,7 @@ def task_auto_assign(*, task_id: int) -> User | None:
 
     Members who are inactive, away today, at their WIP limit or barred by a
     separation-of-duties rule are skipped, and so is whoever just gave the task back, and
-    anyone being given other work at this very moment (``rules.person_try_lock``: the
+    anyone being given other work at this very moment (``locking.person_try_lock``: the
     hand-out holds the task's lock and must not wait for a person's). Idempotent: a task no
     longer waiting (taken, done, already assigned) is left alone; with nobody available
     it stays in the pool, where people can claim it. Returns whom it went to.

@@ -18,13 +18,13 @@ from viewflow.workflow.models import Task
 
 from salesflow.audit.models import AuditEvent
 from salesflow.audit.services import audit_record
-from salesflow.conveyor.locking import locked_task
+from salesflow.conveyor.locking import locked_task, person_lock
 from salesflow.conveyor.selectors import process_client_id
 from salesflow.exceptions import ClaimConflict, NotPermitted, SalesflowError
 from salesflow.roles import can_manage_queues
 
 from .distribution import task_give, task_to_pool
-from .rules import assignment_refusal, person_lock
+from .rules import assignment_refusal
 from .selectors import OPEN, open_tasks_of
 
 if TYPE_CHECKING:

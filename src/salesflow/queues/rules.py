@@ -18,8 +18,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from django.db import connection
-from django.db.models import BooleanField, CharField, IntegerField, Model
+from django.db.models import BooleanField, CharField, IntegerField
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -39,6 +38,7 @@ from salesflow.exceptions import (
 )
 from salesflow.handoff.models import HandoffNote
 from salesflow.roles import roles_for_node, user_role_codes
+from salesflow.sqlnames import columns, table
 
 from .selectors import OPEN, absent_user_ids
 
@@ -92,25 +92,15 @@ class AssignmentFacts:
         )
 
 
-def _table(model: type[Model]) -> str:
-    return connection.ops.quote_name(model._meta.db_table)
-
-
-def _column(model: type[Model], field: str) -> str:
-    return connection.ops.quote_name(model._meta.get_field(field).column)  # type: ignore[union-attr]
-
-
 @cache
 def _separation_sql(node_ref: str) -> tuple[tuple[str, str, str], tuple[tuple[str, ...], ...]]:
     """SQL answering AssignmentFacts for one stage, and the rules' node refs: built once
     per stage from the rules declared with the roles that perform it."""
-    task, lead, note = _table(Task), _table(Lead), _table(HandoffNote)
-    t_node, t_owner, t_status, t_process = (
-        _column(Task, name) for name in ("flow_task", "owner", "status", "process")
-    )
-    l_process, l_client = _column(Lead, "process"), _column(Lead, "client")
-    n_process, n_to, n_ack, n_author = (
-        _column(HandoffNote, name) for name in ("process", "to_node", "acknowledged_by", "author")
+    task, lead, note = table(Task), table(Lead), table(HandoffNote)
+    t_node, t_owner, t_status, t_process = columns(Task, "flow_task", "owner", "status", "process")
+    l_process, l_client = columns(Lead, "process", "client")
+    n_process, n_to, n_ack, n_author = columns(
+        HandoffNote, "process", "to_node", "acknowledged_by", "author"
     )
     nodes = human_nodes()
     clauses, rules = [], []
@@ -142,8 +132,8 @@ def _separation_sql(node_ref: str) -> tuple[tuple[str, str, str], tuple[tuple[st
 
 
 def _load_sql(rule: WipRule) -> str:
-    task = _table(Task)
-    owner, status, node = (_column(Task, name) for name in ("owner", "status", "flow_task"))
+    task = table(Task)
+    owner, status, node = columns(Task, "owner", "status", "flow_task")
     return (
         f"(SELECT COUNT(*) FROM {task} w WHERE w.{owner} = %s"
         f" AND w.{status} IN ({', '.join(['%s'] * len(OPEN))})"
@@ -188,36 +178,6 @@ def assignment_facts(*, task: Task, node_ref: str, user: User) -> AssignmentFact
         load=row.get("sod_load"),
         wip=wip,
     )
-
-
-# --- one person's work at a time -----------------------------------------------------------
-
-# the first key of the two-key advisory locks on a person (the intake uses 0x5A1E)
-_PERSON_LOCK_SPACE = 0x5A1F
-
-
-def person_lock(user_id: int) -> None:
-    """Serialise, until the transaction ends, everything that gives ``user_id`` work: the
-    WIP count a claim reads is then the count after every other claim of theirs that
-    committed, so eight "take the next task" presses at once, one short of the limit,
-    end at the limit. Take it before the task's lock (``locked_task``), never after, so
-    two such actions never wait on each other crosswise. SQLite lets one writer in at a
-    time anyway."""
-    if connection.vendor != "postgresql":
-        return
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_PERSON_LOCK_SPACE, user_id])
-
-
-def person_try_lock(user_id: int) -> bool:
-    """``person_lock`` without waiting: False if someone else is giving them work now. For
-    a hand-out that already holds a task's lock (waiting then could deadlock)."""
-    if connection.vendor != "postgresql":
-        return True
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_xact_lock(%s, %s)", [_PERSON_LOCK_SPACE, user_id])
-        row = cursor.fetchone()
-    return bool(row and row[0])
 
 
 # --- the rule ------------------------------------------------------------------------------

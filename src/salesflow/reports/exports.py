@@ -17,8 +17,9 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 
+from .figures import DailyReport
+from .layout import outcome_label
 from .models import AGE_BUCKET_LABELS
-from .selectors import DailyReport, outcome_label
 
 FORMATS = ("json", "csv", "xlsx")
 CONTENT_TYPES = {

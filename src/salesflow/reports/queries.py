@@ -43,6 +43,7 @@ from typing import Any
 
 from django.db import connection, transaction
 from viewflow.workflow.models import Task
+from viewflow.workflow.status import STATUS
 
 from salesflow.audit.models import AuditEvent
 from salesflow.clients.models import Lead, Order
@@ -52,7 +53,7 @@ from salesflow.queues.terms import StallReason
 
 from .models import AGE_BUCKET_EDGES
 
-OPEN_STATUSES = ("NEW", "ASSIGNED", "STARTED")
+OPEN_STATUSES = (STATUS.NEW, STATUS.ASSIGNED, STATUS.STARTED)
 # audit actions that change who holds a task
 HOLDER_ACTIONS = (
     AuditEvent.Action.ASSIGN,
@@ -276,6 +277,7 @@ def _common(window: Window) -> tuple[str, dict[str, Any]]:
     params: dict[str, Any] = {
         "start": sql.timestamp(window.start),
         "end": sql.timestamp(window.end),
+        "done": STATUS.DONE,
     }
     ctes = [
         _values("stage", ("flow_task", "node"), window.layout.stages, params),
@@ -416,7 +418,7 @@ def completions(window: Window) -> list[CompletionRow]:
             JOIN stage s ON s.flow_task = t.flow_task
             LEFT JOIN {lead} l ON l.process_id = t.process_id
             LEFT JOIN {event} e ON e.task_id = t.id AND e.action IN ({actions})
-            WHERE t.status = 'DONE' AND t.finished >= %(start)s AND t.finished < %(end)s
+            WHERE t.status = %(done)s AND t.finished >= %(start)s AND t.finished < %(end)s
         )
         SELECT node, owner_id, action, outcome, COUNT(*), SUM(late)
         FROM done
@@ -447,7 +449,7 @@ def notes(window: Window) -> list[NoteRow]:
             CASE WHEN n.kind = %(bounce)s THEN (
                 SELECT d.owner_id FROM {task} d JOIN stage ds ON ds.flow_task = d.flow_task
                 WHERE d.process_id = n.process_id AND ds.node = n.to_node
-                  AND d.status = 'DONE' AND d.finished <= n.created
+                  AND d.status = %(done)s AND d.finished <= n.created
                 ORDER BY d.finished DESC, d.id DESC LIMIT 1
             ) END AS caused_by,
             COUNT(*)
@@ -537,13 +539,13 @@ def contributions(window: Window) -> list[ContributionRow]:
         f"""{with_clause},
         delivered AS (
             SELECT t.process_id, t.finished AS at FROM {task} t
-            WHERE t.flow_task = %(delivery)s AND t.status = 'DONE'
+            WHERE t.flow_task = %(delivery)s AND t.status = %(done)s
               AND t.finished >= %(start)s AND t.finished < %(end)s
               AND {forward.format(event=event, alias="t")}
               AND NOT EXISTS (
                 SELECT 1 FROM {task} p
                 WHERE p.process_id = t.process_id AND p.flow_task = t.flow_task
-                  AND p.status = 'DONE' AND p.finished < t.finished
+                  AND p.status = %(done)s AND p.finished < t.finished
                   AND {forward.format(event=event, alias="p")})
         ),
         carried AS (
@@ -554,7 +556,7 @@ def contributions(window: Window) -> list[ContributionRow]:
             FROM delivered d
             JOIN {task} t ON t.process_id = d.process_id
             JOIN stage s ON s.flow_task = t.flow_task
-            WHERE t.status = 'DONE' AND t.finished <= d.at
+            WHERE t.status = %(done)s AND t.finished <= d.at
               AND {forward.format(event=event, alias="t")}
         )
         SELECT c.node, c.owner_id, COUNT(*),

@@ -21,6 +21,8 @@ from django.utils.translation import gettext as _
 
 from .exceptions import NoRecipients, ReportDayInvalid, ReportNotFound
 from .exports import CONTENT_TYPES, file_name, report_xlsx
+from .figures import DailyReport, day_figures
+from .layout import data_start
 from .models import (
     Contribution,
     PersonFigures,
@@ -29,14 +31,7 @@ from .models import (
     StageFigures,
     TransitionFigures,
 )
-from .selectors import (
-    DailyReport,
-    daily_reports,
-    data_start,
-    day_figures,
-    key_figures,
-    report_recipients,
-)
+from .selectors import daily_reports, key_figures, report_recipients
 
 ROW_MODELS = (RoleFigures, StageFigures, PersonFigures, TransitionFigures, Contribution)
 

@@ -24,16 +24,16 @@ from viewflow.urls import Application
 from salesflow.exceptions import NotPermitted, SalesflowError
 
 from . import charts
-from .exports import CONTENT_TYPES, FORMATS, file_name, report_file, report_tables
-from .models import AGE_BUCKET_LABELS
-from .selectors import (
+from .access import (
     ReportOverview,
     access_daily_report,
     access_report_overview,
     can_read_reports,
-    key_figures,
-    outcome_label,
 )
+from .exports import CONTENT_TYPES, FORMATS, file_name, report_file, report_tables
+from .layout import outcome_label
+from .models import AGE_BUCKET_LABELS
+from .selectors import key_figures
 
 
 class DayForm(forms.Form):

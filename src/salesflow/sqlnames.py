@@ -1,0 +1,24 @@
+"""Names for the few statements the engine writes by hand (the pools' rules, the pending
+note, the daily report): every table and column comes from the models' ``_meta``, quoted
+for the database in use, so a renamed field changes the SQL with it.
+``tests/test_raw_sql.py`` runs every such statement against the current schema."""
+
+from __future__ import annotations
+
+from django.db import connection
+from django.db.models import Model
+
+
+def table(model: type[Model]) -> str:
+    """The model's table, quoted."""
+    return connection.ops.quote_name(model._meta.db_table)
+
+
+def column(model: type[Model], field: str) -> str:
+    """The column of one of the model's fields (a foreign key's ``..._id``), quoted."""
+    name: str = model._meta.get_field(field).column  # type: ignore[union-attr]
+    return connection.ops.quote_name(name)
+
+
+def columns(model: type[Model], *fields: str) -> tuple[str, ...]:
+    return tuple(column(model, field) for field in fields)
