@@ -4,9 +4,10 @@ The client belongs to the company, not to a manager: everything a manager learns
 client lives here, in one database, where the next person on the conveyor finds it.
 
 A conveyor process is linked to its lead by ``Lead.process`` (one lead per process) and the
-lead to its order by ``Order.lead``. These are real foreign keys rather than viewflow's
-generic ``artifact`` reference so that the inboxes can join and sort tasks by the lead's and
-the order's columns in one query.
+lead to its order by ``Order.lead``; a process that is not a deal but serves one, or a
+client (a side task, a reminder), is linked by a ``ProcessSubject``. These are real foreign
+keys rather than viewflow's generic ``artifact`` reference so that the inboxes can join and
+sort tasks by the lead's and the order's columns in one query.
 
 Clients and contacts carry matching keys (``name_key``, ``tax_key``, ``phone_key``,
 ``email_key``; see ``normalize``): derived from their own fields on every save, stored in
@@ -395,3 +396,40 @@ class Reactivation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.client} (due {self.due})"
+
+
+class ProcessSubject(models.Model):
+    """What a process that is not itself a deal is about: a client, and the deal (lead) it
+    serves, if any -- a side task handed over from a stage, a reminder, a card to fix.
+
+    A deal's own process is linked by ``Lead.process`` instead; the engine asks which
+    client a process is about in one place (``salesflow.conveyor.selectors``), which reads
+    both, so masking, separation of duties and the audit trail treat such a process's
+    tasks like the deal's."""
+
+    process = models.OneToOneField(
+        "viewflow.Process",
+        on_delete=models.PROTECT,
+        primary_key=True,
+        related_name="subject",
+        verbose_name=_("process"),
+    )
+    client = models.ForeignKey(
+        Client, on_delete=models.PROTECT, related_name="+", verbose_name=_("client")
+    )
+    lead = models.ForeignKey(
+        Lead,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="served_by",
+        verbose_name=_("deal it serves"),
+    )
+
+    class Meta:
+        verbose_name = _("process subject")
+        verbose_name_plural = _("process subjects")
+        indexes = [models.Index(fields=["client"], name="process_subject_client")]
+
+    def __str__(self) -> str:
+        return f"process {self.process_id} -> client {self.client_id}"

@@ -64,7 +64,9 @@ def holds_active_task(*, user: User | AnonymousUser, client_id: int) -> bool:
     if not user.is_authenticated or not user.is_active:
         return False
     return Task.objects.filter(
-        owner_id=user.pk, status__in=ACTIVE_TASK, process__lead__client_id=client_id
+        Q(process__lead__client_id=client_id) | Q(process__subject__client_id=client_id),
+        owner_id=user.pk,
+        status__in=ACTIVE_TASK,
     ).exists()
 
 

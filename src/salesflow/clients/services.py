@@ -23,7 +23,7 @@ from salesflow.models import EXPORT_CLIENTS
 from salesflow.roles import discount_limit_for
 
 from . import selectors
-from .models import Client, Contact, DuplicateReview, Lead, Order
+from .models import Client, Contact, DuplicateReview, Lead, Order, ProcessSubject
 from .selectors import ContactCard
 
 if TYPE_CHECKING:
@@ -55,6 +55,7 @@ def client_merge(*, source: Client, target: Client) -> dict[int, int]:
     Contact.objects.filter(client=source).exclude(pk__in=replaced).update(client=target)
     Lead.objects.filter(client=source).update(client=target)
     HandoffNote.objects.filter(client=source).update(client=target)
+    ProcessSubject.objects.filter(client=source).update(client=target)
     DuplicateReview.objects.filter(candidate=source, decided__isnull=True).update(candidate=target)
     filled = [
         name

@@ -1,11 +1,11 @@
 """Reading what a stage works on: a process's deal and client, who did a stage before,
 and handoff notes as people read them.
 
-"Which client is this process about?" is answered here and only here (``lead_of``,
-``process_client_id``, ``process_client_ids``): a deal's process is linked to its lead
-(``Lead.process``), and through it to the client. A flow whose processes are not deals
-links them to their client here too, and every part of the engine -- masking, separation
-of duties, the audit trail -- follows.
+"Which client -- which deal -- is this process about?" is answered here and only here
+(``lead_of``, ``process_client_id``, ``process_client_ids``; in SQL, by the pools' rules):
+a deal's process is linked to its lead (``Lead.process``), a process serving a client or
+a deal without being one by its ``ProcessSubject`` (started by ``stage.Begin``). Every
+part of the engine -- masking, separation of duties, the audit trail -- follows.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from django.contrib.auth import get_user_model
 from viewflow.workflow.models import Process, Task
 from viewflow.workflow.status import STATUS
 
-from salesflow.clients.models import Lead
+from salesflow.clients.models import Lead, ProcessSubject
 
 from .registry import handoff_templates, human_nodes
 from .stage import StageNode
@@ -35,29 +35,46 @@ PAGE_RELATED = ("process__lead__client", "process__lead__order", "owner")
 
 
 def lead_of(task: Task) -> Lead | None:
-    """The deal's lead (None for a process that is not a deal)."""
+    """The deal the task's work is on (None: none)."""
     return process_lead(task.process)
 
 
 def process_lead(process: Process) -> Lead | None:
+    """The process's own deal, or the one it serves (its subject's)."""
     try:
         lead: Lead = process.lead
     except Lead.DoesNotExist:
-        return None
+        subject = process_subject(process)
+        return subject.lead if subject is not None else None
     return lead
+
+
+def process_subject(process: Process) -> ProcessSubject | None:
+    try:
+        subject: ProcessSubject = process.subject
+    except ProcessSubject.DoesNotExist:
+        return None
+    return subject
 
 
 def process_client_id(process: Process) -> int | None:
     """The client the process is about (None: none)."""
-    lead = process_lead(process)
-    return lead.client_id if lead is not None else None
+    try:
+        client_id: int = process.lead.client_id
+    except Lead.DoesNotExist:
+        subject = process_subject(process)
+        return subject.client_id if subject is not None else None
+    return client_id
 
 
 def process_client_ids(*, process_ids: Iterable[int]) -> dict[int, int]:
-    """``process_client_id`` of many processes in one query (absent: none)."""
-    return dict(
-        Lead.objects.filter(process_id__in=list(process_ids)).values_list("process_id", "client_id")
+    """``process_client_id`` of many processes in two queries (absent: none)."""
+    ids = list(process_ids)
+    clients = dict(
+        ProcessSubject.objects.filter(process_id__in=ids).values_list("process_id", "client_id")
     )
+    clients.update(Lead.objects.filter(process_id__in=ids).values_list("process_id", "client_id"))
+    return clients
 
 
 def last_performer(*, process: Process, node: StageNode) -> User | None:

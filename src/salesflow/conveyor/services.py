@@ -157,7 +157,8 @@ def stage_complete(
                 errors=form.errors,
             )
         if (
-            work.order is not None
+            work.is_deal
+            and work.order is not None
             and work.order.discount_needs_approval
             and not node.is_approval
             and "discount" not in form.fields
@@ -185,7 +186,7 @@ def stage_complete(
                 fields=note_fields,
                 text=note_text,
             )
-        if node.is_approval and work.order is not None:
+        if node.is_approval and work.is_deal and work.order is not None:
             order_approve_discount(order=work.order, user=user)
         _run(work, bounce=False)
         outcome = form.cleaned_data.get("outcome")

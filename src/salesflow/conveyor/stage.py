@@ -15,7 +15,9 @@ A stage declares, in viewflow's builder style:
 * ``.Priority(fn)`` -- how urgent a new task is (``fn(process) -> int``);
 * ``.Approval()`` -- completing it approves the order's discount, a bounce rejects it.
 
-``Intake`` is the start node the engine's intake runs with a lead.
+``Intake`` is the start node the engine's intake runs with a lead: the process *is* that
+deal. ``Begin`` starts a process that is about a client -- and serves a deal, if given --
+without being one (a side task, a reminder): ``run(client=..., lead=...)``.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ from viewflow import this
 from viewflow.workflow import flow
 from viewflow.workflow.base import Edge
 
+from salesflow.clients.models import ProcessSubject
+
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
     from viewflow.workflow.models import Process, Task
@@ -42,8 +46,9 @@ if TYPE_CHECKING:
 class StageWork:
     """What a stage's form and its flow service work on, read once under the task's lock.
 
-    ``lead`` is the deal the process is (None for a flow whose processes are not deals:
-    side tasks, disputes, reminders); ``order`` its order, once there is one."""
+    ``lead`` is the deal the work is on: the process's own (a conveyor stage) or the one a
+    process started by ``Begin`` serves; None for work about no deal (a dispute over pay).
+    ``order`` is the deal's order, once there is one."""
 
     task: Task
     node: StageNode
@@ -58,6 +63,12 @@ class StageWork:
     @property
     def client_id(self) -> int | None:
         return self.lead.client_id if self.lead is not None else None
+
+    @property
+    def is_deal(self) -> bool:
+        """The process is the deal itself (not work serving one): its stages' rules --
+        the order's discount, the handoffs -- are the deal's."""
+        return self.lead is not None and self.lead.process_id == self.task.process_id
 
 
 class StageApply(Protocol):
@@ -167,3 +178,20 @@ class Intake(flow.StartHandle):
 
     def __init__(self) -> None:
         super().__init__(func=_link_lead)
+
+
+def _link_subject(activation: Any, client: Client, lead: Lead | None = None) -> Any:
+    # saved first: the subject refers to it, and the first stage's terms may read it
+    process = activation.process
+    process.save()
+    ProcessSubject.objects.create(process=process, client=client, lead=lead)
+    return process
+
+
+class Begin(flow.StartHandle):
+    """The start node of a process about a client that is not a deal itself -- a side task,
+    a reminder: ``run(client=client, lead=deal_or_none)`` links it
+    (``clients.models.ProcessSubject``), so the engine treats its tasks as the client's."""
+
+    def __init__(self) -> None:
+        super().__init__(func=_link_subject)

@@ -26,7 +26,7 @@ from viewflow.workflow.fields import get_task_ref, import_task_by_ref
 from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
 
-from salesflow.clients.models import Lead
+from salesflow.clients.models import Lead, ProcessSubject
 from salesflow.conveyor.registry import human_nodes, node_ref
 from salesflow.conveyor.stage import is_stage
 from salesflow.exceptions import (
@@ -92,15 +92,31 @@ class AssignmentFacts:
         )
 
 
+@dataclass(frozen=True)
+class _RuleParams:
+    """A rule's parameters: the stages it names, then the process id, so many times."""
+
+    task_refs: tuple[str, ...]
+    process_ids: int
+
+
 @cache
-def _separation_sql(node_ref: str) -> tuple[tuple[str, str, str], tuple[tuple[str, ...], ...]]:
-    """SQL answering AssignmentFacts for one stage, and the rules' node refs: built once
-    per stage from the rules declared with the roles that perform it."""
-    task, lead, note = table(Task), table(Lead), table(HandoffNote)
+def _separation_sql(node_ref: str) -> tuple[tuple[str, str, str], tuple[_RuleParams, ...]]:
+    """SQL answering AssignmentFacts for one stage, and per rule the node refs it names and
+    how many times the process id follows them: built once per stage from the rules
+    declared with the roles that perform it. The client of a process is its lead's, or
+    its subject's (``clients.ProcessSubject``: a process serving a deal or a client)."""
+    task, lead, subject, note = table(Task), table(Lead), table(ProcessSubject), table(HandoffNote)
     t_node, t_owner, t_status, t_process = columns(Task, "flow_task", "owner", "status", "process")
     l_process, l_client = columns(Lead, "process", "client")
+    s_process, s_client = columns(ProcessSubject, "process", "client")
     n_process, n_to, n_ack, n_author = columns(
         HandoffNote, "process", "to_node", "acknowledged_by", "author"
+    )
+    # the client of the process given as a parameter (twice)
+    client = (
+        f"COALESCE((SELECT l.{l_client} FROM {lead} l WHERE l.{l_process} = %s),"
+        f" (SELECT s.{s_client} FROM {subject} s WHERE s.{s_process} = %s))"
     )
     nodes = human_nodes()
     clauses, rules = [], []
@@ -110,14 +126,15 @@ def _separation_sql(node_ref: str) -> tuple[tuple[str, str, str], tuple[tuple[st
             marks = ", ".join(["%s"] * len(refs))
             if rule.scope == "process":
                 clauses.append(f"(d.{t_node} IN ({marks}) AND d.{t_process} = %s)")
-            else:
+                rules.append(_RuleParams(refs, 1))
+            else:  # the client's processes: its deals, and what serves them or it
                 clauses.append(
-                    f"(d.{t_node} IN ({marks}) AND d.{t_process} IN (SELECT l3.{l_process}"
-                    f" FROM {lead} l3 WHERE l3.{l_client} = (SELECT l4.{l_client} FROM {lead} l4"
-                    f" WHERE l4.{l_process} = %s)))"
+                    f"(d.{t_node} IN ({marks}) AND d.{t_process} IN ("
+                    f"SELECT l3.{l_process} FROM {lead} l3 WHERE l3.{l_client} = {client}"
+                    f" UNION ALL SELECT s3.{s_process} FROM {subject} s3"
+                    f" WHERE s3.{s_client} = {client}))"
                 )
-            rules.append(refs)
-    client = f"(SELECT l.{l_client} FROM {lead} l WHERE l.{l_process} = %s)"
+                rules.append(_RuleParams(refs, 4))
     wrote = (
         f"EXISTS (SELECT 1 FROM {note} n WHERE n.{n_process} = %s AND n.{n_to} = %s"
         f" AND n.{n_ack} IS NULL AND n.{n_author} = %s)"
@@ -128,7 +145,7 @@ def _separation_sql(node_ref: str) -> tuple[tuple[str, str, str], tuple[tuple[st
         if clauses
         else "(SELECT NULL WHERE %s IS NULL AND %s IS NULL)"
     )
-    return (client, wrote, barred), tuple(rules)
+    return (f"({client})", wrote, barred), tuple(rules)
 
 
 def _load_sql(rule: WipRule) -> str:
@@ -147,11 +164,11 @@ def assignment_expressions(
     """Annotations (``sod_*``) answering AssignmentFacts, to read with a task."""
     (client, wrote, barred), rules = _separation_sql(node_ref)
     barred_params: list[Any] = [user.pk, STATUS.DONE]
-    for refs in rules:
-        barred_params.extend(refs)
-        barred_params.append(process_id)
+    for rule in rules:
+        barred_params.extend(rule.task_refs)
+        barred_params.extend([process_id] * rule.process_ids)
     expressions = {
-        "sod_client_id": RawSQL(client, [process_id], output_field=IntegerField()),
+        "sod_client_id": RawSQL(client, [process_id, process_id], output_field=IntegerField()),
         "sod_wrote_pending_note": RawSQL(
             wrote, [process_id, node_ref, user.pk], output_field=BooleanField()
         ),
