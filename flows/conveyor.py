@@ -1,6 +1,8 @@
 """The default conveyor: intake → qualify → prepare order → documents → delivery →
 follow up, a handoff note at every change of role, and a way back from each stage."""
 
+from typing import Any
+
 from django.utils.translation import gettext_lazy as _
 from viewflow import this
 from viewflow.workflow import flow, lock
@@ -12,27 +14,32 @@ from . import forms, handoffs, permissions, services
 from .models import ConveyorProcess
 
 
-def is_qualified(activation) -> bool:
-    return activation.process.lead.status == Lead.Status.QUALIFIED
+def _lead(activation: Any) -> Lead:
+    lead: Lead = activation.process.lead
+    return lead
 
 
-def is_nurtured(activation) -> bool:
-    return activation.process.lead.status == Lead.Status.NURTURE
+def is_qualified(activation: Any) -> bool:
+    return _lead(activation).status == Lead.Status.QUALIFIED
 
 
-def is_lost(activation) -> bool:
-    return activation.process.lead.status == Lead.Status.LOST
+def is_nurtured(activation: Any) -> bool:
+    return _lead(activation).status == Lead.Status.NURTURE
 
 
-def is_customer(activation) -> bool:
-    return activation.process.lead.client.status == Client.Status.CUSTOMER
+def is_lost(activation: Any) -> bool:
+    return _lead(activation).status == Lead.Status.LOST
 
 
-def discount_needs_approval(activation) -> bool:
-    return activation.process.lead.order.discount_needs_approval
+def is_customer(activation: Any) -> bool:
+    return _lead(activation).client.status == Client.Status.CUSTOMER
 
 
-def wants_repeat_order(activation) -> bool:
+def discount_needs_approval(activation: Any) -> bool:
+    return _lead(activation).order.discount_needs_approval
+
+
+def wants_repeat_order(activation: Any) -> bool:
     return bool(activation.process.repeat_request)
 
 

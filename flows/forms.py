@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from django import forms
@@ -10,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 from salesflow.clients.models import Lead
 from salesflow.conveyor.forms import StageForm
+from salesflow.conveyor.stage import StageWork
 
 
 class QualifyForm(StageForm):
@@ -28,7 +30,8 @@ class QualifyForm(StageForm):
     )
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         outcome = data.get("outcome")
         if (
             outcome == Lead.Status.DISQUALIFIED
@@ -44,12 +47,12 @@ class QualifyForm(StageForm):
         return data
 
     def handoff_required(self) -> bool:
-        return self.cleaned_data["outcome"] == Lead.Status.QUALIFIED
+        return bool(self.cleaned_data["outcome"] == Lead.Status.QUALIFIED)
 
     def reason(self) -> str:
         outcome = self.cleaned_data["outcome"]
         if outcome == Lead.Status.DISQUALIFIED:
-            return self.cleaned_data["disqualification_reason"].strip()
+            return str(self.cleaned_data["disqualification_reason"]).strip()
         if outcome == Lead.Status.NURTURE:
             return str(_("Back on %(date)s") % {"date": self.cleaned_data["nurture_until"]})
         return ""
@@ -99,14 +102,15 @@ class PrepareOrderForm(StageForm):
         widget=forms.Textarea(attrs={"rows": 2}),
     )
 
-    def initial_from(self, work) -> dict[str, Any]:
+    def initial_from(self, work: StageWork) -> dict[str, Any]:
         order = work.order
         if order is None:
             return {"delivery_address": work.client.legal_address if work.client else ""}
         return {name: getattr(order, name) for name in (*self.ORDER_FIELDS, "delivery_date")}
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         if data.get("outcome") == self.NO_ORDER:
             if not (data.get("lost_reason") or "").strip():
                 self.add_error("lost_reason", _("Say why the client does not order."))
@@ -117,11 +121,11 @@ class PrepareOrderForm(StageForm):
         return data
 
     def handoff_required(self) -> bool:
-        return self.cleaned_data["outcome"] == self.ORDER
+        return bool(self.cleaned_data["outcome"] == self.ORDER)
 
     def reason(self) -> str:
         if self.cleaned_data["outcome"] == self.NO_ORDER:
-            return self.cleaned_data["lost_reason"].strip()
+            return str(self.cleaned_data["lost_reason"]).strip()
         return ""
 
 
@@ -134,7 +138,7 @@ class ApprovalForm(StageForm):
         return False
 
     def reason(self) -> str:
-        return self.cleaned_data.get("comment", "").strip()
+        return str(self.cleaned_data.get("comment", "")).strip()
 
 
 class DocumentsForm(StageForm):
@@ -142,12 +146,13 @@ class DocumentsForm(StageForm):
     invoice_issued = forms.BooleanField(label=_("Invoice issued"), required=False)
     closing_acts_prepared = forms.BooleanField(label=_("Closing acts prepared"), required=False)
 
-    def initial_from(self, work) -> dict[str, Any]:
+    def initial_from(self, work: StageWork) -> dict[str, Any]:
         order = work.order
         return {name: getattr(order, name) for name in self.base_fields} if order else {}
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         missing = [str(self.fields[name].label) for name in self.fields if not data.get(name)]
         if missing:
             raise forms.ValidationError(
@@ -167,8 +172,8 @@ class DeliveryForm(StageForm):
     )
     originals_returned = forms.BooleanField(label=_("Signed originals returned"), required=False)
 
-    def clean_delivered_on(self):
-        value = self.cleaned_data["delivered_on"]
+    def clean_delivered_on(self) -> date:
+        value: date = self.cleaned_data["delivered_on"]
         if value > timezone.localdate():
             raise forms.ValidationError(_("A delivery cannot be recorded in the future."))
         return value
@@ -190,7 +195,8 @@ class FollowUpForm(StageForm):
     )
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         if data.get("outcome") == self.REPEAT and not (data.get("repeat_request") or "").strip():
             self.add_error("repeat_request", _("Say what the client wants to order next."))
         return data
@@ -199,4 +205,4 @@ class FollowUpForm(StageForm):
         return False
 
     def reason(self) -> str:
-        return self.cleaned_data["feedback"].strip()
+        return str(self.cleaned_data["feedback"]).strip()

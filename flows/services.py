@@ -19,8 +19,22 @@ from salesflow.queues.terms import Priority
 LARGE_ORDER = Decimal("1000000")
 
 
+def _lead(work: StageWork) -> Lead:
+    """The deal a conveyor stage works on (every conveyor process is one)."""
+    if work.lead is None:
+        raise ValueError(f"task #{work.task.pk} is not on a deal")
+    return work.lead
+
+
+def _order(work: StageWork) -> Order:
+    """The deal's order (the stages after the order's preparation have one)."""
+    if work.order is None:
+        raise ValueError(f"task #{work.task.pk}: the deal has no order yet")
+    return work.order
+
+
 def qualify(*, work: StageWork, data: dict[str, Any]) -> None:
-    lead = work.lead
+    lead = _lead(work)
     lead.status = data["outcome"]
     lead.disqualification_reason = (
         data["disqualification_reason"].strip() if lead.status == Lead.Status.DISQUALIFIED else ""
@@ -31,12 +45,12 @@ def qualify(*, work: StageWork, data: dict[str, Any]) -> None:
 
 def prepare_order(*, work: StageWork, data: dict[str, Any]) -> None:
     if data["outcome"] == "no_order":
-        lead = work.lead
+        lead = _lead(work)
         lead.status = Lead.Status.LOST
         lead.lost_reason = data["lost_reason"].strip()
         lead.save(update_fields=["status", "lost_reason"])
         return
-    order = work.order or Order(lead=work.lead)
+    order = work.order or Order(lead=_lead(work))
     for name in ("specification", "amount", "terms", "delivery_address", "delivery_date"):
         setattr(order, name, data[name])
     order_set_discount(order=order, discount=data["discount"], user=work.user)
@@ -45,19 +59,19 @@ def prepare_order(*, work: StageWork, data: dict[str, Any]) -> None:
 
 
 def documents(*, work: StageWork, data: dict[str, Any]) -> None:
-    order = work.order
+    order = _order(work)
     for name in Order.DOCUMENT_FIELDS:
         setattr(order, name, data[name])
     order.save(update_fields=list(Order.DOCUMENT_FIELDS))
 
 
 def deliver(*, work: StageWork, data: dict[str, Any]) -> None:
-    order = work.order
+    order = _order(work)
     order.delivered = timezone.make_aware(datetime.combine(data["delivered_on"], time(12)))
     order.originals_returned = data["originals_returned"]
     order.save(update_fields=["delivered", "originals_returned"])
     # the client is a customer now (one statement, without reading the client first)
-    Client.objects.filter(pk=work.client_id).exclude(status=Client.Status.CUSTOMER).update(
+    Client.objects.filter(pk=_lead(work).client_id).exclude(status=Client.Status.CUSTOMER).update(
         status=Client.Status.CUSTOMER
     )
 

@@ -71,10 +71,12 @@ class Odds:
     bounce: float = 0.08
 
 
-def ensure_staff(prefix: str, per_role: Mapping[str, int], password: str | None = None):
+def ensure_staff(
+    prefix: str, per_role: Mapping[str, int], password: str | None = None
+) -> dict[str, list[Any]]:
     """Users ``<prefix><role>_<n>`` in each role's group; returns {role: [users]}."""
     user_model = get_user_model()
-    staff: dict[str, list] = {}
+    staff: dict[str, list[Any]] = {}
     for role, count in per_role.items():
         group = Group.objects.get(name=role)
         staff[role] = []
@@ -107,6 +109,13 @@ class ConveyorSimulator:
 
     # --- leads ---------------------------------------------------------------------------
 
+    def add_deal(self, number: int) -> int:
+        """``add_lead``, returning its deal's process id."""
+        lead = self.add_lead(number)
+        if lead.process_id is None:
+            raise RuntimeError(f"lead #{lead.pk} did not start a deal")
+        return lead.process_id
+
     def add_lead(self, number: int, *, source: str = Lead.Source.WEB_FORM) -> Lead:
         name = f"{self.rng.choice(COMPANIES)} {number}"
         client = Client.objects.create(
@@ -137,7 +146,7 @@ class ConveyorSimulator:
             .first()
         )
 
-    def _claim(self, task: Task):
+    def _claim(self, task: Task) -> Any:
         """A person of the stage's roles takes the task -- unless the pool handed it out
         meanwhile (a worker running beside the simulator): then it is its owner's."""
         roles = [r.code for r in get_roles().values() if node_ref(task.flow_task) in r.nodes]
@@ -218,7 +227,7 @@ class ConveyorSimulator:
 
     def run(self, leads: int) -> Summary:
         started = time.perf_counter()
-        process_ids = [self.add_lead(n).process_id for n in range(1, leads + 1)]
+        process_ids = [self.add_deal(n) for n in range(1, leads + 1)]
         for process_id in process_ids:
             self.finish(process_id)
         self.summary.finished = ConveyorProcess.objects.filter(

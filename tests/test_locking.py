@@ -48,7 +48,9 @@ def test_every_shape_reads_what_select_related_reads(new_lead, driver, related, 
     expected = Task.objects.select_related(related).annotate(tasks_so_far=count).get(pk=task.pk)
 
     with transaction.atomic(), CaptureQueriesContext(connection) as queries:
-        locked = task_for_update(task_id=task.pk, related=related, tasks_so_far=count)
+        locked = task_for_update(
+            task_id=task.pk, related=related, annotations={"tasks_so_far": count}
+        )
         got, want = chain(locked, related), chain(expected, related)
         assert [type(o) for o in got] == [type(o) for o in want]
         for mine, theirs in zip(got, want, strict=True):

@@ -1,27 +1,31 @@
+from typing import Any
+
 from django.contrib import admin
 from django.contrib.auth import get_user_model
+from django.db.models import QuerySet
+from django.http import HttpRequest
 
 from .models import Role
 
 
 @admin.register(Role)
-class RoleAdmin(admin.ModelAdmin):
+class RoleAdmin(admin.ModelAdmin[Role]):
     """Roles come from roles/*.toml (``salesflow sync-roles``); here they are read, and
     people are given a role by adding them to its group on their user page."""
 
     list_display = ("code", "title_en", "title_ru", "active", "members", "synced")
     readonly_fields = [f.name for f in Role._meta.fields] + ["members"]
 
-    def get_queryset(self, request):
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Role]:
         return super().get_queryset(request).select_related("group")
 
     @admin.display(description="members")
-    def members(self, obj):
+    def members(self, obj: Role) -> str:
         users = get_user_model()._default_manager.filter(groups=obj.group, is_active=True)
         return ", ".join(u.get_username() for u in users.order_by("username")) or "-"
 
-    def has_add_permission(self, request):
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    def has_delete_permission(self, request, obj=None):
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False

@@ -58,9 +58,9 @@ from django.conf import settings
 from salesflow.models import MANAGE_QUEUES
 
 if TYPE_CHECKING:
-    from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+    from django.contrib.auth.models import AnonymousUser, User
 
-    AnyUser = AbstractBaseUser | AnonymousUser
+    AnyUser = User | AnonymousUser
 
 # Contact and client fields a role may be allowed to see in full (see
 # salesflow.clients.selectors.contact_entitlement).
@@ -455,7 +455,7 @@ def user_role_codes(user: AnyUser) -> frozenset[str]:
         return frozenset()
     codes: frozenset[str] | None = getattr(user, "_salesflow_roles", None)
     if codes is None:
-        codes = frozenset(user.groups.values_list("name", flat=True))  # type: ignore[union-attr]
+        codes = frozenset(user.groups.values_list("name", flat=True))
         setattr(user, "_salesflow_roles", codes)  # noqa: B010 - a cache on the user object
     return codes
 

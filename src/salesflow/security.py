@@ -26,7 +26,7 @@ from ipware.ip import get_client_ip
 
 def client_address(request: HttpRequest) -> str:
     """The client's address (see the module's docstring)."""
-    peer = request.META.get("REMOTE_ADDR", "")
+    peer = str(request.META.get("REMOTE_ADDR", ""))
     proxies = settings.PROXY_COUNT
     if not proxies:
         return peer
@@ -37,4 +37,4 @@ def client_address(request: HttpRequest) -> str:
         request_header_order=["HTTP_X_FORWARDED_FOR"],
         strict=False,
     )
-    return address or peer
+    return str(address or peer)

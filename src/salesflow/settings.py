@@ -12,9 +12,14 @@ Two profiles, chosen by ``SALESFLOW_ENV``:
 
 from pathlib import Path
 
+import django_stubs_ext
 import environ
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
+
+# Django's generic classes subscriptable at run time (``admin.ModelAdmin[Client]``), as the
+# type checker sees them
+django_stubs_ext.monkeypatch()
 
 # src/salesflow/settings.py -> the project checkout (where roles/ and var/ live)
 PROJECT_DIR = Path(__file__).resolve().parent.parent.parent
@@ -35,7 +40,8 @@ def _required_in_production(name: str, default: str) -> str:
         raise ImproperlyConfigured(
             f"{name} must be set in the environment when SALESFLOW_ENV=production"
         )
-    return env.str(name, default=default)
+    value: str = env.str(name, default=default)
+    return value
 
 
 DEBUG = env.bool("DEBUG", default=not PRODUCTION)

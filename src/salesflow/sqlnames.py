@@ -16,7 +16,9 @@ def table(model: type[Model]) -> str:
 
 def column(model: type[Model], field: str) -> str:
     """The column of one of the model's fields (a foreign key's ``..._id``), quoted."""
-    name: str = model._meta.get_field(field).column  # type: ignore[union-attr]
+    name = getattr(model._meta.get_field(field), "column", None)
+    if not isinstance(name, str):
+        raise ValueError(f"{model.__name__}.{field} has no column of its own")
     return connection.ops.quote_name(name)
 
 

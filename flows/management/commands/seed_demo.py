@@ -4,9 +4,12 @@ Idempotent: people are created once (their passwords are left alone afterwards) 
 deals only on an empty client base.
 """
 
+from typing import Any
+
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand, CommandError
+from django.contrib.auth.models import Group
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
 from flows.simulation import ConveyorSimulator, Odds
@@ -29,13 +32,13 @@ DEMO_USERS = {
 class Command(BaseCommand):
     help = "Create the demo users (password 'salesflow') and demo deals at every stage."
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
             "--force", action="store_true", help="allow it with SALESFLOW_ENV=production"
         )
 
     @transaction.atomic
-    def handle(self, *args, force: bool, **options):
+    def handle(self, *args: Any, force: bool, **options: Any) -> None:
         if settings.PRODUCTION and not force:
             raise CommandError("refusing to create demo users in production (use --force)")
         staff = self.ensure_users()
@@ -44,11 +47,9 @@ class Command(BaseCommand):
             return
         self.seed_deals(staff)
 
-    def ensure_users(self) -> dict:
-        from django.contrib.auth.models import Group
-
+    def ensure_users(self) -> dict[str, list[Any]]:
         user_model = get_user_model()
-        staff: dict[str, list] = {}
+        staff: dict[str, list[Any]] = {}
         for username, role in DEMO_USERS.items():
             user, created = user_model._default_manager.get_or_create(
                 username=username,
@@ -67,12 +68,12 @@ class Command(BaseCommand):
                 staff.setdefault(role, []).append(user)
         return staff
 
-    def seed_deals(self, staff: dict) -> None:
+    def seed_deals(self, staff: dict[str, list[Any]]) -> None:
         calm = ConveyorSimulator(staff=staff, odds=Odds(0, 0, 0, 0, 0), seed=1)
         n = iter(range(1, 100))
 
-        def deal():
-            return calm.add_lead(next(n)).process_id
+        def deal() -> int:
+            return calm.add_deal(next(n))
 
         # waiting in the hunters' pool, and one already taken
         deal(), deal()

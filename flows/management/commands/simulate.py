@@ -1,8 +1,9 @@
 """``salesflow simulate --leads N [--json]``: drive N new leads along the whole conveyor."""
 
 import json
+from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
 from flows.simulation import ConveyorSimulator, ensure_staff
@@ -17,12 +18,12 @@ class Command(BaseCommand):
         "bounce and discount-approval paths; print a summary."
     )
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--leads", type=int, required=True, help="how many new leads")
         parser.add_argument("--seed", type=int, default=0, help="random seed (repeatable runs)")
         parser.add_argument("--json", action="store_true", help="print one JSON object")
 
-    def handle(self, *args, leads, seed, json: bool, **options):
+    def handle(self, *args: Any, leads: int, seed: int, json: bool, **options: Any) -> None:
         if leads < 1:
             raise CommandError("--leads must be at least 1")
         with transaction.atomic():
@@ -35,5 +36,5 @@ class Command(BaseCommand):
                 self.stdout.write(f"{key:>16}: {value}")
 
 
-def _json(data):
+def _json(data: dict[str, Any]) -> str:
     return json.dumps(data, sort_keys=False)

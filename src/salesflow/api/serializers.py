@@ -19,7 +19,7 @@ from viewflow.workflow.models import Task
 from salesflow.clients.models import Client, Lead
 from salesflow.clients.selectors import ClientCard, ContactCard, MatchKind
 from salesflow.conveyor.registry import node_ref
-from salesflow.conveyor.selectors import NoteView
+from salesflow.conveyor.selectors import NoteView, lead_of
 from salesflow.intake.forms import LeadForm
 from salesflow.queues.terms import terms_of
 
@@ -134,7 +134,8 @@ class ClientListSerializer(serializers.Serializer):
     @extend_schema_field(ContactSerializer(many=True))
     def get_contacts(self, client: Client) -> list[dict[str, Any]]:
         cards = [ContactCard.of(contact, None) for contact in client.contacts.all()]
-        return ContactSerializer(cards, many=True).data
+        data: list[dict[str, Any]] = ContactSerializer(cards, many=True).data
+        return data
 
 
 class LegalSerializer(serializers.Serializer):
@@ -168,7 +169,8 @@ class ClientDetailSerializer(serializers.Serializer):
 
     @extend_schema_field(ClientLeadSerializer(many=True))
     def get_leads(self, card: ClientCard) -> list[dict[str, Any]]:
-        return ClientLeadSerializer(card.client.leads.all(), many=True).data
+        data: list[dict[str, Any]] = ClientLeadSerializer(card.client.leads.all(), many=True).data
+        return data
 
 
 # --- output: leads -------------------------------------------------------------------------
@@ -247,20 +249,13 @@ class TaskSerializer(serializers.Serializer):
 
     @extend_schema_field(ClientRefSerializer(allow_null=True))
     def get_client(self, task: Task) -> dict[str, Any] | None:
-        lead = _lead(task)
+        lead = lead_of(task)
         return {"id": lead.client_id, "name": lead.client.name} if lead else None
 
     @extend_schema_field(TaskLeadSerializer(allow_null=True))
     def get_lead(self, task: Task) -> dict[str, Any] | None:
-        lead = _lead(task)
+        lead = lead_of(task)
         return TaskLeadSerializer(lead).data if lead else None
-
-
-def _lead(task: Task) -> Lead | None:
-    try:
-        return task.process.lead
-    except Lead.DoesNotExist:
-        return None
 
 
 class NoteFieldSerializer(serializers.Serializer):
@@ -302,12 +297,16 @@ class TaskDetailSerializer(TaskSerializer):
 
     @extend_schema_field(NoteSerializer(many=True))
     def get_incoming_notes(self, task: Task) -> list[dict[str, Any]]:
-        return NoteSerializer(self.context["notes"], many=True).data
+        data: list[dict[str, Any]] = NoteSerializer(self.context["notes"], many=True).data
+        return data
 
     @extend_schema_field(ContactSerializer(many=True))
     def get_contacts(self, task: Task) -> list[dict[str, Any]]:
         card = self.context.get("card")
-        return ContactSerializer(card.contacts, many=True).data if card else []
+        data: list[dict[str, Any]] = (
+            ContactSerializer(card.contacts, many=True).data if card else []
+        )
+        return data
 
     @extend_schema_field(FieldSpecSerializer(many=True))
     def get_stage_fields(self, task: Task) -> list[dict[str, Any]]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db.models import QuerySet
 from django.http import StreamingHttpResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -27,12 +28,13 @@ from viewflow.workflow.models import Task
 
 from salesflow.clients import selectors as clients
 from salesflow.clients import services as client_base
-from salesflow.clients.models import Contact, Lead
+from salesflow.clients.models import Client, Contact, Lead
 from salesflow.conveyor import services as conveyor
 from salesflow.conveyor.registry import node_ref
-from salesflow.conveyor.selectors import describe_notes
+from salesflow.conveyor.selectors import describe_notes, lead_of
 from salesflow.exceptions import NotFound
 from salesflow.handoff.selectors import incoming_notes
+from salesflow.http import person
 from salesflow.intake import services as intake
 from salesflow.queues import claims
 from salesflow.queues import selectors as pools
@@ -81,7 +83,7 @@ def _idempotency_key(request: Request) -> str:
         raise ValidationError(
             {"Idempotency-Key": [_("Use printable ASCII without spaces, at most 255 characters.")]}
         )
-    return key
+    return str(key)
 
 
 # --- leads ----------------------------------------------------------------------------------
@@ -106,7 +108,7 @@ class LeadViewSet(viewsets.GenericViewSet):
 
         def create_lead() -> Answer:
             result = intake.lead_enter(
-                data=serializer.lead_data, user=request.user, source=Lead.Source.API
+                data=serializer.lead_data, user=person(request), source=Lead.Source.API
             )
             body = s.LeadCreatedSerializer(
                 {
@@ -120,7 +122,7 @@ class LeadViewSet(viewsets.GenericViewSet):
             return Answer(status=status.HTTP_201_CREATED, body=dict(body))
 
         answer = idempotent_call(
-            user=request.user,
+            user=person(request),
             key=key,
             fingerprint=request_fingerprint(request.data),
             call=create_lead,
@@ -135,17 +137,19 @@ class LeadViewSet(viewsets.GenericViewSet):
 
 
 def _task_answer(request: Request, task_id: int) -> Response:
-    task = access_task(user=request.user, task_id=task_id)
-    lead = s._lead(task)
+    task = access_task(user=person(request), task_id=task_id)
+    lead = lead_of(task)
     notes = describe_notes(
         incoming_notes(process_id=task.process_id, node_ref=node_ref(task.flow_task))
     )
-    card = clients.client_card(client=lead.client, user=request.user) if lead else None
+    card = clients.client_card(client=lead.client, user=person(request)) if lead else None
     return Response(s.TaskDetailSerializer(task, context={"notes": notes, "card": card}).data)
 
 
 def _summary(task_id: int) -> dict[str, Any]:
-    return s.TaskSerializer(Task.objects.select_related(*pools.POOL_RELATED).get(pk=task_id)).data
+    task = Task.objects.select_related(*pools.POOL_RELATED).get(pk=task_id)
+    data: dict[str, Any] = s.TaskSerializer(task).data
+    return data
 
 
 ROLE = OpenApiParameter(
@@ -162,7 +166,7 @@ class TaskViewSet(viewsets.GenericViewSet):
     lookup_value_regex = ANY_ID
 
     def _task(self, request: Request, pk: str) -> Task:
-        return access_task(user=request.user, task_id=object_id(pk))
+        return access_task(user=person(request), task_id=object_id(pk))
 
     def _page(self, request: Request, tasks: Any) -> Response:
         ids = self.paginate_queryset(tasks.values_list("pk", flat=True))
@@ -179,8 +183,8 @@ class TaskViewSet(viewsets.GenericViewSet):
         code = request.query_params.get("role")
         refs = None
         if code:
-            refs = pools.role_task_refs(access_pool(user=request.user, role_code=code))
-        return self._page(request, pools.inbox_tasks(user=request.user, task_refs=refs))
+            refs = pools.role_task_refs(access_pool(user=person(request), role_code=code))
+        return self._page(request, pools.inbox_tasks(user=person(request), task_refs=refs))
 
     @extend_schema(
         summary="A role's pool: tasks waiting for someone, the most urgent first",
@@ -192,7 +196,7 @@ class TaskViewSet(viewsets.GenericViewSet):
         code = request.query_params.get("role", "")
         if not code:
             raise ValidationError({"role": [_("Say whose pool: a role's code.")]})
-        role = access_pool(user=request.user, role_code=code)
+        role = access_pool(user=person(request), role_code=code)
         return self._page(request, pools.pool_tasks(task_refs=pools.role_task_refs(role)))
 
     @extend_schema(
@@ -208,7 +212,7 @@ class TaskViewSet(viewsets.GenericViewSet):
     def claim_next(self, request: Request) -> Response:
         payload = s.ClaimNextSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        task = claims.task_claim_next(user=request.user, role=payload.validated_data.get("role"))
+        task = claims.task_claim_next(user=person(request), role=payload.validated_data.get("role"))
         if task is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
         return _task_answer(request, task.pk)
@@ -227,7 +231,7 @@ class TaskViewSet(viewsets.GenericViewSet):
     )
     @action(detail=True, methods=["post"])
     def claim(self, request: Request, pk: str) -> Response:
-        claims.task_claim(task=self._task(request, pk), user=request.user)
+        claims.task_claim(task=self._task(request, pk), user=person(request))
         return _task_answer(request, object_id(pk))
 
     @extend_schema(
@@ -237,7 +241,7 @@ class TaskViewSet(viewsets.GenericViewSet):
     )
     @action(detail=True, methods=["post"])
     def unassign(self, request: Request, pk: str) -> Response:
-        claims.task_unassign(task=self._task(request, pk), user=request.user)
+        claims.task_unassign(task=self._task(request, pk), user=person(request))
         return Response(_summary(object_id(pk)))
 
     @extend_schema(
@@ -247,7 +251,7 @@ class TaskViewSet(viewsets.GenericViewSet):
     )
     @action(detail=True, methods=["post"])
     def acknowledge(self, request: Request, pk: str) -> Response:
-        note_id = conveyor.stage_acknowledge(task=self._task(request, pk), user=request.user)
+        note_id = conveyor.stage_acknowledge(task=self._task(request, pk), user=person(request))
         return Response({"acknowledged_note": note_id})
 
     @extend_schema(
@@ -262,7 +266,7 @@ class TaskViewSet(viewsets.GenericViewSet):
         data = payload.validated_data
         result = conveyor.stage_complete(
             task=self._task(request, pk),
-            user=request.user,
+            user=person(request),
             data=data.get("data", {}),
             handoff=data.get("handoff"),
             note_text=data.get("note_text", ""),
@@ -287,7 +291,7 @@ class TaskViewSet(viewsets.GenericViewSet):
         payload.is_valid(raise_exception=True)
         result = conveyor.stage_bounce(
             task=self._task(request, pk),
-            user=request.user,
+            user=person(request),
             question={"question": payload.validated_data["question"]},
             note_text=payload.validated_data.get("note_text", ""),
         )
@@ -310,7 +314,7 @@ class ClientViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     serializer_class = s.ClientListSerializer
     lookup_value_regex = ANY_ID
 
-    def get_queryset(self):
+    def get_queryset(self) -> QuerySet[Client]:
         return clients.client_list(search=self.request.query_params.get("search", "")[:200])
 
     @extend_schema(
@@ -327,7 +331,7 @@ class ClientViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         client = clients.client_for_card(client_id=object_id(pk))
         if client is None or client.merged_into_id is not None:
             raise NotFound(_("Client #%(id)s does not exist.") % {"id": pk})
-        card = clients.client_card(client=client, user=request.user)
+        card = clients.client_card(client=client, user=person(request))
         return Response(s.ClientDetailSerializer(card).data)
 
     @extend_schema(
@@ -337,7 +341,7 @@ class ClientViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     )
     @action(detail=False, methods=["get"])
     def export(self, request: Request) -> StreamingHttpResponse:
-        lines = client_base.clients_export(user=request.user)
+        lines = client_base.clients_export(user=person(request))
         response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
         stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
         response["Content-Disposition"] = f'attachment; filename="clients-{stamp}.csv"'
@@ -358,7 +362,7 @@ class ContactViewSet(viewsets.GenericViewSet):
     )
     @action(detail=True, methods=["post"])
     def reveal(self, request: Request, pk: str) -> Response:
-        card = client_base.contact_reveal(contact_id=object_id(pk), user=request.user)
+        card = client_base.contact_reveal(contact_id=object_id(pk), user=person(request))
         response = Response(s.ContactSerializer(card).data)
         response["Cache-Control"] = "no-store"
         return response
@@ -383,7 +387,7 @@ class ReportViewSet(viewsets.GenericViewSet):
     def retrieve(self, request: Request, day: str) -> Response:
         payload = s.ReportDaySerializer(data={"day": day})
         payload.is_valid(raise_exception=True)
-        report = access_daily_report(user=request.user, day=payload.validated_data["day"])
+        report = access_daily_report(user=person(request), day=payload.validated_data["day"])
         return Response(report_document(report))
 
 

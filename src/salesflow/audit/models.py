@@ -7,17 +7,19 @@ client: a trigger (migration 0003, PostgreSQL and SQLite) rejects every UPDATE a
 of the table.
 """
 
+from typing import Any, NoReturn
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 
-class AuditEventQuerySet(models.QuerySet):
-    def update(self, **kwargs):  # noqa: D102 - the table is append-only
+class AuditEventQuerySet(models.QuerySet["AuditEvent"]):
+    def update(self, **kwargs: Any) -> NoReturn:  # noqa: D102 - the table is append-only
         raise TypeError("audit events are append-only and cannot be updated")
 
-    def delete(self):  # noqa: D102
+    def delete(self) -> NoReturn:  # noqa: D102
         raise TypeError("audit events are append-only and cannot be deleted")
 
 
@@ -112,10 +114,10 @@ class AuditEvent(models.Model):
             f"{self.created:%Y-%m-%d %H:%M} {self.actor or '-'} {self.action} task {self.task_id}"
         )
 
-    def save(self, *args, **kwargs):
+    def save(self, *args: Any, **kwargs: Any) -> None:
         if self.pk is not None and not self._state.adding:
             raise TypeError("audit events are append-only and cannot be updated")
         super().save(*args, **kwargs)
 
-    def delete(self, *args, **kwargs):
+    def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
         raise TypeError("audit events are append-only and cannot be deleted")

@@ -1,4 +1,7 @@
+from typing import Any
+
 from django.contrib import admin
+from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
 from salesflow.models import EXPORT_CLIENTS
@@ -7,40 +10,40 @@ from .masking import mask_email, mask_phone
 from .models import Client, Contact, DuplicateReview, Lead, Order, Reactivation
 
 
-class ContactInline(admin.TabularInline):
+class ContactInline(admin.TabularInline[Contact, Client]):
     """Contacts in full only for admins who may export the base anyway; other staff see
     them masked and read-only (the admin is no back door around the masking)."""
 
     model = Contact
     extra = 0
 
-    def _full(self, request) -> bool:
-        return request.user.has_perm(EXPORT_CLIENTS)
+    def _full(self, request: HttpRequest) -> bool:
+        return bool(request.user.has_perm(EXPORT_CLIENTS))
 
-    def get_fields(self, request, obj=None):
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
         if self._full(request):
             return ("name", "position", "phone", "email", "is_decision_maker")
         return ("name", "position", "masked_phone", "masked_email", "is_decision_maker")
 
-    def get_readonly_fields(self, request, obj=None):
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
         if self._full(request):
             return ()
         return ("name", "position", "masked_phone", "masked_email", "is_decision_maker")
 
-    def has_add_permission(self, request, obj=None):
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return self._full(request) and super().has_add_permission(request, obj)
 
     @admin.display(description=_("phone"))
-    def masked_phone(self, contact):
+    def masked_phone(self, contact: Contact) -> str:
         return mask_phone(contact.phone)
 
     @admin.display(description=_("e-mail"))
-    def masked_email(self, contact):
+    def masked_email(self, contact: Contact) -> str:
         return mask_email(contact.email)
 
 
 @admin.register(Client)
-class ClientAdmin(admin.ModelAdmin):
+class ClientAdmin(admin.ModelAdmin[Client]):
     list_display = ("name", "tax_number", "status", "merged_into", "created")
     list_filter = ("status",)
     search_fields = ("name", "legal_name", "tax_number")
@@ -49,7 +52,7 @@ class ClientAdmin(admin.ModelAdmin):
 
 
 @admin.register(Lead)
-class LeadAdmin(admin.ModelAdmin):
+class LeadAdmin(admin.ModelAdmin[Lead]):
     list_display = ("id", "client", "source", "status", "created")
     list_filter = ("source", "status")
     search_fields = ("client__name",)
@@ -58,22 +61,22 @@ class LeadAdmin(admin.ModelAdmin):
 
 
 @admin.register(Order)
-class OrderAdmin(admin.ModelAdmin):
+class OrderAdmin(admin.ModelAdmin[Order]):
     list_display = ("id", "lead", "amount", "discount", "discount_needs_approval", "delivered")
     list_select_related = ("lead__client",)
     raw_id_fields = ("lead", "discount_approved_by")
 
 
-class _ReadOnly(admin.ModelAdmin):
+class _ReadOnly(admin.ModelAdmin[Any]):
     """Written by the services only (decisions and reactivations are audited there)."""
 
-    def has_add_permission(self, request):
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    def has_change_permission(self, request, obj=None):
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
-    def has_delete_permission(self, request, obj=None):
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
 

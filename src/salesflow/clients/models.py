@@ -14,7 +14,9 @@ Clients and contacts carry matching keys (``name_key``, ``tax_key``, ``phone_key
 indexed columns so that the intake finds a known client by an index lookup.
 """
 
+from collections.abc import Iterable
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -26,7 +28,7 @@ from django.utils.translation import gettext_lazy as _
 from . import normalize
 
 
-def _with_keys(update_fields, sources: dict[str, str]):
+def _with_keys(update_fields: Iterable[str] | None, sources: dict[str, str]) -> set[str] | None:
     """``update_fields`` plus the key columns derived from the fields it names."""
     if update_fields is None:
         return None
@@ -92,7 +94,7 @@ class Client(models.Model):
     def __str__(self) -> str:
         return self.name
 
-    def save(self, *args, **kwargs) -> None:
+    def save(self, *args: Any, **kwargs: Any) -> None:
         self.name_key = normalize.name_key(self.name)
         self.tax_key = normalize.tax_key(self.tax_number)
         kwargs["update_fields"] = _with_keys(kwargs.get("update_fields"), self.KEYS)
@@ -124,7 +126,7 @@ class Contact(models.Model):
     def __str__(self) -> str:
         return self.name
 
-    def save(self, *args, **kwargs) -> None:
+    def save(self, *args: Any, **kwargs: Any) -> None:
         self.phone_key = normalize.phone_key(self.phone)
         self.email_key = normalize.email_key(self.email)
         kwargs["update_fields"] = _with_keys(kwargs.get("update_fields"), self.KEYS)
@@ -284,7 +286,7 @@ class Order(models.Model):
     def documents_missing(self) -> list[str]:
         """Verbose names of the checklist items not done yet."""
         return [
-            str(self._meta.get_field(name).verbose_name)
+            str(getattr(self._meta.get_field(name), "verbose_name", name))
             for name in self.DOCUMENT_FIELDS
             if not getattr(self, name)
         ]

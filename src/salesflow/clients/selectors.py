@@ -63,11 +63,12 @@ def holds_active_task(*, user: User | AnonymousUser, client_id: int) -> bool:
     """Whether the user holds an assigned or started task of one of the client's deals."""
     if not user.is_authenticated or not user.is_active:
         return False
-    return Task.objects.filter(
+    holds: bool = Task.objects.filter(
         Q(process__lead__client_id=client_id) | Q(process__subject__client_id=client_id),
         owner_id=user.pk,
         status__in=ACTIVE_TASK,
     ).exists()
+    return holds
 
 
 @dataclass(frozen=True)
@@ -444,7 +445,7 @@ def reorder_cycle(deliveries: Sequence[date]) -> int:
         cycle = settings.SALESFLOW_REORDER_CYCLE_DAYS
     else:
         cycle = round(median((b - a).days for a, b in zip(days, days[1:], strict=False)))
-    return max(MIN_CYCLE, min(MAX_CYCLE, cycle))
+    return max(MIN_CYCLE, min(MAX_CYCLE, int(cycle)))
 
 
 def lapsed_clients(*, today: date) -> list[LapsedClient]:

@@ -13,6 +13,7 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 
 from salesflow.audit.models import AuditEvent
@@ -128,7 +129,7 @@ def clients_export(*, user: User) -> Iterator[str]:
     return _csv_lines(clients)
 
 
-def _csv_lines(clients) -> Iterator[str]:
+def _csv_lines(clients: QuerySet[Client]) -> Iterator[str]:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
 

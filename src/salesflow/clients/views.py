@@ -26,6 +26,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from salesflow.exceptions import SalesflowError
+from salesflow.http import person
 from salesflow.models import ADD_LEAD, EXPORT_CLIENTS
 
 from . import selectors, services
@@ -63,7 +64,10 @@ def client_list(request: HttpRequest) -> HttpResponse:
 
 
 def _card_page(
-    request: HttpRequest, client_id: int, revealed: dict[int, Any] | None = None, status=200
+    request: HttpRequest,
+    client_id: int,
+    revealed: dict[int, Any] | None = None,
+    status: int = 200,
 ) -> HttpResponse:
     client = selectors.client_for_card(client_id=client_id)
     if client is None:
@@ -91,7 +95,7 @@ def contact_reveal(request: HttpRequest, client_id: int, contact_id: int) -> Htt
     """Show one contact in full on the client's page (audited); answers with the page
     itself rather than a redirect, so the revealed values are never in a URL or a cache."""
     try:
-        revealed = services.contact_reveal(contact_id=contact_id, user=request.user)
+        revealed = services.contact_reveal(contact_id=contact_id, user=person(request))
     except SalesflowError as error:
         messages.error(request, error.message)
         return _card_page(request, client_id, status=error.status)
@@ -106,9 +110,9 @@ def contact_reveal(request: HttpRequest, client_id: int, contact_id: int) -> Htt
 
 
 @require_POST
-def client_export(request: HttpRequest) -> HttpResponse:
+def client_export(request: HttpRequest) -> StreamingHttpResponse:
     try:
-        lines = services.clients_export(user=request.user)
+        lines = services.clients_export(user=person(request))
     except SalesflowError as error:
         raise PermissionDenied(error.message) from None
     response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")

@@ -1,14 +1,16 @@
 """System checks on the configured flows: a locked flow, and handoffs that point somewhere."""
 
-from django.core.checks import Error, register
+from typing import Any
+
+from django.core.checks import CheckMessage, Error, register
 from viewflow.workflow.lock import SelectForUpdateLock
 
 from .registry import flows, handoff_target, human_nodes
 
 
 @register()
-def check_flows(app_configs, **kwargs):
-    errors = []
+def check_flows(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
+    errors: list[CheckMessage] = []
     for flow_class in flows():
         if not isinstance(flow_class.lock_impl, SelectForUpdateLock):
             errors.append(

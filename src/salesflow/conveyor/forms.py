@@ -14,7 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from salesflow.handoff.templates import BOUNCE_TEMPLATE, DATE, HandoffTemplate
 
 if TYPE_CHECKING:
-    from .services import StageWork
+    from .stage import StageWork
 
 
 class StageForm(forms.Form):
@@ -73,7 +73,7 @@ class HandoffForm(forms.Form):
         }
 
     def note_text(self) -> str:
-        return self.data.get(self.add_prefix("text"), "")
+        return str(self.data.get(self.add_prefix("text"), ""))
 
 
 def bounce_form(*args: Any, **kwargs: Any) -> HandoffForm:

@@ -34,7 +34,7 @@ would read differently fails a test, not a claim.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
@@ -57,7 +57,7 @@ _Converters = tuple[Any, tuple[Callable[..., Any], ...]]
 _Attach = Callable[[models.Model, models.Model | None], None]
 
 
-def _converters(field: models.Field, alias: str) -> _Converters:
+def _converters(field: models.Field[Any, Any], alias: str) -> _Converters:
     column = field.get_col(alias)
     backend = connection.ops.get_db_converters(column)
     return column, tuple(backend + field.get_db_converters(connection))
@@ -89,7 +89,7 @@ class _Part:
 
     model: type[models.Model]
     start: int
-    fields: tuple[models.Field, ...]
+    fields: tuple[models.Field[Any, Any], ...]
     converters: tuple[_Converters, ...]
     attach: _Attach | None  # None for the task itself
 
@@ -149,7 +149,7 @@ class _LockedRead:
             parts.append(_Part(target, width, fields, converters, attach))
             model, alias, width = target, child, width + len(fields)
         columns = ", ".join(
-            f"t{index}.{quote(field.column)}"
+            f"t{index}.{quote(str(field.column))}"
             for index, part in enumerate(parts)
             for field in part.fields
         )
@@ -175,10 +175,12 @@ class _LockedRead:
         if row is None:
             return None
         task = self.parts[0].instance(row)
+        assert task is not None  # the task's own part: never an outer join
         parent = task
         for part in self.parts[1:]:
             child = part.instance(row)
-            part.attach(parent, child)  # type: ignore[misc]
+            if part.attach is not None:
+                part.attach(parent, child)
             if child is None:
                 break
             parent = child
@@ -186,14 +188,16 @@ class _LockedRead:
             for converter in sql.get_db_converters(connection):
                 value = converter(value, sql, connection)
             setattr(task, name, value)
-        return task  # type: ignore[return-value]
+        return task
 
 
-def task_for_update(*, task_id: int, related: str = "process", **annotations: RawSQL) -> Task:
+def task_for_update(
+    *, task_id: int, related: str = "process", annotations: Mapping[str, RawSQL] | None = None
+) -> Task:
     """The task, with its process and its own row locked by the same query (call inside a
     transaction); ``related`` (one of ``SHAPES``) and ``annotations`` (``RawSQL``) are read
     with it. DoesNotExist if there is none."""
-    task = _LockedRead.of(related).read(task_id, annotations)
+    task = _LockedRead.of(related).read(task_id, dict(annotations or {}))
     if task is None:
         raise Task.DoesNotExist(f"no task #{task_id}")
     return task
@@ -229,7 +233,11 @@ def person_try_lock(user_id: int) -> bool:
 
 @contextmanager
 def locked_task(
-    task: Task, related: str = "process", *, person: int | None = None, **annotations: RawSQL
+    task: Task,
+    related: str = "process",
+    *,
+    person: int | None = None,
+    annotations: Mapping[str, RawSQL] | None = None,
 ) -> Iterator[Task]:
     """A transaction holding the task's locks -- and first the lock of ``person`` (a user's
     id), when work is being given to them; yields the task re-read under them, with
@@ -241,7 +249,7 @@ def locked_task(
         if person is not None:
             person_lock(person)
         try:
-            fresh = task_for_update(task_id=task.pk, related=related, **annotations)
+            fresh = task_for_update(task_id=task.pk, related=related, annotations=annotations)
         except Task.DoesNotExist:
             raise NotFound(_("Task #%(id)s does not exist.") % {"id": task.pk}) from None
         yield fresh

@@ -99,7 +99,8 @@ class _SwitchActivation(SwitchActivation):
     @Activation.status.super()
     def activate(self) -> None:
         if not context.propagate_exception:
-            return super().activate.original()
+            super().activate.original()
+            return None
         for node, condition in self.flow_task._branches:
             if condition is None or condition(self):
                 self.next_task = node
@@ -147,8 +148,8 @@ class Stage(StageNode):
             if owner is not None:
                 activation.task.assigned = timezone.now()
             return owner
-        owner = super().calc_owner(activation)
-        return owner
+        assigned: User | None = super().calc_owner(activation)
+        return assigned
 
     def can_assign(self, user: Any, task: Task) -> bool:
         """Used by viewflow's pages to show the assign button; the engine's rules decide."""

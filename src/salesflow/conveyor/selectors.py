@@ -94,7 +94,9 @@ def last_performer(*, process: Process, node: StageNode) -> User | None:
 
 
 def node_was_performed(*, process_id: int, node: StageNode) -> bool:
-    return Task.objects.filter(process_id=process_id, flow_task=node, status=STATUS.DONE).exists()
+    done = Task.objects.filter(process_id=process_id, flow_task=node, status=STATUS.DONE)
+    performed: bool = done.exists()
+    return performed
 
 
 @dataclass(frozen=True)
@@ -121,7 +123,9 @@ def describe_notes(notes: Iterable[HandoffNote]) -> list[NoteView]:
         labels = {f.name: str(f.label) for f in template.fields} if template else {}
         order = list(labels) + [name for name in note.fields if name not in labels]
         rows = [
-            (labels.get(name, name), note.fields[name]) for name in order if name in note.fields
+            (str(labels.get(name, name)), str(note.fields[name]))
+            for name in order
+            if name in note.fields
         ]
         views.append(
             NoteView(

@@ -96,9 +96,9 @@ def _take_pending_note(work: StageWork, *, acknowledge: bool) -> int | None:
     """Refuse while a note waits unread, unless ``acknowledge``: then acknowledge it.
     The task must have been read with ``_pending(task)``."""
     task = work.task
-    note_id = getattr(task, "pending_note_id", None)
-    author_id = getattr(task, "pending_note_author_id", None)
-    if note_id is None:
+    note_id: int | None = getattr(task, "pending_note_id", None)
+    author_id: int | None = getattr(task, "pending_note_author_id", None)
+    if note_id is None or author_id is None:
         return None
     if not acknowledge:
         author = get_user_model()._default_manager.get(pk=author_id)
@@ -116,7 +116,7 @@ def _take_pending_note(work: StageWork, *, acknowledge: bool) -> int | None:
 def stage_acknowledge(*, task: Task, user: User) -> int | None:
     """The task's owner confirms they read the note waiting for their stage; returns its
     id (None if no note waits)."""
-    with locked_task(task, WORK_RELATED, **_pending(task)) as locked:
+    with locked_task(task, WORK_RELATED, annotations=_pending(task)) as locked:
         note_id = _take_pending_note(_work(locked, user), acknowledge=True)
         task_touch(task=locked, user=user)
     return note_id
@@ -145,7 +145,7 @@ def stage_complete(
     ``acknowledge`` confirms the incoming note in the same step. Refuses -- writing nothing
     -- with StageInvalid, HandoffIncomplete, HandoffNotAcknowledged or NotPermitted.
     """
-    with locked_task(task, WORK_RELATED, **_pending(task)) as locked:
+    with locked_task(task, WORK_RELATED, annotations=_pending(task)) as locked:
         work = _work(locked, user)
         node = work.node
         acknowledged = _take_pending_note(work, acknowledge=acknowledge)
@@ -223,7 +223,7 @@ def stage_bounce(
     The work goes to whoever did that stage (if still active), who must acknowledge the
     question before handing over again. For an approval stage this is the rejection.
     """
-    with locked_task(task, WORK_RELATED, **_pending(task)) as locked:
+    with locked_task(task, WORK_RELATED, annotations=_pending(task)) as locked:
         work = _work(locked, user)
         node = work.node
         target = node.bounce_node

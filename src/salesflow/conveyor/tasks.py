@@ -8,4 +8,5 @@ from viewflow.workflow.timers import fire_due_timers as viewflow_fire_due_timers
 def fire_due_timers() -> int:
     """Fire every due timer (a nurtured lead whose date has come). Safe to run twice:
     viewflow re-checks each timer under its process lock."""
-    return viewflow_fire_due_timers()
+    fired: int = viewflow_fire_due_timers()
+    return fired

@@ -6,13 +6,14 @@ its message and the status the error carries, and nothing has been written.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
 from django.utils.translation import gettext as _
 from django.views import generic
 from viewflow.workflow.models import Task
@@ -20,6 +21,7 @@ from viewflow.workflow.models import Task
 from salesflow.clients.selectors import client_card
 from salesflow.exceptions import NotFound, NotPermitted, SalesflowError
 from salesflow.handoff.selectors import client_history, incoming_notes
+from salesflow.http import person
 from salesflow.queues.access import access_task
 from salesflow.queues.claims import task_claim, task_touch, task_unassign
 
@@ -27,16 +29,21 @@ from . import services
 from .forms import HandoffForm, bounce_form
 from .registry import node_ref
 from .selectors import PAGE_RELATED, describe_notes
+from .stage import StageNode
 
 
-def task_view(node: Any, view: Any) -> Any:
+def task_view(
+    node: StageNode, view: Callable[..., HttpResponseBase]
+) -> Callable[..., HttpResponseBase]:
     """Wrap a view of one stage's task: signed-in users only, the task must belong to this
     node and process (else 404) and be one the person may see (``access_task``, else 403),
     and ``request.activation`` is set for viewflow's templates."""
 
     @login_required
     @wraps(view)
-    def wrapper(request: HttpRequest, process_pk: int, task_pk: int, **kwargs: Any) -> HttpResponse:
+    def wrapper(
+        request: HttpRequest, process_pk: int, task_pk: int, **kwargs: Any
+    ) -> HttpResponseBase:
         try:
             task = access_task(
                 user=request.user, task_id=task_pk, process_id=process_pk, related=PAGE_RELATED
@@ -47,15 +54,16 @@ def task_view(node: Any, view: Any) -> Any:
             raise PermissionDenied from None
         if task.flow_task != node:
             raise Http404("No such task at this stage.")
-        request.activation = node.activation_class(task)  # type: ignore[attr-defined]
-        response: HttpResponse = view(request, process_pk=process_pk, task_pk=task_pk, **kwargs)
-        return response
+        # viewflow's templates read the activation from the request
+        setattr(request, "activation", node.activation_class(task))  # noqa: B010
+        return view(request, process_pk=process_pk, task_pk=task_pk, task=task, **kwargs)
 
     return wrapper
 
 
 def _task_detail_url(task: Task) -> str:
-    return task.flow_task.reverse("detail", args=[task.process_id, task.pk])
+    url: str = task.flow_task.reverse("detail", args=[task.process_id, task.pk])
+    return url
 
 
 def _inbox_url(request: HttpRequest) -> str:
@@ -74,10 +82,10 @@ class StageView(generic.TemplateView):
 
     template_name = "salesflow/conveyor/stage.html"
 
-    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        self.task = request.activation.task
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        self.task: Task = kwargs["task"]
         try:
-            self.work = services.work_for(task=self.task, user=request.user)
+            self.work = services.work_for(task=self.task, user=person(request))
         except SalesflowError as error:
             refused(request, error)
             return HttpResponseRedirect(_task_detail_url(self.task))
@@ -99,7 +107,7 @@ class StageView(generic.TemplateView):
         return forms
 
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        task_touch(task=self.task, user=request.user)  # the owner is on it
+        task_touch(task=self.task, user=person(request))  # the owner is on it
         return super().get(request, *args, **kwargs)
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
@@ -133,14 +141,14 @@ class StageView(generic.TemplateView):
         forms = self.forms(data=request.POST, action=action)
         try:
             if action == "acknowledge":
-                services.stage_acknowledge(task=self.task, user=request.user)
+                services.stage_acknowledge(task=self.task, user=person(request))
                 messages.success(request, _("Handoff note acknowledged."))
                 return HttpResponseRedirect(request.path)
             if action == "bounce":
                 form = forms.get("bounce_form") or bounce_form(data=request.POST)
                 services.stage_bounce(
                     task=self.task,
-                    user=request.user,
+                    user=person(request),
                     question=form.note_fields(),
                     note_text=form.note_text(),
                 )
@@ -149,7 +157,7 @@ class StageView(generic.TemplateView):
             handoff_form = forms.get("handoff_form")
             services.stage_complete(
                 task=self.task,
-                user=request.user,
+                user=person(request),
                 data=_unprefixed(request.POST, "stage"),
                 handoff=handoff_form.note_fields() if handoff_form else None,
                 note_text=handoff_form.note_text() if handoff_form else "",
@@ -187,9 +195,9 @@ class ClaimTaskView(generic.TemplateView):
     template_name = "viewflow/workflow/task_assign.html"
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        task = request.activation.task
+        task: Task = kwargs["task"]
         try:
-            task_claim(task=task, user=request.user)
+            task_claim(task=task, user=person(request))
         except SalesflowError as error:
             refused(request, error)
             return HttpResponseRedirect(_task_detail_url(task))
@@ -205,9 +213,9 @@ class UnassignTaskView(generic.TemplateView):
     template_name = "viewflow/workflow/task_unassign.html"
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        task = request.activation.task
+        task: Task = kwargs["task"]
         try:
-            task_unassign(task=task, user=request.user)
+            task_unassign(task=task, user=person(request))
         except SalesflowError as error:
             refused(request, error)
             return HttpResponseRedirect(_task_detail_url(task))

@@ -14,8 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
+from django_stubs_ext import StrOrPromise
 
 TEXT = "text"
 DATE = "date"
@@ -32,8 +32,8 @@ _WORD = re.compile(r"[^\W_]{2,}", re.UNICODE)
 @dataclass(frozen=True)
 class HandoffField:
     name: str
-    label: str | Promise
-    help_text: str | Promise = ""
+    label: StrOrPromise
+    help_text: StrOrPromise = ""
     kind: str = TEXT
     min_words: int = 3
     required: bool = True
@@ -45,7 +45,7 @@ class HandoffTemplate:
 
     code: str
     to_node: str
-    title: str | Promise
+    title: StrOrPromise
     fields: tuple[HandoffField, ...]
 
     def validate(self, values: Mapping[str, Any]) -> tuple[dict[str, str], dict[str, list[str]]]:
@@ -68,7 +68,7 @@ class HandoffTemplate:
         return clean, errors
 
 
-def _check(spec: HandoffField, value: str) -> str | Promise | None:
+def _check(spec: HandoffField, value: str) -> StrOrPromise | None:
     if not value:
         return _("This field is required in a handoff note.") if spec.required else None
     if spec.kind == DATE:

@@ -40,13 +40,13 @@ class LeadForm(forms.Form):
     )
 
     def clean_company(self) -> str:
-        company = self.cleaned_data["company"].strip()
+        company: str = self.cleaned_data["company"].strip()
         if not normalize.name_key(company):
             raise forms.ValidationError(_("Enter the company's name."), code="company")
         return company
 
     def clean_phone(self) -> str:
-        phone = self.cleaned_data["phone"].strip()
+        phone: str = self.cleaned_data["phone"].strip()
         if phone and normalize.parse_phone(phone) is None:
             raise forms.ValidationError(
                 _("Enter a phone number with its area code, e.g. +7 900 123-45-67."),
@@ -55,7 +55,7 @@ class LeadForm(forms.Form):
         return phone
 
     def clean_tax_number(self) -> str:
-        value = self.cleaned_data["tax_number"].strip()
+        value: str = self.cleaned_data["tax_number"].strip()
         digits = normalize.tax_key(value)
         if value and (
             any(not (ch.isdigit() or ch in " -") for ch in value)
@@ -67,7 +67,8 @@ class LeadForm(forms.Form):
         return value
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         if not self.errors and not data.get("phone") and not data.get("email"):
             raise forms.ValidationError(
                 _("Leave a phone number or an e-mail, so that someone can answer."),

@@ -25,6 +25,7 @@ from django_ratelimit.core import is_ratelimited
 from salesflow.clients import selectors
 from salesflow.clients.models import Lead
 from salesflow.exceptions import SalesflowError
+from salesflow.http import person
 from salesflow.models import ADD_LEAD, MERGE_CLIENTS
 
 from . import services
@@ -85,7 +86,7 @@ def lead_new(request: HttpRequest) -> HttpResponse:
     form = LeadForm(data=request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:
-            result = services.lead_enter(data=form.lead_data(), user=request.user)
+            result = services.lead_enter(data=form.lead_data(), user=person(request))
         except SalesflowError as error:
             messages.error(request, error.message)
         else:
@@ -141,7 +142,7 @@ def duplicate_decide(request: HttpRequest, review_id: int) -> HttpResponse:
         else services.duplicate_keep_apart
     )
     try:
-        lead = decide(review_id=review_id, user=request.user, reason=form.cleaned_data["reason"])
+        lead = decide(review_id=review_id, user=person(request), reason=form.cleaned_data["reason"])
     except SalesflowError as error:
         if error.status == 403:
             raise PermissionDenied(error.message) from None

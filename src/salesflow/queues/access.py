@@ -21,10 +21,10 @@ from salesflow.roles import Role, can_manage_queues, get_roles, holds_role
 from .selectors import POOL_RELATED
 
 if TYPE_CHECKING:
-    from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+    from django.contrib.auth.models import AnonymousUser, User
 
 
-def may_see_task(*, user: AbstractBaseUser | AnonymousUser, task: Task) -> bool:
+def may_see_task(*, user: User | AnonymousUser, task: Task) -> bool:
     """The rule: a task's owner sees it; so does anyone whose roles perform its stage (the
     pool's members), and the team leads."""
     if not user.is_authenticated or not user.is_active:
@@ -38,7 +38,7 @@ def may_see_task(*, user: AbstractBaseUser | AnonymousUser, task: Task) -> bool:
 
 def access_task(
     *,
-    user: AbstractBaseUser | AnonymousUser,
+    user: User | AnonymousUser,
     task_id: int,
     process_id: int | None = None,
     related: tuple[str, ...] = POOL_RELATED,
@@ -60,7 +60,7 @@ def access_task(
     return task
 
 
-def access_pool(*, user: AbstractBaseUser | AnonymousUser, role_code: str) -> Role:
+def access_pool(*, user: User | AnonymousUser, role_code: str) -> Role:
     """The role whose pool ``user`` wants to see, if they may: its members and the team
     leads. NotFound for a role that does not exist, NotPermitted otherwise. (Taking work
     from it is decided again by ``claims.task_claim_next``.)"""

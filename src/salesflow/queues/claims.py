@@ -53,7 +53,7 @@ def task_claim(*, task: Task, user: User) -> Task:
     expressions = assignment_expressions(
         process_id=task.process_id, node_ref=ref, user=user, wip=wip
     )
-    with locked_task(task, person=user.pk, **expressions) as locked:
+    with locked_task(task, person=user.pk, annotations=expressions) as locked:
         facts = AssignmentFacts.of(locked, wip)
         refusal = assignment_refusal(task=locked, user=user, facts=facts)
         if refusal is not None:

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
+from django_stubs_ext import StrOrPromise
 
 
 @dataclass(frozen=True)
 class Column:
     name: str
-    label: str | Promise
+    label: StrOrPromise
     # an ORM path on viewflow's Task to sort by ("-" first: the natural order is descending)
     orderby: str | None
 

@@ -49,16 +49,20 @@ class PoolFilter(django_filters.FilterSet):
             for ref, name in zip(role_task_refs(r), r.nodes, strict=True)
         ]
 
-    def filter_priority(self, queryset: QuerySet[Task], name: str, value: str):
+    def filter_priority(self, queryset: QuerySet[Task], name: str, value: str) -> QuerySet[Task]:
         return queryset.filter(**{terms.PRIORITY_PATH: int(value)}) if value else queryset
 
-    def filter_stalled(self, queryset: QuerySet[Task], name: str, value: bool | None):
+    def filter_stalled(
+        self, queryset: QuerySet[Task], name: str, value: bool | None
+    ) -> QuerySet[Task]:
         if value is None:
             return queryset
         stalled = Q(data__has_key=terms.STALLED)
         return queryset.filter(stalled) if value else queryset.exclude(stalled)
 
-    def filter_overdue(self, queryset: QuerySet[Task], name: str, value: bool | None):
+    def filter_overdue(
+        self, queryset: QuerySet[Task], name: str, value: bool | None
+    ) -> QuerySet[Task]:
         if value is None:
             return queryset
         late = Q(**{f"{terms.DUE_PATH}__lt": terms.stamp(timezone.now())})
@@ -76,7 +80,7 @@ class ConsoleFilter(PoolFilter):
     )
 
 
-def _people() -> QuerySet:
+def _people() -> QuerySet[Any]:
     return get_user_model()._default_manager.filter(is_active=True).order_by("username")
 
 

@@ -84,9 +84,9 @@ class AssignmentFacts:
     def of(cls, task: Task, wip: WipRule | None) -> AssignmentFacts:
         """Read from a task annotated with ``assignment_expressions``."""
         return cls(
-            client_id=task.sod_client_id,  # type: ignore[attr-defined]
-            barred_by=task.sod_barred_by,  # type: ignore[attr-defined]
-            wrote_pending_note=bool(task.sod_wrote_pending_note),  # type: ignore[attr-defined]
+            client_id=task.sod_client_id,
+            barred_by=task.sod_barred_by,
+            wrote_pending_note=bool(task.sod_wrote_pending_note),
             load=getattr(task, "sod_load", None),
             wip=wip,
         )

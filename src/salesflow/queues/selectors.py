@@ -67,16 +67,19 @@ def pool_task_refs(*, node_ref: str) -> list[str]:
 
 def pool_tasks(*, task_refs: Iterable[str]) -> QuerySet[Task]:
     """Tasks waiting in the pool of these stages, the most urgent first."""
-    return (
+    tasks: QuerySet[Task] = (
         Task.objects.filter(flow_task__in=list(task_refs), status=STATUS.NEW, owner__isnull=True)
         .select_related(*POOL_RELATED)
         .order_by(*URGENCY)
     )
+    return tasks
 
 
 def inbox_tasks(*, user: User, task_refs: Iterable[str] | None = None) -> QuerySet[Task]:
     """The user's own open tasks (of these stages, if given), the most urgent first."""
-    queryset = Task.objects.filter(owner=user, status__in=OPEN, flow_task_type="HUMAN")
+    queryset: QuerySet[Task] = Task.objects.filter(
+        owner=user, status__in=OPEN, flow_task_type="HUMAN"
+    )
     if task_refs is not None:
         queryset = queryset.filter(flow_task__in=list(task_refs))
     return queryset.select_related(*POOL_RELATED).order_by(*URGENCY)
@@ -96,12 +99,15 @@ def page_rows(tasks: QuerySet[Task], ids: Iterable[int]) -> list[Task]:
 def pool_counts(*, task_refs: Iterable[str], user: User, now: datetime) -> dict[str, int]:
     """The numbers on a role's tabs, in one query: waiting in the pool, the user's own,
     stalled and overdue (all open tasks of the role's stages)."""
-    return Task.objects.filter(flow_task__in=list(task_refs), status__in=OPEN).aggregate(
+    counts: dict[str, int] = Task.objects.filter(
+        flow_task__in=list(task_refs), status__in=OPEN
+    ).aggregate(
         pool=Count("pk", filter=Q(status=STATUS.NEW, owner__isnull=True)),
         mine=Count("pk", filter=Q(owner=user)),
         stalled=Count("pk", filter=Q(data__has_key=terms.STALLED)),
         overdue=Count("pk", filter=Q(**{f"{terms.DUE_PATH}__lt": terms.stamp(now)})),
     )
+    return counts
 
 
 # --- the team lead's console -----------------------------------------------------------
@@ -156,20 +162,22 @@ def pool_summaries(*, now: datetime | None = None) -> list[PoolSummary]:
 
 def console_tasks() -> QuerySet[Task]:
     """Every open human task, stalled ones first, then the most urgent."""
-    return (
+    tasks: QuerySet[Task] = (
         Task.objects.filter(flow_task_type="HUMAN", status__in=OPEN)
         .select_related(*POOL_RELATED)
         .order_by(F(terms.STALLED_PATH).asc(nulls_last=True), *URGENCY)
     )
+    return tasks
 
 
 def stalled_tasks() -> QuerySet[Task]:
     """Open tasks marked stalled, the longest stalled first."""
-    return (
+    tasks: QuerySet[Task] = (
         Task.objects.filter(status__in=OPEN, data__has_key=terms.STALLED)
         .select_related(*POOL_RELATED)
         .order_by(terms.STALLED_PATH, "pk")
     )
+    return tasks
 
 
 # --- auto-assignment ---------------------------------------------------------------------

@@ -21,7 +21,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import F, Func, IntegerChoices, JSONField, QuerySet, TextChoices
+from django.db.models.sql.compiler import SQLCompiler
 from django.utils.translation import gettext_lazy as _
 
 DUE = "sf_due"
@@ -106,11 +108,19 @@ class _MergeKeys(Func):
         self.patch = json.dumps(values)
         super().__init__(F("data"), output_field=JSONField())
 
-    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, list[Any]]:
+    def as_sql(
+        self,
+        compiler: SQLCompiler,
+        connection: BaseDatabaseWrapper,
+        function: str | None = None,
+        template: str | None = None,
+        arg_joiner: str | None = None,
+        **extra_context: Any,
+    ) -> tuple[str, tuple[Any, ...]]:
         sql, params = compiler.compile(self.source_expressions[0])
         if connection.vendor == "postgresql":
-            return f"({sql} || %s::jsonb)", [*params, self.patch]
-        return f"json_patch({sql}, %s)", [*params, self.patch]
+            return f"({sql} || %s::jsonb)", (*params, self.patch)
+        return f"json_patch({sql}, %s)", (*params, self.patch)
 
 
 def set_terms(tasks: QuerySet[Any], **values: Any) -> int:

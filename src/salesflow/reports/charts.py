@@ -100,7 +100,9 @@ def line_chart(
     lines = []
     for number, (label, points) in enumerate(series):
         colour = PALETTE[number % len(PALETTE)]
-        segments, run, dots = [], [], []
+        segments: list[str] = []
+        run: list[str] = []
+        dots: list[tuple[float, float, int]] = []
         for n, value in enumerate(points):
             if value is None:
                 if run:

@@ -1,13 +1,15 @@
 """System check: the stage that delivers an order (the contribution ledger's trigger)."""
 
+from typing import Any
+
 from django.conf import settings
-from django.core.checks import Error, register
+from django.core.checks import CheckMessage, Error, register
 
 from salesflow.conveyor.registry import human_nodes
 
 
 @register()
-def check_delivery_node(app_configs, **kwargs):
+def check_delivery_node(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
     nodes = human_nodes()
     if settings.SALESFLOW_DELIVERY_NODE not in nodes:
         return [

@@ -48,7 +48,7 @@ def outcomes_text(outcomes: dict[str, int]) -> str:
 def report_tables(report: DailyReport) -> list[Table]:
     """The report's tables, as the page, the CSV and the XLSX show them."""
     totals = report.totals
-    summary = [
+    summary: list[list[Any]] = [
         [pgettext("report", "Day"), report.day.isoformat()],
         [_("Time zone"), report.time_zone],
         [_("Generated"), report.generated.isoformat() if report.generated else ""],
@@ -176,7 +176,8 @@ def report_document(report: DailyReport) -> dict[str, Any]:
     """The report as one JSON-ready document (the JSON export, the API)."""
     data = asdict(report)
     data["totals"] = asdict(report.totals)
-    return json.loads(json.dumps(data, cls=DjangoJSONEncoder))
+    document: dict[str, Any] = json.loads(json.dumps(data, cls=DjangoJSONEncoder))
+    return document
 
 
 def report_json(report: DailyReport) -> str:

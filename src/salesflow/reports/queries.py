@@ -264,10 +264,11 @@ def reading() -> Iterator[None]:
         yield
 
 
-def _run(sql: str, params: dict[str, Any]) -> list[tuple]:
+def _run(sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        return cursor.fetchall()
+        rows: list[tuple[Any, ...]] = cursor.fetchall()
+        return rows
 
 
 def _common(window: Window) -> tuple[str, dict[str, Any]]:
@@ -312,7 +313,7 @@ def held_work(window: Window) -> Held:
     edges = (0, *AGE_BUCKET_EDGES, None)
     buckets = []
     for low, high in zip(edges, edges[1:], strict=False):
-        condition = f"o.age >= {int(low)}" + (f" AND o.age < {int(high)}" if high else "")
+        condition = f"o.age >= {int(low or 0)}" + (f" AND o.age < {int(high)}" if high else "")
         buckets.append(f"COUNT(*) FILTER (WHERE {condition})")
     figures = f"""COUNT(*),
             COUNT(*) FILTER (WHERE o.holder IS NULL),
@@ -573,9 +574,10 @@ def contributions(window: Window) -> list[ContributionRow]:
 
 def first_task_created() -> datetime | None:
     """When the first stage task was created: the day the data begins."""
-    return (
+    first: datetime | None = (
         Task.objects.filter(flow_task_type="HUMAN")
         .order_by("created")
         .values_list("created", flat=True)
         .first()
     )
+    return first

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from datetime import date, timedelta
+from typing import Any
 
 from celery import shared_task
 from django.db import DatabaseError
@@ -27,7 +28,7 @@ logger = logging.getLogger(__name__)
     retry_backoff_max=30 * 60,
     max_retries=6,
 )
-def daily_report(day: str | None = None) -> dict:
+def daily_report(day: str | None = None) -> dict[str, Any]:
     """Build ``day``'s report (ISO date; default: yesterday in settings.TIME_ZONE), store
     it and e-mail it to the recipients. A day that cannot be reported (no data yet) and a
     missing recipient list are logged, not retried: running again would not help."""

@@ -13,8 +13,9 @@ import sys
 from collections import Counter
 from contextlib import nullcontext
 from pathlib import Path
+from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DataError, IntegrityError, transaction
 from tqdm import tqdm
 
@@ -29,7 +30,7 @@ from salesflow.intake.services import lead_receive
 class Command(BaseCommand):
     help = "Import leads from a CSV or XLSX file (salesflow import leads FILE [--dry-run])."
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         what = parser.add_subparsers(dest="what", required=True)
         leads = what.add_parser("leads", help="leads: one row per lead, a header row first")
         leads.add_argument("file", type=Path, help=".csv or .xlsx")
@@ -37,7 +38,7 @@ class Command(BaseCommand):
             "--dry-run", action="store_true", help="check and match every row, write nothing"
         )
 
-    def handle(self, *args, what: str, file: Path, dry_run: bool, **options):
+    def handle(self, *args: Any, what: str, file: Path, dry_run: bool, **options: Any) -> None:
         try:
             lead_file = read_lead_file(file)
         except FileNotFoundError:
@@ -67,7 +68,9 @@ class Command(BaseCommand):
         form = LeadForm(data=row.values)
         if not form.is_valid():
             return "", "; ".join(
-                f"{name}: {' '.join(messages)}" if name != "__all__" else " ".join(messages)
+                f"{name}: {' '.join(map(str, messages))}"
+                if name != "__all__"
+                else " ".join(map(str, messages))
                 for name, messages in form.errors.items()
             )
         data = form.lead_data()
@@ -82,7 +85,14 @@ class Command(BaseCommand):
             return "", f"refused by the database: {error}".splitlines()[0]
         return result.outcome, ""
 
-    def report(self, rows, outcomes, rejected, *, dry_run: bool) -> None:
+    def report(
+        self,
+        rows: list[Row],
+        outcomes: Counter[str],
+        rejected: list[tuple[int, str]],
+        *,
+        dry_run: bool,
+    ) -> None:
         for line, problem in rejected:
             self.stdout.write(f"line {line}: {problem}")
         imported = sum(outcomes.values())

@@ -5,7 +5,9 @@ audit event, and their account is deactivated -- never deleted. ``--dry-run`` pr
 would happen and changes nothing.
 """
 
-from django.core.management.base import BaseCommand, CommandError
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from salesflow.exceptions import SalesflowError
 from salesflow.queues.moves import user_offboard
@@ -15,14 +17,16 @@ from salesflow.queues.selectors import user_named
 class Command(BaseCommand):
     help = "Move every open task of USERNAME to the pools (or to OTHER) and deactivate them."
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("username")
         where = parser.add_mutually_exclusive_group(required=True)
         where.add_argument("--to-pool", action="store_true", help="back to their pools")
         where.add_argument("--to", metavar="OTHER", help="to this colleague")
         parser.add_argument("--dry-run", action="store_true", help="show the plan only")
 
-    def handle(self, *args, username: str, to_pool: bool, to: str | None, dry_run: bool, **_):
+    def handle(
+        self, *args: Any, username: str, to_pool: bool, to: str | None, dry_run: bool, **_: Any
+    ) -> None:
         try:
             user = user_named(username)
             colleague = user_named(to) if to else None

@@ -1,8 +1,9 @@
 """``salesflow stalled [--json]``: the tasks marked stalled, the longest stalled first."""
 
 import json
+from typing import Any
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandParser
 from django.utils import timezone
 
 from salesflow.queues.selectors import stalled_tasks, task_summary
@@ -11,10 +12,10 @@ from salesflow.queues.selectors import stalled_tasks, task_summary
 class Command(BaseCommand):
     help = "List the stalled tasks: id, stage, role, owner, age, due date (SLA) and why."
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--json", action="store_true", help="print one JSON array")
 
-    def handle(self, *args, json: bool, **options):
+    def handle(self, *args: Any, json: bool, **options: Any) -> None:
         now = timezone.now()
         rows = [task_summary(task, now=now) for task in stalled_tasks()]
         if json:
@@ -31,5 +32,5 @@ class Command(BaseCommand):
             )
 
 
-def _dumps(rows):
+def _dumps(rows: list[dict[str, Any]]) -> str:
     return json.dumps(rows, ensure_ascii=False)

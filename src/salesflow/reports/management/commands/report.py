@@ -11,8 +11,9 @@ import os
 import tempfile
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
 from salesflow.exceptions import SalesflowError
@@ -24,7 +25,7 @@ from salesflow.reports.services import daily_report_build, daily_report_email
 class Command(BaseCommand):
     help = "Build and store the daily queue report; export it or e-mail it."
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         reports = parser.add_subparsers(dest="report", required=True)
         daily = reports.add_parser(
             "daily",
@@ -42,7 +43,16 @@ class Command(BaseCommand):
             "--email", action="store_true", help="e-mail it to the report's recipients"
         )
 
-    def handle(self, *args, report, day, file_format, output, email, **options):
+    def handle(
+        self,
+        *args: Any,
+        report: str,
+        day: str | None,
+        file_format: str | None,
+        output: str | None,
+        email: bool,
+        **options: Any,
+    ) -> None:
         day_ = self._day(day)
         file_format = self._format(file_format, output)
         if output and not Path(output).resolve().parent.is_dir():
@@ -57,6 +67,8 @@ class Command(BaseCommand):
         except SalesflowError as refusal:
             raise CommandError(refusal.message) from None
         stored = daily_report(day=day_)
+        if stored is None:  # it was just built
+            raise CommandError(f"The report for {day_.isoformat()} could not be read back.")
         notes = self.stderr if file_format and not output else self.stdout
         if file_format:
             content = report_file(stored, file_format)
