@@ -8,8 +8,8 @@ from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from salesflow.clients.models import Lead
 from salesflow.activities.reminders import reminder_for_process
+from salesflow.clients.models import Lead
 from salesflow.conveyor.forms import StageForm
 
 
@@ -233,7 +233,7 @@ class ReminderForm(StageForm):
             }
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or {}
         if (data.get("next_step") or "").strip() and data.get("next_step_date") is None:
             self.add_error("next_step_date", _("Give the next step a date."))
         return data

@@ -64,14 +64,17 @@ def russian_mail(
     return message.as_bytes()
 
 
-@pytest.fixture
-def imap_box():
+@pytest.fixture(name="imap_box")
+def imap_box_fixture():
     """The tests' mailbox on the real IMAP server, emptied. Skips only outside CI."""
     try:
         box = MailBoxUnencrypted(IMAP_HOST, IMAP_PORT, timeout=5).login(IMAP_USER, IMAP_PASSWORD)
     except OSError as exc:
         if os.environ.get("SALESFLOW_REQUIRE_SERVICES"):
-            pytest.fail(f"the IMAP server is not reachable at {IMAP_HOST}:{IMAP_PORT} ({exc}), and CI requires it")
+            pytest.fail(
+                f"the IMAP server is not reachable at {IMAP_HOST}:{IMAP_PORT} ({exc}),"
+                " and CI requires it"
+            )
         pytest.skip(f"the IMAP server is not reachable ({exc}): run tests/dovecot/start")
     uids = box.uids()
     if uids:

@@ -24,7 +24,9 @@ from salesflow.queues import claims
 
 from .conftest import open_task
 from .factories import ClientFactory, ContactFactory, UserFactory
-from .mailtools import COMPANY, IMAP_URL, encoded_word, imap_box, russian_mail  # noqa: F401
+from .mailtools import COMPANY, IMAP_URL, encoded_word, imap_box_fixture, russian_mail
+
+__all__ = ["imap_box_fixture"]  # the fixture, for pytest
 
 pytestmark = pytest.mark.django_db
 
@@ -51,9 +53,7 @@ def counts() -> tuple[int, int, int]:
 
 @pytest.mark.parametrize("charset", ["koi8-r", "cp1251", "utf-8"])
 def test_russian_headers_bodies_and_file_names_come_out_right(charset):
-    raw = russian_mail(
-        charset=charset, attachments=(("Счёт №15 от 3 марта.pdf", b"%PDF-1.4"),)
-    )
+    raw = russian_mail(charset=charset, attachments=(("Счёт №15 от 3 марта.pdf", b"%PDF-1.4"),))
     parsed = parse_mail(raw)
     assert parsed.subject == "Счёт на оплату"
     assert (parsed.from_name, parsed.from_address) == ("Иван Петров", "buyer@volga.example")
@@ -79,7 +79,8 @@ def test_an_encoded_attachment_name_and_an_unknown_charset_are_read():
     raw = (
         "From: =?x-unknown?B?0J/RgNC40LLQtdGC?= <a@volga.example>\nSubject: x\n"
         "Content-Type: multipart/mixed; boundary=B\n\n--B\nContent-Type: text/plain\n\nhi\n"
-        f'--B\nContent-Type: application/octet-stream\nContent-Disposition: attachment; filename="{name}"\n'
+        "--B\nContent-Type: application/octet-stream\n"
+        f'Content-Disposition: attachment; filename="{name}"\n'
         "Content-Transfer-Encoding: base64\n\nAAEC\n--B--\n"
     ).encode()
     parsed = parse_mail(raw)
@@ -131,7 +132,9 @@ def test_a_clients_mail_is_stored_once_on_its_timeline(volga):
     activity = Activity.objects.get()
     assert (activity.client, activity.contact, activity.kind) == (client, contact, "email")
     assert (activity.direction, activity.author, activity.counterpart) == (
-        "in", None, "Buyer@Volga.example",
+        "in",
+        None,
+        "Buyer@Volga.example",
     )
     assert activity.mail.subject == "Счёт на оплату"
     assert bytes(MailAttachment.objects.get().content) == b"%PDF-1.4 x"
@@ -176,7 +179,9 @@ def test_a_reply_joins_its_threads_first_message(volga):
     mail_capture(raw=russian_mail(message_id="<first@volga.example>"), source="t")
     reply = russian_mail(message_id="<second@salesflow.test>", in_reply_to="<first@volga.example>")
     mail_capture(raw=reply, source="t")
-    assert set(MailMessage.objects.values_list("thread_key", flat=True)) == {"<first@volga.example>"}
+    assert set(MailMessage.objects.values_list("thread_key", flat=True)) == {
+        "<first@volga.example>"
+    }
 
 
 def test_bytes_that_are_no_message_are_kept_with_the_reason_on_the_triage_list():
@@ -301,7 +306,10 @@ def test_messages_over_the_batch_wait_for_the_next_run(imap_box, volga):
 @pytest.mark.parametrize(
     ("url", "message"),
     [
-        (IMAP_URL.replace("imap-test-password", "wrong"), "refused the login of sales@salesflow.test"),
+        (
+            IMAP_URL.replace("imap-test-password", "wrong"),
+            "refused the login of sales@salesflow.test",
+        ),
         (IMAP_URL.replace(":10143", ":10144"), "cannot be reached"),
         (IMAP_URL.replace("/INBOX", "/Nowhere"), "has no folder “Nowhere”"),
         ("pop3://mail.example", "must look like imap://"),
@@ -343,7 +351,9 @@ def test_mail_sent_from_a_task_goes_out_as_the_company_and_joins_the_timeline(st
     assert (sent.from_email, sent.to) == (f"sales@{COMPANY}", [contact.email])
     activity = Activity.objects.get(mail_id=captured.mail_id)
     assert (activity.client_id, activity.author, activity.direction) == (
-        lead.client_id, hunter, "out",
+        lead.client_id,
+        hunter,
+        "out",
     )
     assert (activity.task_id, activity.lead, activity.source) == (task.pk, lead, "product")
 

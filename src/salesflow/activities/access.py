@@ -28,9 +28,9 @@ from salesflow.roles import can_manage_queues
 from .models import Activity, MailMessage
 
 if TYPE_CHECKING:
-    from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+    from django.contrib.auth.models import AnonymousUser, User
 
-    AnyUser = AbstractBaseUser | AnonymousUser
+    AnyUser = User | AnonymousUser
 
 
 @dataclass(frozen=True)

@@ -224,9 +224,7 @@ def _store(
     else:
         Activity.objects.create(client=None, counterpart=counterpart[:254], **common)
         outcome = Outcome.UNMATCHED
-    return Captured(
-        outcome, parsed.message_id, mail.pk, tuple(contacts), tuple(parsed.problems)
-    )
+    return Captured(outcome, parsed.message_id, mail.pk, tuple(contacts), tuple(parsed.problems))
 
 
 # --- mailbox files ---------------------------------------------------------------------------
@@ -328,7 +326,7 @@ def mail_send(*, task: Task, user: User, contact_id: int, subject: str, text: st
         errors["subject"] = [_("Give the message a subject.")]
     if not text.strip():
         errors["text"] = [_("The message is empty.")]
-    if errors or contact is None:
+    if errors or contact is None or client_id is None:
         raise SalesflowError(_("The message was not sent: check the fields marked."), errors=errors)
     domain = settings.DEFAULT_FROM_EMAIL.rpartition("@")[2] or None
     message = EmailMessage(

@@ -18,7 +18,6 @@ leaves the message unmarked, and the next run finds it stored already and marks 
 from __future__ import annotations
 
 import logging
-import socket
 import ssl
 from dataclasses import dataclass, field
 from typing import Any
@@ -85,9 +84,7 @@ class _RawMessage(MailMessage):
     """A fetched message as its raw bytes and UID: parsed once, by ``mail_capture``."""
 
     def __init__(self, fetch_data: list[Any]) -> None:
-        self.raw, self._raw_uid_data, self._raw_flag_data = self._get_message_data_parts(
-            fetch_data
-        )
+        self.raw, self._raw_uid_data, self._raw_flag_data = self._get_message_data_parts(fetch_data)
 
 
 @dataclass
@@ -109,7 +106,7 @@ def _connect(address: MailboxAddress) -> BaseMailBox:
             box = MailBox(address.host, address.port, timeout=timeout)
         else:
             box = MailBoxUnencrypted(address.host, address.port, timeout=timeout)
-    except (OSError, ssl.SSLError, socket.timeout) as exc:
+    except (TimeoutError, OSError, ssl.SSLError) as exc:
         raise MailboxUnavailable(
             _("The mail server %(server)s cannot be reached: %(error)s")
             % {"server": f"{address.host}:{address.port}", "error": exc}
@@ -170,7 +167,7 @@ def mailbox_fetch(*, url: str | None = None, batch: int | None = None) -> FetchR
                 taken = []
         if taken:
             box.flag(taken, TAKEN, True)
-    except (OSError, socket.timeout) as exc:
+    except (TimeoutError, OSError) as exc:
         raise MailboxUnavailable(
             _("The connection to the mail server broke: %(error)s") % {"error": exc}
         ) from exc

@@ -322,9 +322,7 @@ def _body(message: Message, problems: list[str]) -> tuple[str, str, list[ParsedA
         if content_type.startswith("multipart/"):  # no boundary: its body is all there is
             content_type = "text/plain"
         if not is_file and content_type == "text/plain" and not text:
-            text = _clean_text(
-                decode_bytes(data, part.get_content_charset(), problems, _("Text"))
-            )
+            text = _clean_text(decode_bytes(data, part.get_content_charset(), problems, _("Text")))
             continue
         if not is_file and content_type == "text/html" and not body_html:
             body_html = decode_bytes(data, part.get_content_charset(), problems, "HTML")
@@ -356,8 +354,9 @@ def _filename(part: Message, problems: list[str]) -> str | None:
             continue
         holder = Message()
         holder[header] = value
-        name = holder.get_param("filename" if header == "Content-Disposition" else "name",
-                                header=header)
+        name = holder.get_param(
+            "filename" if header == "Content-Disposition" else "name", header=header
+        )
         if name:
             return str(email.utils.collapse_rfc2231_value(name)).strip() or None
     return None
@@ -376,7 +375,9 @@ def sanitise_html(value: str) -> str:
 def html_to_text(value: str) -> str:
     """The words of an HTML body, for a message that has no text part."""
     spaced = re.sub(r"(?i)<\s*(br|/p|/div|/tr|/li|/h\d)\b[^>]*>", "\n", value)
-    stripped = nh3.clean(spaced, tags=set(), clean_content_tags={"script", "style", "head", "title"})
+    stripped = nh3.clean(
+        spaced, tags=set(), clean_content_tags={"script", "style", "head", "title"}
+    )
     return _clean_text(html.unescape(stripped))
 
 

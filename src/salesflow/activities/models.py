@@ -240,7 +240,10 @@ class CallIntegration(models.Model):
     request with its secret (HMAC-SHA256 over the timestamp and the body)."""
 
     name = models.SlugField(
-        _("name"), max_length=50, unique=True, help_text=_("Sent in the X-Salesflow-Exchange header.")
+        _("name"),
+        max_length=50,
+        unique=True,
+        help_text=_("Sent in the X-Salesflow-Exchange header."),
     )
     secret = models.CharField(
         _("shared secret"), max_length=200, help_text=_("At least 32 characters; keep it secret.")
@@ -353,7 +356,9 @@ class Reminder(models.Model):
         verbose_name_plural = _("reminders")
         ordering = ["due", "id"]
         indexes = [
-            models.Index(fields=["due"], name="reminder_waiting", condition=Q(process__isnull=True)),
+            models.Index(
+                fields=["due"], name="reminder_waiting", condition=Q(process__isnull=True)
+            ),
             models.Index(fields=["client", "due"], name="reminder_client"),
         ]
         constraints = [

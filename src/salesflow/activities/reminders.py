@@ -102,9 +102,13 @@ def reminders_from_notes() -> int:
             try:
                 due = date.fromisoformat(str(note.fields[NOTE_FIELD]))
             except ValueError:
-                logger.warning("handoff note %s: %r is not a date", note.pk, note.fields[NOTE_FIELD])
+                logger.warning(
+                    "handoff note %s: %r is not a date", note.pk, note.fields[NOTE_FIELD]
+                )
                 continue
-            what = str(note.fields.get(NOTE_WHAT) or "") or _("The next step promised in the handoff note.")
+            what = str(note.fields.get(NOTE_WHAT) or "") or _(
+                "The next step promised in the handoff note."
+            )
             try:
                 with transaction.atomic():
                     Reminder.objects.create(
@@ -135,7 +139,9 @@ def reminder_start_node() -> Begin:
     try:
         flow_class = import_string(flow_path)
     except ImportError as exc:
-        raise ImproperlyConfigured(f"SALESFLOW_REMINDER_NODE: cannot import {flow_path}: {exc}") from exc
+        raise ImproperlyConfigured(
+            f"SALESFLOW_REMINDER_NODE: cannot import {flow_path}: {exc}"
+        ) from exc
     node = flow_class.instance.node(node_name, no_obsolete=True)
     if not isinstance(node, Begin):
         raise ImproperlyConfigured(
@@ -163,7 +169,9 @@ def reminder_holder(reminder: Reminder) -> User | None:
             status__in=IN_WORK,
             owner__isnull=False,
         )
-        .annotate(own=Case(When(own_deal, then=Value(0)), default=Value(1), output_field=IntegerField()))
+        .annotate(
+            own=Case(When(own_deal, then=Value(0)), default=Value(1), output_field=IntegerField())
+        )
         .select_related("owner")
         .order_by("own", "-created", "-pk")
         .first()

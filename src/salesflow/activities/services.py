@@ -117,7 +117,9 @@ def activity_log(
     if lead is not None and lead.client_id != client.pk:
         errors["lead"] = [_("That deal is another client's.")]
     if errors:
-        raise SalesflowError(_("The activity was not recorded: check the fields marked."), errors=errors)
+        raise SalesflowError(
+            _("The activity was not recorded: check the fields marked."), errors=errors
+        )
     activity = Activity.objects.create(
         kind=kind,
         direction=direction,
