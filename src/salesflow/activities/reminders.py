@@ -194,7 +194,7 @@ def reminder_start(*, reminder_id: int, today: date | None = None) -> Started | 
     today = today or timezone.localdate()
     with transaction.atomic():
         reminder = (
-            Reminder.objects.select_for_update(skip_locked=True)
+            Reminder.objects.select_for_update(skip_locked=True, of=("self",))
             .filter(pk=reminder_id, process__isnull=True, due__lte=today)
             .select_related("client", "lead")
             .first()

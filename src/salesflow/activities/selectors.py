@@ -75,10 +75,10 @@ def deals_without_next_step(*, now: datetime | None = None) -> list[QuietDeal]:
             Task.objects.filter(flow_task__in=refs, status__in=OPEN, process__lead__isnull=False)
             .annotate(
                 last_activity=Subquery(last_activity),
-                scheduled=Exists(pending),
+                step_scheduled=Exists(pending),
             )
             .annotate(quiet_since=Greatest("created", Coalesce("last_activity", "created")))
-            .filter(scheduled=False, quiet_since__lt=now - role.next_step_within)
+            .filter(step_scheduled=False, quiet_since__lt=now - role.next_step_within)
             .select_related(*POOL_RELATED)
             .order_by("quiet_since", "pk")
         )

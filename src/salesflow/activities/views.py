@@ -307,6 +307,7 @@ def quiet_deals_page(request: HttpRequest) -> HttpResponse:
 
 
 def index(request: HttpRequest) -> HttpResponse:
+    """The team leads' lists; for everyone else, the client base (a timeline is a client's)."""
     if may_triage(request.user):
         return HttpResponseRedirect(reverse("activities:triage"))
-    raise PermissionDenied
+    return HttpResponseRedirect(reverse("clients:index"))
