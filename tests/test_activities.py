@@ -247,7 +247,7 @@ def test_a_merged_clients_history_is_on_the_surviving_clients_timeline(staff, he
     assert response["Location"] == f"/activities/clients/{lead.client_id}/"
 
 
-# --- calls from the telephone exchange --------------------------------------------------------------
+# --- calls from the telephone exchange ------------------------------------------------------------
 
 
 @pytest.fixture
