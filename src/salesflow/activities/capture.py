@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email.utils import make_msgid
 from enum import StrEnum
+from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -39,13 +40,15 @@ from salesflow.conveyor.selectors import lead_of, process_client_id
 from salesflow.exceptions import NotFound, NotPermitted, SalesflowError
 from salesflow.queues.selectors import IN_WORK
 
-from .mail import MailUnreadable, ParsedAttachment, ParsedMail, parse_mail
+from .mail import MailUnreadable, ParsedAttachment, ParsedMail, message_id_of, parse_mail
 from .models import Activity, MailAttachment, MailMessage
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
 
 logger = logging.getLogger(__name__)
+
+IMPORT_CHUNK = 100  # messages per transaction of an import
 
 
 class Outcome(StrEnum):
@@ -86,6 +89,9 @@ def mail_capture(
     the ``Activity.Source``; ``author``/``task``/``lead`` are given for mail the product
     sent. Never raises for what the message contains: an unreadable one is kept on the
     triage list with the reason."""
+    known_id = message_id_of(raw)
+    if known_id is not None and MailMessage.objects.filter(message_id=known_id).exists():
+        return Captured(Outcome.DUPLICATE, known_id, None)
     try:
         parsed = parse_mail(raw)
     except MailUnreadable as unreadable:
@@ -93,7 +99,9 @@ def mail_capture(
     domains = company_domains()
     try:
         with transaction.atomic():
-            if MailMessage.objects.filter(message_id=parsed.message_id).exists():
+            if parsed.message_id != known_id and (
+                MailMessage.objects.filter(message_id=parsed.message_id).exists()
+            ):  # a made-up Message-ID: known only now
                 return Captured(Outcome.DUPLICATE, parsed.message_id, None)
             return _store(parsed, source, origin, domains, author=author, task=task, lead=lead)
     except IntegrityError:  # the same message stored meanwhile by another worker
@@ -243,6 +251,20 @@ class ImportReport:
     duplicates: int = 0
     problems: list[tuple[str, str]] = field(default_factory=list)
 
+    def count(self, where: str, captured: Captured | str) -> None:
+        """One message's outcome (or the reason it was not stored)."""
+        self.read += 1
+        if isinstance(captured, str):
+            self.problems.append((where, captured))
+            return
+        if captured.outcome == Outcome.DUPLICATE:
+            self.duplicates += 1
+        elif captured.outcome == Outcome.UNMATCHED:
+            self.unmatched += 1
+        else:
+            self.stored += 1
+        self.problems.extend((where, problem) for problem in captured.problems)
+
 
 def mailbox_open(path: Path) -> tuple[str, mailbox.Mailbox]:
     """An mbox file or a Maildir directory, or SalesflowError saying why it is neither."""
@@ -282,26 +304,29 @@ def mail_import_file(*, path: Path) -> ImportReport:
     kind, box = mailbox_open(path)
     report = ImportReport(path=str(path), kind=kind)
     source = f"{kind}:{path.name}"
+    messages = enumerate(_messages(box), start=1)
     try:
-        for number, (key, raw) in enumerate(_messages(box), start=1):
-            report.read += 1
-            where = key if kind == "maildir" else str(number)
-            try:
-                captured = mail_capture(raw=raw, source=source, origin=Activity.Source.IMPORT)
-            except Exception as exc:  # noqa: BLE001 - reported; the rest of the file goes on
-                logger.exception("%s: message %s could not be stored", path, where)
-                report.problems.append((where, _("not stored: %(error)s") % {"error": exc}))
-                continue
-            if captured.outcome == Outcome.DUPLICATE:
-                report.duplicates += 1
-            elif captured.outcome == Outcome.UNMATCHED:
-                report.unmatched += 1
-            else:
-                report.stored += 1
-            report.problems.extend((where, problem) for problem in captured.problems)
+        while True:
+            # a hundred messages per commit (each in a savepoint of its own: one that
+            # fails is undone alone) -- a commit per message made the disk the bottleneck
+            chunk = list(islice(messages, IMPORT_CHUNK))
+            if not chunk:
+                break
+            with transaction.atomic():
+                for number, (key, raw) in chunk:
+                    where = key if kind == "maildir" else str(number)
+                    report.count(where, _capture_reported(raw, source, where, path))
     finally:
         box.close()
     return report
+
+
+def _capture_reported(raw: bytes, source: str, where: str, path: Path) -> Captured | str:
+    try:
+        return mail_capture(raw=raw, source=source, origin=Activity.Source.IMPORT)
+    except Exception as exc:  # noqa: BLE001 - reported; the rest of the file goes on
+        logger.exception("%s: message %s could not be stored", path, where)
+        return _("not stored: %(error)s") % {"error": exc}
 
 
 # --- mail sent from the product ---------------------------------------------------------------

@@ -24,6 +24,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from django.conf import settings
+from django.db import transaction
 from django.utils.translation import gettext as _
 from imap_tools import AND, BaseMailBox, MailBox, MailBoxUnencrypted, MailMessage
 from imap_tools.errors import MailboxLoginError, UnexpectedCommandStatusError
@@ -127,24 +128,15 @@ def _connect(address: MailboxAddress) -> BaseMailBox:
     return box
 
 
-def mailbox_fetch(*, url: str | None = None, batch: int | None = None) -> FetchReport:
-    """Take the messages not yet taken from the company mailbox (at most ``batch`` per
-    run, oldest first): store each through ``mail_capture``, then mark the stored ones as
-    taken. MailboxUnavailable when the mailbox cannot be read; a message that fails to be
-    stored is reported, left unmarked (the next run tries it again) and the rest go on."""
-    address = MailboxAddress.parse(url if url is not None else settings.SALESFLOW_IMAP_URL)
-    batch = batch or settings.SALESFLOW_IMAP_BATCH
-    report = FetchReport(mailbox=str(address))
-    box = _connect(address)
-    box.email_message_class = _RawMessage
-    try:
-        uids = box.uids(AND(no_keyword=TAKEN))
-        report.left = max(0, len(uids) - batch)
-        taken: list[str] = []
-        # uids[:batch] is never empty here: an empty uid_list would make fetch search ALL
-        fetched = box.fetch(uid_list=uids[:batch], mark_seen=False, bulk=FETCH_BULK) if uids else []
-        for message in fetched:
-            assert isinstance(message, _RawMessage)
+def _take(
+    box: BaseMailBox, chunk: list[_RawMessage], address: MailboxAddress, report: FetchReport
+) -> None:
+    """Store a chunk of fetched messages in one transaction (each in a savepoint of its
+    own: one that fails is undone alone and left unmarked), then -- committed -- mark the
+    stored ones as taken on the server."""
+    taken: list[str] = []
+    with transaction.atomic():
+        for message in chunk:
             uid = message.uid or "?"
             report.fetched += 1
             try:
@@ -162,11 +154,34 @@ def mailbox_fetch(*, url: str | None = None, batch: int | None = None) -> FetchR
             report.problems.extend((uid, problem) for problem in captured.problems)
             if message.uid:
                 taken.append(message.uid)
-            if len(taken) >= FETCH_BULK:
-                box.flag(taken, TAKEN, True)
-                taken = []
-        if taken:
-            box.flag(taken, TAKEN, True)
+    if taken:
+        box.flag(taken, TAKEN, True)
+
+
+def mailbox_fetch(*, url: str | None = None, batch: int | None = None) -> FetchReport:
+    """Take the messages not yet taken from the company mailbox (at most ``batch`` per
+    run, oldest first): store each through ``mail_capture``, then mark the stored ones as
+    taken. MailboxUnavailable when the mailbox cannot be read; a message that fails to be
+    stored is reported, left unmarked (the next run tries it again) and the rest go on."""
+    address = MailboxAddress.parse(url if url is not None else settings.SALESFLOW_IMAP_URL)
+    batch = batch or settings.SALESFLOW_IMAP_BATCH
+    report = FetchReport(mailbox=str(address))
+    box = _connect(address)
+    box.email_message_class = _RawMessage
+    try:
+        uids = box.uids(AND(no_keyword=TAKEN))
+        report.left = max(0, len(uids) - batch)
+        # uids[:batch] is never empty here: an empty uid_list would make fetch search ALL
+        fetched = box.fetch(uid_list=uids[:batch], mark_seen=False, bulk=FETCH_BULK) if uids else []
+        chunk: list[_RawMessage] = []
+        for message in fetched:
+            assert isinstance(message, _RawMessage)
+            chunk.append(message)
+            if len(chunk) >= FETCH_BULK:
+                _take(box, chunk, address, report)
+                chunk = []
+        if chunk:
+            _take(box, chunk, address, report)
     except (TimeoutError, OSError) as exc:
         raise MailboxUnavailable(
             _("The connection to the mail server broke: %(error)s") % {"error": exc}

@@ -22,6 +22,7 @@ remote image is the sender's tracking pixel.
 from __future__ import annotations
 
 import email
+import email.parser
 import email.policy
 import hashlib
 import html
@@ -31,16 +32,25 @@ from datetime import UTC, datetime
 from email.header import decode_header
 from email.message import Message
 from email.utils import getaddresses, parsedate_to_datetime
+from typing import Any
 
 import nh3
 from charset_normalizer import from_bytes
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from salesflow.exceptions import SalesflowError
 
 # where a charset is guessed: what Russian mail is written in, and Latin-1 last
 GUESSES = ["utf_8", "cp1251", "koi8_r", "cp866", "iso8859_5", "mac_cyrillic", "latin_1"]
+# what a problem is about (translated only when there is one)
+SUBJECT, FROM, RECIPIENTS = (
+    gettext_lazy("Subject"),
+    gettext_lazy("From"),
+    gettext_lazy("Recipients"),
+)
+TEXT, FILE_NAME = gettext_lazy("Text"), gettext_lazy("File name")
 CYRILLIC_8BIT = ("cp1251", "koi8_r")  # the two a few words cannot tell apart (guess_decode)
 MAX_ID = 500  # Message-ID column
 SAFE_TAGS = nh3.ALLOWED_TAGS - {"img"}
@@ -119,7 +129,7 @@ def _lower_cyrillic(text: str) -> int:
     return sum(1 for ch in text if "а" <= ch <= "я" or ch == "ё")
 
 
-def decode_bytes(data: bytes, charset: str | None, problems: list[str], what: str) -> str:
+def decode_bytes(data: bytes, charset: str | None, problems: list[str], what: Any) -> str:
     """``data`` read in its declared ``charset``, or guessed (noted in ``problems``) when
     there is none, Python does not know it, or the bytes do not fit it."""
     if charset:
@@ -150,7 +160,7 @@ def decode_bytes(data: bytes, charset: str | None, problems: list[str], what: st
         return text
 
 
-def decode_header_text(value: str | None, problems: list[str], what: str) -> str:
+def decode_header_text(value: str | None, problems: list[str], what: Any) -> str:
     """A header's text: RFC 2047 encoded words decoded by their charsets, raw 8-bit bytes
     (which arrive as surrogate escapes) guessed; folded lines joined."""
     if not value:
@@ -175,6 +185,14 @@ def decode_header_text(value: str | None, problems: list[str], what: str) -> str
 # --- the message -------------------------------------------------------------------------------
 
 
+def message_id_of(raw: bytes) -> str | None:
+    """The Message-ID in a message's headers, read without parsing its body (a message
+    stored before is recognised by it cheaply); None if it has none usable."""
+    headers = email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(raw)
+    found = _ids(_header(headers, "Message-ID"))
+    return found[0] if found and len(found[0]) <= MAX_ID else None
+
+
 def parse_mail(raw: bytes) -> ParsedMail:
     """Read a whole message (RFC 5322 bytes)."""
     if not raw or not raw.strip():
@@ -183,7 +201,7 @@ def parse_mail(raw: bytes) -> ParsedMail:
     if not message.keys():
         raise MailUnreadable(_("Not an e-mail message: it has no headers."))
     problems: list[str] = []
-    subject = decode_header_text(_header(message, "Subject"), problems, _("Subject"))
+    subject = decode_header_text(_header(message, "Subject"), problems, SUBJECT)
     from_name, from_address = _first_address(_headers(message, "From"), problems)
     to = _addresses(_headers(message, "To"), problems)
     cc = _addresses(_headers(message, "Cc"), problems)
@@ -255,7 +273,7 @@ def _ids(value: str | None) -> list[str]:
     return _ID.findall(str(value or ""))
 
 
-def _address_pairs(values: list[str], problems: list[str], what: str) -> list[tuple[str, str]]:
+def _address_pairs(values: list[str], problems: list[str], what: Any) -> list[tuple[str, str]]:
     """(name, address) pairs of an address header. Some mailers encode the whole header,
     addresses included, as one encoded word: then it is decoded first."""
     pairs = [(n, a) for n, a in getaddresses(values) if "@" in a]
@@ -267,7 +285,7 @@ def _address_pairs(values: list[str], problems: list[str], what: str) -> list[tu
 
 def _addresses(values: list[str], problems: list[str]) -> list[str]:
     result = []
-    for _name, address in _address_pairs(values, problems, _("Recipients")):
+    for _name, address in _address_pairs(values, problems, RECIPIENTS):
         address = address.strip().lower()[:254]
         if address not in result:
             result.append(address)
@@ -275,7 +293,7 @@ def _addresses(values: list[str], problems: list[str]) -> list[str]:
 
 
 def _first_address(values: list[str], problems: list[str]) -> tuple[str, str]:
-    for name, address in _address_pairs(values, problems, _("From")):
+    for name, address in _address_pairs(values, problems, FROM):
         return name, address.strip().lower()
     if values:
         problems.append(_("From: no address in “%(value)s”") % {"value": values[0][:100]})
@@ -322,14 +340,14 @@ def _body(message: Message, problems: list[str]) -> tuple[str, str, list[ParsedA
         if content_type.startswith("multipart/"):  # no boundary: its body is all there is
             content_type = "text/plain"
         if not is_file and content_type == "text/plain" and not text:
-            text = _clean_text(decode_bytes(data, part.get_content_charset(), problems, _("Text")))
+            text = _clean_text(decode_bytes(data, part.get_content_charset(), problems, TEXT))
             continue
         if not is_file and content_type == "text/html" and not body_html:
             body_html = decode_bytes(data, part.get_content_charset(), problems, "HTML")
             continue
         if not is_file and content_type.startswith("text/"):
             continue  # another alternative of a body already read
-        name = decode_header_text(raw_name, problems, _("File name")) if raw_name else ""
+        name = decode_header_text(raw_name, problems, FILE_NAME) if raw_name else ""
         attachments.append(
             ParsedAttachment(
                 filename=(name or _("attachment-%(n)d") % {"n": len(attachments) + 1})[:300],
@@ -349,7 +367,7 @@ def _filename(part: Message, problems: list[str]) -> str | None:
     for header in ("Content-Disposition", "Content-Type"):
         value = _header(part, header)
         if value and any("\udc80" <= ch <= "\udcff" for ch in value):  # raw 8-bit
-            value = decode_header_text(value, problems, _("File name"))
+            value = decode_header_text(value, problems, FILE_NAME)
         if not value:
             continue
         holder = Message()
