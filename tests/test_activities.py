@@ -4,6 +4,7 @@ list, next steps that become reminders, and the deals left without one."""
 
 from __future__ import annotations
 
+import html
 import json
 import time
 from datetime import timedelta
@@ -21,6 +22,7 @@ from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
 
 from salesflow.activities.calls import signature_for
+from salesflow.activities.capture import mail_capture
 from salesflow.activities.models import Activity, CallIntegration, ExchangeCall, Reminder
 from salesflow.activities.reminders import reminders_run
 from salesflow.activities.selectors import deals_without_next_step
@@ -34,7 +36,8 @@ from salesflow.queues.models import Absence
 from salesflow.roles import RoleFileError
 
 from .conftest import open_task
-from .factories import ClientFactory, ContactFactory
+from .factories import ClientFactory, ContactFactory, UserFactory
+from .mailtools import russian_mail
 
 pytestmark = pytest.mark.django_db
 
@@ -481,3 +484,36 @@ def test_nobody_signed_in_reads_a_timeline_or_reports_a_call_without_a_signature
     response = APIClient().post("/api/calls/", CALL, format="json")
     assert response.status_code == 401
     assert "needs the headers X-Salesflow-Exchange" in response.json()["detail"]
+
+
+@pytest.mark.parametrize("role", ["anonymous", "hunter", "holder", "team_lead", "admin"])
+def test_adding_to_a_clients_history_and_reading_its_mail_by_role(staff, held, role, settings):
+    """Saleor's rule: each protected action by nobody, a wrong role and the right ones;
+    the wrong ones change nothing."""
+    lead, _task = held
+    settings.SALESFLOW_MAIL_COMPANY_DOMAINS = ["salesflow.test"]
+    mail_id = mail_capture(raw=russian_mail(sender=lead.contact.email), source="t").mail_id
+    people = {
+        "hunter": staff["hunter"][1],
+        "holder": staff["hunter"][0],
+        "team_lead": staff["team_lead"][0],
+        "admin": UserFactory(username="boss", is_superuser=True, is_staff=True),
+    }
+    browser = Client() if role == "anonymous" else page_as(people[role])
+    before = Activity.objects.count()
+    logged = browser.post(
+        f"/activities/clients/{lead.client_id}/", {"kind": "note", "text": "pays in 30 days"}
+    )
+    read = browser.get(f"/activities/mail/{mail_id}/")
+    if role == "anonymous":
+        assert logged.status_code == read.status_code == 302
+        assert "login" in logged["Location"]
+        assert Activity.objects.count() == before
+    elif role == "hunter":
+        assert logged.status_code == 403 and read.status_code == 403
+        assert "holding one of this client's tasks" in html.unescape(logged.content.decode())
+        assert Activity.objects.count() == before
+    else:
+        assert logged.status_code == 302 and read.status_code == 200
+        assert Activity.objects.count() == before + 1
+        assert "Здравствуйте! Высылаю счёт" in read.content.decode()
