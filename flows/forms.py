@@ -6,6 +6,7 @@ from typing import Any
 
 from django import forms
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 
 from salesflow.activities.reminders import reminder_for_process
@@ -228,7 +229,7 @@ class ReminderForm(StageForm):
         reminder = reminder_for_process(self.work.task.process)
         if reminder is not None:
             self.fields["text"].help_text = _("Promised for %(day)s: %(what)s") % {
-                "day": reminder.due.isoformat(),
+                "day": date_format(reminder.due, "SHORT_DATE_FORMAT"),
                 "what": reminder.what,
             }
 

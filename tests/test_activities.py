@@ -170,7 +170,7 @@ def test_the_holder_reads_everything_in_time_order(staff, history):
         "price list requested",
     )
     assert call["counterpart"] == history.contact.phone  # in full: they hold the task
-    assert body["results"][0]["title"] == "Qualify: taken by hunter1"
+    assert (body["results"][0]["title"], body["results"][0]["who"]) == ("Qualify: taken", "hunter1")
 
 
 def test_a_team_lead_reads_it_masked_and_sees_the_reveal(staff, history):

@@ -397,7 +397,7 @@ def _event(entry: Entry, row: AuditEvent, viewer: Viewer, names: dict[int, str])
     if action == AuditEvent.Action.ASSIGN:
         title = _("%(stage)s: given to %(to)s") % {"stage": stage, "to": receiver}
     elif action == AuditEvent.Action.CLAIM:
-        title = _("%(stage)s: taken by %(who)s") % {"stage": stage, "who": actor}
+        title = _("%(stage)s: taken") % {"stage": stage}
     elif action == AuditEvent.Action.COMPLETE:
         title = _("%(stage)s: done") % {"stage": stage}
     elif action == AuditEvent.Action.APPROVE:
@@ -422,13 +422,10 @@ def _event(entry: Entry, row: AuditEvent, viewer: Viewer, names: dict[int, str])
         return replace(entry, title=_("A contact revealed"), who=actor, text=fields)
     else:
         return replace(entry, title=_("The client base exported"), who=actor, text=row.reason)
-    return replace(
-        entry,
-        title=title,
-        who=actor,
-        hidden=not viewer.reads_details,
-        text=row.reason if viewer.reads_details else "",
-    )
+    # a person's words are shown; what the system wrote on its own (a pool's hand-out) is
+    # in the title already, and in the language of the job that wrote it
+    said = row.reason if row.actor_id is not None and viewer.reads_details else ""
+    return replace(entry, title=title, who=actor, hidden=not viewer.reads_details, text=said)
 
 
 def client_timeline(*, client: Client, viewer: Viewer, kinds: Sequence[str] = ()) -> Timeline:

@@ -4,13 +4,11 @@ menu -- mail and calls that matched no client, deals without a next step."""
 
 from typing import Any
 
-from django.http import HttpRequest
 from django.urls import path
 from django.utils.translation import gettext_lazy as _
 from viewflow.urls import Application
 
 from . import views
-from .access import may_triage
 
 
 class ActivitiesApp(Application):
@@ -36,8 +34,5 @@ class ActivitiesApp(Application):
     def has_view_permission(self, user: Any, obj: Any = None) -> bool:
         """Everybody signed in reads timelines (masked as the client's rules say; viewflow
         also checks this for every page of the application); the lists are the team
-        leads' (their views check)."""
+        leads' (their views check; the menu shows them to those who manage the queues)."""
         return bool(user.is_authenticated)
-
-    def get_context_data(self, request: HttpRequest) -> dict[str, Any]:
-        return {"may_triage": may_triage(request.user)}
