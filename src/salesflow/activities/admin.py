@@ -3,16 +3,21 @@ is read (activities, e-mail, calls and reminders are written by the services).""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin
 from django.http import HttpRequest
 
 from .models import Activity, CallIntegration, ExchangeCall, MailMessage, Reminder
 
+if TYPE_CHECKING:  # generic for the type checker only (Django's class is not subscriptable)
+    ModelAdmin = admin.ModelAdmin[Any]
+else:
+    ModelAdmin = admin.ModelAdmin
+
 
 @admin.register(CallIntegration)
-class CallIntegrationAdmin(admin.ModelAdmin):
+class CallIntegrationAdmin(ModelAdmin):
     """A PBX allowed to report calls (``POST /api/calls/``), with its shared secret."""
 
     list_display = ("name", "active", "created")
@@ -20,7 +25,7 @@ class CallIntegrationAdmin(admin.ModelAdmin):
     fields = ("name", "secret", "active")
 
 
-class ReadOnly(admin.ModelAdmin):
+class ReadOnly(ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
