@@ -7,8 +7,10 @@ from typing import Any
 
 from django import forms
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 
+from salesflow.activities.reminders import reminder_for_process
 from salesflow.clients.models import Lead
 from salesflow.conveyor.forms import StageForm
 from salesflow.conveyor.stage import StageWork
@@ -206,3 +208,42 @@ class FollowUpForm(StageForm):
 
     def reason(self) -> str:
         return str(self.cleaned_data["feedback"]).strip()
+
+
+class ReminderForm(StageForm):
+    """A next step done: what happened (recorded on the client's timeline), and the next
+    one, if there is one."""
+
+    KINDS = [
+        ("call", _("Call")),
+        ("meeting", _("Meeting")),
+        ("proposal", _("Proposal sent")),
+        ("note", _("Note")),
+    ]
+
+    kind = forms.ChoiceField(label=_("What it was"), choices=KINDS, initial="call")
+    text = forms.CharField(
+        label=_("What happened"), widget=forms.Textarea(attrs={"rows": 3}), max_length=5000
+    )
+    next_step = forms.CharField(label=_("Next step"), required=False, max_length=300)
+    next_step_date = forms.DateField(
+        label=_("Next step on"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        reminder = reminder_for_process(self.work.task.process)
+        if reminder is not None:
+            self.fields["text"].help_text = _("Promised for %(day)s: %(what)s") % {
+                "day": date_format(reminder.due, "SHORT_DATE_FORMAT"),
+                "what": reminder.what,
+            }
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if (data.get("next_step") or "").strip() and data.get("next_step_date") is None:
+            self.add_error("next_step_date", _("Give the next step a date."))
+        return data
+
+    def handoff_required(self) -> bool:
+        return False

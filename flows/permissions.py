@@ -22,3 +22,7 @@ DECLARED = [
     (DELIVER_ORDER.split(".")[1], _("Can deliver orders")),
     (FOLLOW_UP.split(".")[1], _("Can follow up delivered orders")),
 ]
+
+# the reminder flow's one stage: a next step promised to a client (flows/reminders.py)
+REMIND_CLIENT = "flows.remind_client"
+REMINDER_DECLARED = [(REMIND_CLIENT.split(".")[1], _("Can do the next steps promised to clients"))]

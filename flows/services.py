@@ -8,10 +8,14 @@ from decimal import Decimal
 from typing import Any
 
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
+from salesflow.activities.reminders import reminder_due_end, reminder_for_process
+from salesflow.activities.services import activity_log
 from salesflow.clients.models import Client, Lead, Order
 from salesflow.clients.services import order_set_discount
 from salesflow.conveyor.stage import StageWork
+from salesflow.exceptions import StageInvalid
 from salesflow.intake.services import lead_intake
 from salesflow.queues.terms import Priority
 
@@ -132,3 +136,35 @@ def reopen_for_the_account_pool(activation: Any) -> None:
     lead = activation.process.lead
     lead.status = Lead.Status.QUALIFIED
     lead.save(update_fields=["status"])
+
+
+# --- the reminder flow ------------------------------------------------------------------------
+
+
+def reminder_done(*, work: StageWork, data: dict[str, Any]) -> None:
+    """A next step done: what happened goes on the client's timeline, with the next step
+    (scheduled as a reminder of its own, if it has a date)."""
+    reminder = reminder_for_process(work.task.process)
+    if reminder is None:
+        raise StageInvalid(_("This reminder's next step is gone."))
+    activity_log(
+        user=work.user,
+        client=reminder.client,
+        kind=data["kind"],
+        text=data["text"],
+        lead=reminder.lead,
+        task=work.task,
+        next_step=data.get("next_step") or "",
+        next_step_date=data.get("next_step_date"),
+    )
+
+
+def reminder_due(process: Any) -> datetime | None:
+    """A reminder is due at the end of the day it was promised for."""
+    reminder = reminder_for_process(process)
+    return reminder_due_end(reminder) if reminder is not None else None
+
+
+def reminder_priority(process: Any) -> int:
+    """A promise to a client comes before routine work."""
+    return int(Priority.HIGH)

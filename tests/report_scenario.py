@@ -266,4 +266,10 @@ EXPECTED_STAGES = {
         median_age_seconds=7 * H, age_buckets=[0, 1, 0, 0, 0], created=1, completed=0,
         finished_late=0, outcomes={}, handoffs=0, bounces_received=0, bounces_caused=0,
     ),
+    # the reminder flow's stage (the account managers'): no next step fell due that day
+    "reminders.remind": dict(
+        open=0, unassigned=0, in_work=0, stalled=0, overdue=0, oldest_age_seconds=None,
+        median_age_seconds=None, age_buckets=[0, 0, 0, 0, 0], created=0, completed=0,
+        finished_late=0, outcomes={}, handoffs=0, bounces_received=0, bounces_caused=0,
+    ),
 }  # fmt: skip

@@ -10,6 +10,8 @@ A role file looks like this::
     discount_limit = "0"                 # percent of an order a member may grant alone
     client_fields = ["phone", "email"]   # contact fields shown in full without a task
     permissions = []                     # engine permissions beyond the stages
+    next_step_within = "3d"              # a deal at its stages with no activity and no
+                                         # next step this long: on the team leads' list
 
     [title]
     en = "Active-sales manager"
@@ -126,6 +128,9 @@ class Role:
     client_fields: tuple[str, ...] = ()
     separation_of_duties: tuple[SeparationRule, ...] = ()
     pool: PoolPolicy = PoolPolicy()
+    # a deal at this role's stages with no activity and no next step this long is listed
+    # for the team leads ("deals without a next step"); None: never
+    next_step_within: timedelta | None = None
     # everything else the file says, for display
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False)
 
@@ -162,6 +167,7 @@ class _Reader:
         "client_fields",
         "separation_of_duties",
         "pool",
+        "next_step_within",
     }
 
     def __init__(self, path: Path, data: Mapping[str, Any]) -> None:
@@ -200,6 +206,7 @@ class _Reader:
             client_fields=self.client_fields(),
             separation_of_duties=self.separation_rules(),
             pool=self.pool(),
+            next_step_within=self.next_step_within(),
             raw=dict(self.data),
         )
 
@@ -231,6 +238,14 @@ class _Reader:
                 raise self.error(f"{key}.sla", str(exc)) from None
             result.append(StageSla(node=node, sla=sla))
         return tuple(result)
+
+    def next_step_within(self) -> timedelta | None:
+        if "next_step_within" not in self.data:
+            return None
+        try:
+            return parse_duration(self.data["next_step_within"])
+        except ValueError as exc:
+            raise self.error("next_step_within", str(exc)) from None
 
     def discount_limit(self) -> Decimal | None:
         if "discount_limit" not in self.data:

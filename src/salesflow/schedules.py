@@ -39,6 +39,16 @@ DEFAULT_SCHEDULES: dict[str, dict[str, Any]] = {
         "task": "salesflow.reports.tasks.daily_report",
         "crontab": {"minute": "0", "hour": "6"},
     },
+    "activities: fetch the company mailbox": {
+        # new mail joins the clients' timelines (nothing when SALESFLOW_IMAP_URL is not set)
+        "task": "salesflow.activities.tasks.fetch_mail",
+        "every": 120,
+    },
+    "activities: next steps become reminders": {
+        # handoff notes' next-step dates scheduled; reminders due today started
+        "task": "salesflow.activities.tasks.next_steps",
+        "every": 600,
+    },
     "queues: hand out waiting tasks": {
         # new tasks of distributing pools whose hand-out never reached a worker (the broker
         # was down when the stage before them was completed)

@@ -30,7 +30,13 @@ def _role_permissions(spec: RoleSpec) -> set[str]:
     granted = {nodes[ref]._owner_permission for ref in spec.nodes if nodes[ref]._owner_permission}
     granted.update(spec.permissions)
     for flow_class in flows():
-        works_in_flow = any(nodes[ref].flow_class is flow_class for ref in spec.nodes)
+        # a role performing one of the flow's stages, or holding a stage's permission (it
+        # may be given that stage's tasks: a hunter, the reminders of their deals)
+        works_in_flow = any(
+            node.flow_class is flow_class
+            and (ref in spec.nodes or node._owner_permission in spec.permissions)
+            for ref, node in nodes.items()
+        )
         if works_in_flow or MANAGE_QUEUES in spec.permissions:
             opts = flow_class.process_class._meta
             granted.add(f"{opts.app_label}.view_{opts.model_name}")

@@ -83,6 +83,7 @@ INSTALLED_APPS = [
     "salesflow.queues",
     "salesflow.api",
     "salesflow.reports",
+    "salesflow.activities",
     # the company's conveyors
     "flows",
 ]
@@ -288,7 +289,9 @@ LOGGING = {
 
 # --- salesflow -------------------------------------------------------------------------
 # The engine finds the company's conveyors and roles here; it never imports flows/ itself.
-SALESFLOW_FLOWS = env.list("SALESFLOW_FLOWS", default=["flows.conveyor.ConveyorFlow"])
+SALESFLOW_FLOWS = env.list(
+    "SALESFLOW_FLOWS", default=["flows.conveyor.ConveyorFlow", "flows.reminders.RemindersFlow"]
+)
 # Start nodes the engine's intake uses: new leads, and repeat orders of known clients.
 SALESFLOW_INTAKE_NODE = env.str(
     "SALESFLOW_INTAKE_NODE", default="flows.conveyor.ConveyorFlow.intake"
@@ -363,3 +366,26 @@ SALESFLOW_IDEMPOTENCY_KEY_DAYS = env.int("SALESFLOW_IDEMPOTENCY_KEY_DAYS", defau
 # The stage whose completion delivers an order: the daily report's contribution ledger
 # credits each delivered order to the people who carried it through its stages.
 SALESFLOW_DELIVERY_NODE = env.str("SALESFLOW_DELIVERY_NODE", default="conveyor.delivery")
+
+# --- activities: calls, meetings, e-mail and next steps on the client's timeline -----------
+# The start node of the reminder flow (a salesflow.conveyor.stage.Begin node): a next step's
+# date starts it, for whoever holds the client's deal then.
+SALESFLOW_REMINDER_NODE = env.str(
+    "SALESFLOW_REMINDER_NODE", default="flows.reminders.RemindersFlow.start"
+)
+# The company mailbox read on a schedule: imap://user:password@host:143/INBOX (imaps:// for
+# TLS, the password URL-encoded); empty: no mailbox is read.
+SALESFLOW_IMAP_URL = env.str("SALESFLOW_IMAP_URL", default="")
+SALESFLOW_IMAP_TIMEOUT = env.int("SALESFLOW_IMAP_TIMEOUT", default=30)
+# messages taken per run (the rest wait for the next one)
+SALESFLOW_IMAP_BATCH = env.int("SALESFLOW_IMAP_BATCH", default=500)
+# Mail from these domains is the company's own (outgoing); anything else is a client's.
+SALESFLOW_MAIL_COMPANY_DOMAINS = env.list(
+    "SALESFLOW_MAIL_COMPANY_DOMAINS", default=[DEFAULT_FROM_EMAIL.rpartition("@")[2].lower()]
+)
+# Attachments larger than this are listed, not kept.
+SALESFLOW_MAIL_ATTACHMENT_MAX_BYTES = env.int(
+    "SALESFLOW_MAIL_ATTACHMENT_MAX_BYTES", default=10 * 1024 * 1024
+)
+# A telephone exchange's signed request older (or newer) than this is refused: a replay.
+SALESFLOW_CALL_MAX_AGE_SECONDS = env.int("SALESFLOW_CALL_MAX_AGE_SECONDS", default=300)

@@ -6,6 +6,7 @@ from django.urls import include, path
 from viewflow.contrib.auth import AuthViewset
 from viewflow.urls import Site
 
+from .activities.viewsets import ActivitiesApp
 from .conveyor.registry import flows
 from .conveyor.viewsets import ConveyorAppViewset
 from .intake.viewsets import ClientsApp
@@ -19,6 +20,7 @@ site = Site(
         WorkApp(),
         *(ConveyorAppViewset(flow_class, icon="conveyor_belt") for flow_class in flows()),
         ClientsApp(),
+        ActivitiesApp(),
         ReportsApplication(),
     ],
 )

@@ -13,6 +13,8 @@ BENCHMARKS = {
     "intake": "bench.intake",
     "report": "bench.report",
     "http": "bench.http",
+    "timeline": "bench.timeline",
+    "mail": "bench.mail",
 }
 
 

@@ -23,6 +23,8 @@ from salesflow.conveyor.selectors import NoteView, lead_of
 from salesflow.intake.forms import LeadForm
 from salesflow.queues.terms import terms_of
 
+from .activities import HandoverSerializer, handover_of
+
 # --- input -----------------------------------------------------------------------------------
 
 
@@ -294,6 +296,11 @@ class TaskDetailSerializer(TaskSerializer):
     contacts = serializers.SerializerMethodField()
     stage_fields = serializers.SerializerMethodField()
     handoff_fields = serializers.SerializerMethodField()
+    handover = serializers.SerializerMethodField(
+        help_text="Why the task last changed hands (a team lead's move, an offboarding), "
+        "with the reason; null if it never did. The client's history: "
+        "GET /api/clients/{client.id}/timeline/."
+    )
 
     @extend_schema_field(NoteSerializer(many=True))
     def get_incoming_notes(self, task: Task) -> list[dict[str, Any]]:
@@ -325,6 +332,10 @@ class TaskDetailSerializer(TaskSerializer):
             {"name": spec.name, "label": str(spec.label), "required": spec.required}
             for spec in template.fields
         ]
+
+    @extend_schema_field(HandoverSerializer(allow_null=True))
+    def get_handover(self, task: Task) -> dict[str, Any] | None:
+        return handover_of(task)
 
 
 class StageResultSerializer(serializers.Serializer):

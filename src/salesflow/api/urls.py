@@ -5,7 +5,7 @@ from drf_spectacular.views import SpectacularAPIView
 from rest_framework.permissions import AllowAny
 from rest_framework.routers import SimpleRouter
 
-from . import views
+from . import activities, views
 
 router = SimpleRouter()
 router.register("leads", views.LeadViewSet, basename="lead")
@@ -17,6 +17,9 @@ router.register("reports/daily", views.ReportViewSet, basename="report")
 urlpatterns = [
     # the schema describes the API, holds no data: readable without signing in
     path("schema/", SpectacularAPIView.as_view(permission_classes=[AllowAny]), name="schema"),
+    # the company's memory (salesflow.activities)
+    path("clients/<str:pk>/timeline/", activities.TimelineView.as_view(), name="client-timeline"),
+    path("calls/", activities.CallView.as_view(), name="calls"),
     *router.urls,
     re_path(r"^(?P<path>.*)$", views.not_found),
 ]
