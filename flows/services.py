@@ -14,6 +14,7 @@ from salesflow.activities.reminders import reminder_due_end, reminder_for_proces
 from salesflow.activities.services import activity_log
 from salesflow.clients.models import Client, Lead, Order
 from salesflow.clients.services import order_set_discount
+from salesflow.conveyor.registry import node_ref
 from salesflow.conveyor.stage import StageWork
 from salesflow.exceptions import StageInvalid
 from salesflow.intake.services import lead_intake
@@ -57,7 +58,9 @@ def prepare_order(*, work: StageWork, data: dict[str, Any]) -> None:
     order = work.order or Order(lead=_lead(work))
     for name in ("specification", "amount", "terms", "delivery_address", "delivery_date"):
         setattr(order, name, data[name])
-    order_set_discount(order=order, discount=data["discount"], user=work.user)
+    order_set_discount(
+        order=order, discount=data["discount"], user=work.user, stage=node_ref(work.node)
+    )
     order.save()
     work.order = order
 

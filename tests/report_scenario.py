@@ -193,7 +193,9 @@ def play_until_end_of_day(staff: dict[str, list[Any]], clock: time_machine.Coord
     clock.move_to(at(0, 15))
     bounce(leads["A"], clerk1)  # back to account1, assigned to them at once
     clock.move_to(at(0, 16, 30))
-    claims.task_unassign(task=open_task(leads["C"]), user=hunter1)  # C's stall ends
+    claims.task_unassign(
+        task=open_task(leads["C"]), user=hunter1, reason="not mine"
+    )  # C's stall ends
     clock.move_to(at(0, 17))
     complete(leads["E"], expeditor1)  # delivered, four hours past its due time
     return leads

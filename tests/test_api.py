@@ -10,7 +10,7 @@ import pytest
 import schemathesis
 from django.db import connection
 from hypothesis import HealthCheck, settings
-from rest_framework.authtoken.models import Token
+from knox.models import AuthToken
 from rest_framework.test import APIClient
 from viewflow.workflow.status import STATUS
 
@@ -28,7 +28,7 @@ LEAD = {"company": "Ural Steel Works", "contact_name": "Pavel", "phone": "+7 343
 def api_as(user=None, token: bool = False) -> APIClient:
     api = APIClient()
     if user is not None and token:
-        api.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.get_or_create(user=user)[0]}")
+        api.credentials(HTTP_AUTHORIZATION=f"Token {AuthToken.objects.create(user=user)[1]}")
     elif user is not None:
         api.force_authenticate(user)
     return api
@@ -230,7 +230,10 @@ def test_a_deal_goes_along_the_conveyor_through_the_api(staff, new_lead):
         api = api_as(staff[who[stage]][1])
         claimed = api.post(f"/api/tasks/{task.pk}/claim/")
         assert claimed.status_code == 200, claimed.json()
-        assert claimed.json()["contacts"][0]["phone_masked"] is False  # the holder sees them
+        contact = claimed.json()["contacts"][0]
+        assert contact["phone_masked"] and contact["can_reveal"]  # the holder asks to see them
+        shown = api.post(f"/api/contacts/{contact['id']}/reveal/", {"task": task.pk}, format="json")
+        assert shown.status_code == 200 and shown.json()["phone_masked"] is False
         if stage != "qualify":
             notes = claimed.json()["incoming_notes"]
             assert notes and notes[0]["acknowledged"] is None
@@ -308,7 +311,11 @@ def test_bounce_and_unassign_through_the_api(staff, new_lead, driver):
     returned = open_task(lead)
     assert returned.flow_task.name == "prepare_order"
     owner = api_as(returned.owner)
-    given_back = owner.post(f"/api/tasks/{returned.pk}/unassign/")
+    no_reason = owner.post(f"/api/tasks/{returned.pk}/unassign/")
+    assert no_reason.status_code == 400 and "reason" in no_reason.json()["errors"]
+    given_back = owner.post(
+        f"/api/tasks/{returned.pk}/unassign/", {"reason": "I am off sick"}, format="json"
+    )
     assert given_back.status_code == 200 and given_back.json()["owner"] is None
 
 
@@ -360,7 +367,7 @@ def test_the_api_answers_every_generated_request_without_a_server_error(
     if not Lead.objects.exists():
         new_lead()  # something to read (the examples share the test's transaction)
     team_lead = staff["team_lead"][0]
-    token = Token.objects.get_or_create(user=team_lead)[0].key
+    token = AuthToken.objects.create(user=team_lead)[1]
     from schemathesis.checks import not_a_server_error
     from schemathesis.specs.openapi.checks import (
         content_type_conformance,

@@ -96,9 +96,6 @@ def starts_for(client: Client) -> list[str]:
     return [
         "/",
         "/conveyor/",
-        "/conveyor/queue/",
-        "/conveyor/inbox/",
-        "/conveyor/archive/",
         "/clients/",
         f"/clients/{client.pk}/",
         "/clients/duplicates/",
@@ -137,19 +134,31 @@ def test_no_page_or_api_answer_shows_a_contact_to_someone_without_its_task(
     assert leaking == []
 
 
-def test_the_person_holding_the_task_sees_the_contacts_and_lists_still_mask_them(secret, staff):
+def test_the_person_holding_the_task_sees_the_contacts_on_request_and_lists_mask_them(
+    secret, staff
+):
     hunter = staff["hunter"][0]
     task = open_task(secret.leads.order_by("pk").first())
     browser = signed_in(hunter)
 
     stage = browser.get(f"/conveyor/{task.process_id}/qualify/{task.pk}/execute/")
-    assert stage.status_code == 200 and PHONE in stage.content.decode()
-    assert EMAIL in browser.get(f"/clients/{secret.pk}/").content.decode()
+    assert stage.status_code == 200 and not leaks(stage.content.decode())
+    assert "Show (recorded)" in stage.content.decode()
+    assert not leaks(browser.get(f"/clients/{secret.pk}/").content.decode())
     api = api_as(hunter)
-    assert api.get(f"/api/tasks/{task.pk}/").json()["contacts"][0]["phone"] == PHONE
-    assert api.get(f"/api/clients/{secret.pk}/").json()["contacts"][0]["email"] == EMAIL
+    contact = api.get(f"/api/tasks/{task.pk}/").json()["contacts"][0]
+    assert contact["phone"] != PHONE and contact["can_reveal"]
+    shown = api.post(f"/api/contacts/{contact['id']}/reveal/", {"task": task.pk}, format="json")
+    assert shown.json()["phone"] == PHONE and shown.json()["email"] == EMAIL
+    event = AuditEvent.objects.get(action=AuditEvent.Action.REVEAL)
+    assert (event.actor, event.task_id, event.client_id) == (hunter, task.pk, secret.pk)
     # lists mask for everyone: a list is a copy of the base
-    for url in ("/clients/", "/conveyor/queue/", "/conveyor/inbox/", "/clients/?q=secret"):
+    for url in (
+        "/clients/",
+        "/work/pools/hunter/",
+        "/work/pools/hunter/mine/",
+        "/clients/?q=secret",
+    ):
         assert not leaks(browser.get(url).content.decode()), url
     assert not leaks(api.get("/api/clients/").content.decode())
 
@@ -169,7 +178,7 @@ def test_a_team_lead_reveals_a_contact_and_it_is_recorded(secret, staff):
     contact = secret.contacts.get(name="Buyer")
     browser = signed_in(lead)
     page = browser.get(f"/clients/{secret.pk}/").content.decode()
-    assert "Reveal (recorded)" in page and not leaks(page)
+    assert "Show (recorded)" in page and not leaks(page)
 
     revealed = browser.post(f"/clients/{secret.pk}/contacts/{contact.pk}/reveal/")
 
@@ -231,16 +240,17 @@ def test_exporting_the_base_is_a_permission_of_its_own_and_recorded(secret, staf
         assert body.splitlines()[0].startswith("client_id,client,status")
         assert PHONE in body and EMAIL in body
         event = AuditEvent.objects.get(action=AuditEvent.Action.EXPORT)
-        assert event.actor == admin_user and event.data == {"clients": 2}
+        assert event.actor == admin_user and event.data == {"clients": 2, "format": "csv"}
     else:
         assert response.status_code in (302, 403)
         assert not AuditEvent.objects.filter(action=AuditEvent.Action.EXPORT).exists()
 
 
 def test_the_api_export_needs_the_permission_too(secret, staff, admin_user):
-    refused = api_as(staff["team_lead"][0]).get("/api/clients/export/")
+    refused = api_as(staff["team_lead"][0]).post("/api/clients/export/")
     assert refused.status_code == 403 and "export permission" in refused.json()["detail"]
-    allowed = api_as(admin_user).get("/api/clients/export/")
+    assert api_as(admin_user).get("/api/clients/export/").status_code == 405  # a POST only
+    allowed = api_as(admin_user).post("/api/clients/export/")
     assert allowed.status_code == 200 and allowed["Content-Type"].startswith("text/csv")
     assert EMAIL in b"".join(allowed.streaming_content).decode()
     assert AuditEvent.objects.filter(action=AuditEvent.Action.EXPORT).count() == 1

@@ -31,7 +31,7 @@ from django.contrib.auth.hashers import PBKDF2PasswordHasher
 from django.db import connection
 from django.utils import timezone
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
-from rest_framework.authtoken.models import Token
+from knox.models import AuthToken
 from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
 
@@ -269,7 +269,7 @@ def test_a_postgresql_restart_leaves_no_half_done_stage_and_the_web_recovers(
     deadline = time.monotonic() + WAIT
 
     def complete_all(hunter) -> None:
-        browser = stack.client(token=Token.objects.get_or_create(user=hunter)[0].key)
+        browser = stack.client(token=AuthToken.objects.create(user=hunter)[1])
         for task_id in work[hunter]:
             while time.monotonic() < deadline:
                 try:
@@ -288,7 +288,7 @@ def test_a_postgresql_restart_leaves_no_half_done_stage_and_the_web_recovers(
 
     def read_inbox() -> None:
         """Someone looking at their inbox all along, until a second after the restart."""
-        browser = stack.client(token=Token.objects.get_or_create(user=hunters[0])[0].key)
+        browser = stack.client(token=AuthToken.objects.create(user=hunters[0])[1])
         stop = deadline
         while time.monotonic() < stop:
             try:

@@ -200,7 +200,8 @@ def test_a_phone_shared_by_two_clients_is_for_a_person_to_decide(db):
         ContactFactory(client=ClientFactory(name=name), phone="+7 900 777 00 00")
     result = lead_receive(data=data(company="Gamma", phone="89007770000"), source="api")
     assert result.outcome == MatchKind.PROBABLE_DUPLICATE
-    assert "1 other clients" in result.reason
+    assert "1 other clients" in result.review.reason  # the team lead's to read
+    assert "Alpha" not in result.reason and "Beta" not in result.reason  # not the submitter's
 
 
 def test_the_same_phone_with_another_tax_number_is_for_a_person_to_decide(customer):
@@ -209,7 +210,10 @@ def test_the_same_phone_with_another_tax_number_is_for_a_person_to_decide(custom
         source="api",
     )
     assert result.outcome == MatchKind.PROBABLE_DUPLICATE
-    assert "different tax number" in result.reason
+    assert "different tax number" in result.review.reason
+    assert (
+        result.reason == "a phone or e-mail the client base already has; a team lead checks whose"
+    )
 
 
 def test_merged_clients_are_not_matched_again(customer):

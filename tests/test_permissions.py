@@ -28,6 +28,7 @@ from salesflow.audit.models import AuditEvent
 from salesflow.queues import claims
 from salesflow.reports.models import Snapshot
 from salesflow.reports.services import daily_report_build
+from salesflow.watch.models import LeakAlert
 
 from .conftest import open_task
 from .factories import ClientFactory, ContactFactory, UserFactory
@@ -62,6 +63,8 @@ class World:
     client_id: int  # a client nobody acting holds a task of
     contact_id: int
     day: str  # a day with a stored report
+    held_contact_id: int  # a contact of the held task's client (its holder may show it)
+    suspended: Any  # a person whose reveals the leak watch suspended
 
     def reload(self, task: Task) -> Task:
         return Task.objects.get(pk=task.pk)
@@ -82,6 +85,10 @@ def world(staff, new_lead, driver) -> World:
     people = {role: staff[role][0] for role in ROLES if role in staff}
     people["admin"] = UserFactory(username="boss", is_superuser=True, is_staff=True)
     people["anonymous"] = None
+    suspended = UserFactory(username="suspended", roles=["hunter"])
+    LeakAlert.objects.create(
+        user=suspended, day=timezone.localdate(), kind="reveals", count=26, limit=25
+    )
     return World(
         people=people,
         waiting=waiting,
@@ -92,6 +99,8 @@ def world(staff, new_lead, driver) -> World:
         client_id=secret.pk,
         contact_id=contact.pk,
         day=yesterday.isoformat(),
+        held_contact_id=held.process.lead.contact_id,
+        suspended=suspended,
     )
 
 
@@ -172,11 +181,20 @@ ACTIONS = [
            redirect_to("/execute/"), owner_is(lambda w: w.waiting)),
     Action("complete", False, frozenset({"hunter"}),
            lambda c, w: c.post(base(w, w.held) + "execute/", QUALIFIED),
-           redirect_to("/inbox/"), finished(lambda w: w.held)),
+           redirect_to("/work/pools/hunter/mine/"), finished(lambda w: w.held)),
     Action("bounce", False, frozenset({"document_clerk"}),
            lambda c, w: c.post(base(w, w.documents) + "execute/",
                                {"action": "bounce", "bounce-question": QUESTION["question"]}),
-           redirect_to("/inbox/"), finished(lambda w: w.documents)),
+           redirect_to("/work/pools/document_clerk/mine/"), finished(lambda w: w.documents)),
+    # the holder, or a team lead, gives a task back -- with a reason
+    Action("unassign with reason", False, frozenset({"hunter", *LEADS_AND_ADMINS}),
+           lambda c, w: c.post(base(w, w.held) + "unassign/", {"reason": "wrong region"}),
+           redirect_to("/work/"), lambda w, u: w.reload(w.held).owner_id is None),
+    Action("clear a suspension", False, frozenset(LEADS_AND_ADMINS),
+           lambda c, w: c.post(f"/work/console/suspensions/{w.suspended.pk}/clear/",
+                               {"reason": "a complaint week"}),
+           redirect_to("/work/console/"),
+           lambda w, u: not LeakAlert.objects.filter(cleared__isnull=True).exists()),
     Action("reassign", False, frozenset(LEADS_AND_ADMINS),
            lambda c, w: c.post("/work/console/reassign/", {
                "pk": [w.held.pk], "to": w.colleague.pk, "reason": "holiday", "_confirm": "1"}),
@@ -187,6 +205,12 @@ ACTIONS = [
            lambda w, u: not type(w.leaver).objects.get(pk=w.leaver.pk).is_active),
     Action("reveal a contact", False, frozenset(LEADS_AND_ADMINS),
            lambda c, w: c.post(f"/clients/{w.client_id}/contacts/{w.contact_id}/reveal/"),
+           status(200), audited(AuditEvent.Action.REVEAL)),
+    # the held task's holder shows its client's contact (recorded); the roles that may
+    # reveal any contact do too; nobody else
+    Action("show contact", False, frozenset({"hunter", *LEADS_AND_ADMINS}),
+           lambda c, w: c.post(f"/clients/{w.held.process.lead.client_id}/contacts/"
+                               f"{w.held_contact_id}/reveal/"),
            status(200), audited(AuditEvent.Action.REVEAL)),
     Action("export the clients", False, frozenset({"admin"}),
            lambda c, w: c.post("/clients/export/"), status(200), audited(AuditEvent.Action.EXPORT)),
@@ -213,8 +237,16 @@ ACTIONS = [
     Action("API: reveal a contact", True, frozenset(LEADS_AND_ADMINS),
            lambda c, w: c.post(f"/api/contacts/{w.contact_id}/reveal/"),
            status(200), audited(AuditEvent.Action.REVEAL)),
+    Action("API: show contact", True, frozenset({"hunter", *LEADS_AND_ADMINS}),
+           lambda c, w: c.post(f"/api/contacts/{w.held_contact_id}/reveal/",
+                               {}, format="json"),
+           status(200), audited(AuditEvent.Action.REVEAL)),
+    Action("API: unassign with reason", True, frozenset({"hunter", *LEADS_AND_ADMINS}),
+           lambda c, w: c.post(f"/api/tasks/{w.held.pk}/unassign/", {"reason": "wrong region"},
+                               format="json"),
+           status(200), lambda w, u: w.reload(w.held).owner_id is None),
     Action("API: export the clients", True, frozenset({"admin"}),
-           lambda c, w: c.get("/api/clients/export/"), status(200),
+           lambda c, w: c.post("/api/clients/export/"), status(200),
            audited(AuditEvent.Action.EXPORT)),
     Action("API: read the report", True, frozenset(LEADS_AND_ADMINS),
            lambda c, w: c.get(f"/api/reports/daily/{w.day}/"), status(200)),
@@ -264,6 +296,7 @@ def test_the_table_covers_every_role_and_the_actions_asked_for():
         "view a pool", "view the console", "view the report", "claim", "complete", "bounce",
         "reassign", "offboard", "reveal a contact", "export the clients",
         "download the report", "open the admin",
+        "show contact", "unassign with reason", "clear a suspension",
     }  # fmt: skip
     names = {action.name for action in ACTIONS}
     assert asked <= names

@@ -90,7 +90,7 @@ def test_a_json_log_line_carries_the_request_and_task_ids():
 
 @pytest.mark.django_db
 @override_settings(AXES_ENABLED=True)
-def test_five_wrong_passwords_lock_the_account_out_from_that_address(staff):
+def test_five_wrong_passwords_lock_the_username_out_from_every_address(staff):
     hunter = staff["hunter"][0]
     browser = Client(REMOTE_ADDR="10.0.0.7")
     for _ in range(4):
@@ -104,9 +104,13 @@ def test_five_wrong_passwords_lock_the_account_out_from_that_address(staff):
     assert locked.status_code == 429
     assert "locked for a while after too many wrong passwords" in locked.content.decode()
     assert "_auth_user_id" not in browser.session
-    # another address is not locked out
+    # the username is locked from another address too (guesses spread over addresses
+    # count together); another person signs in from there as usual
     elsewhere = Client(REMOTE_ADDR="10.0.0.8")
-    ok = elsewhere.post("/accounts/login/", {"username": hunter.username, "password": "pw"})
+    again = elsewhere.post("/accounts/login/", {"username": hunter.username, "password": "pw"})
+    assert again.status_code == 429
+    colleague = staff["hunter"][1]
+    ok = elsewhere.post("/accounts/login/", {"username": colleague.username, "password": "pw"})
     assert ok.status_code == 302
 
 
@@ -175,25 +179,26 @@ def test_without_a_proxy_a_forged_forwarded_for_does_not_escape_the_lockout(staf
 @pytest.mark.django_db
 @override_settings(AXES_ENABLED=True, PROXY_COUNT=1)
 def test_behind_a_proxy_the_lockout_is_per_client_address(staff):
-    hunter = staff["hunter"][0]
+    names = [person.username for people in staff.values() for person in people]
     through_proxy = {"REMOTE_ADDR": PROXY}
     attacker, colleague = Client(**through_proxy), Client(**through_proxy)
     answers = [
-        # the attacker varies what they send; the proxy appends their real address
-        _wrong_password(attacker, hunter.username, forwarded=f"6.6.6.{n}, 203.0.113.9")
-        for n in range(5)
+        # the attacker sprays usernames and varies what they send; the proxy appends
+        # their real address, which is what is locked
+        _wrong_password(attacker, name, forwarded=f"6.6.6.{n}, 203.0.113.9")
+        for n, name in enumerate(names[:5])
     ]
     assert [a.status_code for a in answers] == [200, 200, 200, 200, 429]
-    # the same person at another address, through the same proxy, still signs in
+    # someone at another address, through the same proxy, still signs in
     ok = colleague.post(
         "/accounts/login/",
-        {"username": hunter.username, "password": "pw"},
+        {"username": names[6], "password": "pw"},
         HTTP_X_FORWARDED_FOR="198.51.100.20",
     )
     assert ok.status_code == 302
     locked = attacker.post(
         "/accounts/login/",
-        {"username": hunter.username, "password": "pw"},
+        {"username": names[7], "password": "pw"},
         HTTP_X_FORWARDED_FOR="203.0.113.9",
     )
     assert locked.status_code == 429

@@ -224,7 +224,9 @@ def test_an_idleness_stall_ended_by_a_change_of_hands_at_the_same_moment_is_over
     scenario.claim(lead, hunter)
     clock.move_to(at(0, 12, 30))
     scenario.scan(lead)  # idle since 08:00
-    claims.task_unassign(task=scenario.open_task(lead), user=hunter)  # the same instant
+    claims.task_unassign(
+        task=scenario.open_task(lead), user=hunter, reason="not mine"
+    )  # the same instant
     clock.move_to(at(1, 0, 5))
 
     qualify = next(row for row in day_figures(day=DAY).stages if row.key == "conveyor.qualify")

@@ -61,7 +61,7 @@ def test_only_team_leads_and_admins_read_the_report(reported, who, url):
 
 @pytest.mark.parametrize("who,shown", [("hunter", False), ("team_lead", True), ("admin", True)])
 def test_the_menu_shows_reports_only_to_those_who_may_read_them(reported, who, shown):
-    page = browser(who, reported).get("/conveyor/queue/").content.decode()
+    page = browser(who, reported).get("/clients/").content.decode()
     assert ('href="/reports/' in page) is shown
 
 

@@ -11,7 +11,7 @@ from django.core.management import call_command
 
 from salesflow.models import Role
 from salesflow.queues.columns import COLUMNS
-from salesflow.roles import RoleFileError, get_roles, parse_duration, read_roles
+from salesflow.roles import LeakLimits, RoleFileError, get_roles, parse_duration, read_roles
 from salesflow.services import roles_sync
 
 NODES = {"conveyor.qualify": "flows.qualify_lead", "conveyor.documents": "flows.prepare_documents"}
@@ -109,6 +109,16 @@ def test_a_good_file_is_read_with_its_durations_and_rules(tmp_path):
         (lambda t: t + '[pool]\nidle_limit = "a while"\n', "pool.idle_limit", "not a duration"),
         (lambda t: t + '[pool]\ncolumns = ["salary"]\n', "pool.columns", "unknown column"),
         (lambda t: t + '[pool]\nqueue = "fast"\n', "pool.queue", "unknown key"),
+        (lambda t: t + "[leak_watch]\nreveals = 0\n", "leak_watch.reveals", "at least 1"),
+        (lambda t: t + '[leak_watch]\nexports = "2"\n', "leak_watch.exports", "whole number"),
+        (lambda t: t + "[leak_watch]\nunassigns = true\n", "leak_watch.unassigns", "whole"),
+        (
+            lambda t: t + '[leak_watch]\nsuspend_reveals = "yes"\n',
+            "leak_watch.suspend_reveals",
+            "true or false",
+        ),
+        (lambda t: t + "[leak_watch]\ncalls = 3\n", "leak_watch.calls", "unknown key"),
+        (lambda t: "leak_watch = 5\n" + t, "leak_watch", "must be a table"),
     ],
 )
 def test_a_bad_file_is_refused_with_the_file_the_key_and_the_reason(tmp_path, change, key, reason):
@@ -136,6 +146,20 @@ def test_a_good_pool_table_is_read(tmp_path):
     assert hunter.columns == ("company", "due")
     clerk = roles["clerk"].pool
     assert (clerk.distribution, clerk.wip_limit, clerk.idle_limit) == ("pull", None, None)
+
+
+def test_leak_watch_limits_are_read_with_defaults_for_what_a_file_leaves_out(tmp_path):
+    watch = "[leak_watch]\nreveals = 40\nsuspend_reveals = false\n"
+    roles = read_roles(
+        write(tmp_path, hunter=GOOD + watch, clerk=CLERK),
+        nodes=NODES,
+        engine_permissions=(),
+        columns=COLUMNS,
+    )
+    hunter, clerk = roles["hunter"].leak_watch, roles["clerk"].leak_watch
+    assert (hunter.reveals, hunter.unassigns, hunter.exports) == (40, 10, 2)
+    assert hunter.suspend_reveals is False
+    assert clerk == LeakLimits()  # a role that declares none: the defaults
 
 
 def test_two_roles_sharing_a_stage_must_share_its_distribution(tmp_path):

@@ -14,7 +14,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
-from rest_framework.authtoken.models import Token
+from knox.models import AuthToken
 from viewflow.workflow.status import STATUS
 
 from salesflow.audit.models import AuditEvent
@@ -43,7 +43,7 @@ def stack(tmp_path, redis_url):
 
 
 def token(user) -> str:
-    return Token.objects.get_or_create(user=user)[0].key
+    return AuthToken.objects.create(user=user)[1]
 
 
 def test_the_production_processes_take_leads_hand_out_work_and_stop_cleanly(stack, staff):

@@ -4,7 +4,12 @@ from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from knox.admin import AuthTokenAdmin
+from knox.models import AuthToken
+from viewflow.workflow.admin import ProcessAdmin, TaskAdmin
+from viewflow.workflow.models import Process, Task
 
+from .audit.admin import AuditedAdminMixin
 from .models import Role
 
 
@@ -29,3 +34,37 @@ class RoleAdmin(admin.ModelAdmin[Role]):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+# API tokens (django-rest-knox): every change in the admin is an audit event too.
+admin.site.unregister(AuthToken)
+
+
+@admin.register(AuthToken)
+class AuditedAuthTokenAdmin(AuditedAdminMixin, AuthTokenAdmin):
+    pass
+
+
+# viewflow's tasks and processes: read-only here. A change of a task (its owner, its
+# permission, its terms) goes through the engine's services with its audit event; the
+# admin would change them with neither (and deleting a process deletes its history).
+admin.site.unregister(Task)
+admin.site.unregister(Process)
+
+
+class _ReadOnlyFlowAdmin:
+    def has_change_permission(self, request: Any, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: Any, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Task)
+class ReadOnlyTaskAdmin(_ReadOnlyFlowAdmin, TaskAdmin):
+    pass
+
+
+@admin.register(Process)
+class ReadOnlyProcessAdmin(_ReadOnlyFlowAdmin, ProcessAdmin):
+    pass

@@ -11,7 +11,11 @@ import os
 from typing import Any
 
 from celery import Celery
+from celery.signals import beat_init, worker_init
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from kombu.exceptions import OperationalError
+from kombu.utils.url import url_to_parts
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "salesflow.settings")
 
@@ -21,10 +25,23 @@ app.autodiscover_tasks()
 
 # every log line of a task carries its id (see salesflow.logs)
 from .logs import bind_celery_task_ids  # noqa: E402
+from .security import development_defaults_refusal  # noqa: E402
 
 bind_celery_task_ids()
 
 logger = logging.getLogger(__name__)
+
+
+@worker_init.connect
+@beat_init.connect
+def refuse_development_defaults_elsewhere(**kwargs: Any) -> None:
+    """With ``SALESFLOW_ENV`` unset (the development defaults by omission), a worker or beat
+    starts only with a broker on this machine (the default one is a directory here)."""
+    url = settings.CELERY_BROKER_URL
+    host = "" if url.startswith(("filesystem://", "memory://")) else url_to_parts(url).hostname
+    refusal = development_defaults_refusal(where="the broker", host=host or "")
+    if refusal:
+        raise ImproperlyConfigured(refusal)
 
 
 def publish(task_name: str, *args: Any) -> bool:

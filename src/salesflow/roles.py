@@ -30,6 +30,14 @@ A role file looks like this::
     idle_limit = "4h"                    # assigned but untouched this long: stalled
     columns = ["company", "source", "age", "due"]   # what the pool and inbox pages show
 
+    [leak_watch]                         # a member's day over any of these alerts the team leads
+    reveals = 30                         # contacts shown
+    unassigns = 10                       # tasks given back unworked
+    exports = 2                          # exports of the client base
+    suspend_reveals = true               # over a limit: no more reveals until a lead clears it
+
+A role without ``[leak_watch]`` (or a key of it) gets ``DEFAULT_LEAK_LIMITS``.
+
 Node references are ``<flow>.<node>``, where ``<flow>`` is the flow's ``app_name`` (the
 class name without ``Flow``, lower case).
 
@@ -56,6 +64,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
+from django.db.models import Q
 
 from salesflow.models import MANAGE_QUEUES
 
@@ -118,6 +129,21 @@ class PoolPolicy:
 
 
 @dataclass(frozen=True)
+class LeakLimits:
+    """A day's reveals, unassigns without work and exports a member may make before the
+    team leads are alerted (``[leak_watch]``; see ``salesflow.watch``)."""
+
+    reveals: int = 30
+    unassigns: int = 10
+    exports: int = 2
+    suspend_reveals: bool = True
+
+
+DEFAULT_LEAK_LIMITS = LeakLimits()
+LEAK_COUNTS = ("reveals", "unassigns", "exports")
+
+
+@dataclass(frozen=True)
 class Role:
     code: str
     path: str
@@ -131,6 +157,7 @@ class Role:
     # a deal at this role's stages with no activity and no next step this long is listed
     # for the team leads ("deals without a next step"); None: never
     next_step_within: timedelta | None = None
+    leak_watch: LeakLimits = DEFAULT_LEAK_LIMITS
     # everything else the file says, for display
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False)
 
@@ -168,6 +195,7 @@ class _Reader:
         "separation_of_duties",
         "pool",
         "next_step_within",
+        "leak_watch",
     }
 
     def __init__(self, path: Path, data: Mapping[str, Any]) -> None:
@@ -207,6 +235,7 @@ class _Reader:
             separation_of_duties=self.separation_rules(),
             pool=self.pool(),
             next_step_within=self.next_step_within(),
+            leak_watch=self.leak_watch(),
             raw=dict(self.data),
         )
 
@@ -319,6 +348,26 @@ class _Reader:
             idle_limit=idle_limit,
             columns=tuple(columns),
         )
+
+    def leak_watch(self) -> LeakLimits:
+        table = self.data.get("leak_watch", {})
+        if not isinstance(table, dict):
+            raise self.error("leak_watch", "must be a table [leak_watch]")
+        self.unknown_keys("leak_watch", table, (*LEAK_COUNTS, "suspend_reveals"))
+        values: dict[str, Any] = {}
+        for name in LEAK_COUNTS:
+            if name in table:
+                value = table[name]
+                if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                    raise self.error(
+                        f"leak_watch.{name}", "must be a whole number per day, at least 1"
+                    )
+                values[name] = value
+        if "suspend_reveals" in table:
+            if not isinstance(table["suspend_reveals"], bool):
+                raise self.error("leak_watch.suspend_reveals", "must be true or false")
+            values["suspend_reveals"] = table["suspend_reveals"]
+        return LeakLimits(**values)
 
 
 def read_role_file(path: Path) -> Role:
@@ -499,8 +548,45 @@ def role_client_fields(user: AnyUser) -> frozenset[str]:
     return frozenset(name for role in roles_of(user) for name in role.client_fields)
 
 
-def discount_limit_for(user: AnyUser) -> Decimal:
-    """The highest discount (percent) the user may grant without approval: the largest
-    limit among their roles; nothing without a role that declares one."""
-    limits = [role.discount_limit for role in roles_of(user) if role.discount_limit is not None]
+def discount_limit_for(user: AnyUser, node_ref: str | None = None) -> Decimal:
+    """The highest discount (percent) the user may grant without approval at ``node_ref``:
+    the largest limit among *their roles that perform that stage* -- a team lead who is
+    also an account manager grants at the account stage as an account manager; nothing
+    without such a role that declares one. Without ``node_ref``: among all their roles."""
+    roles = roles_of(user)
+    if node_ref is not None:
+        roles = [role for role in roles if node_ref in role.nodes]
+    limits = [role.discount_limit for role in roles if role.discount_limit is not None]
     return max(limits, default=Decimal("0"))
+
+
+def leak_limits_for(user: AnyUser) -> LeakLimits:
+    """The leak watch's daily limits for the user: per count the most generous of their
+    roles (a person's work needs it), suspended only if every role asks for it; the
+    defaults for a person without roles (an admin)."""
+    roles = roles_of(user)
+    if not roles:
+        return DEFAULT_LEAK_LIMITS
+    limits = [role.leak_watch for role in roles]
+    return LeakLimits(
+        reveals=max(limit.reveals for limit in limits),
+        unassigns=max(limit.unassigns for limit in limits),
+        exports=max(limit.exports for limit in limits),
+        suspend_reveals=all(limit.suspend_reveals for limit in limits),
+    )
+
+
+def team_lead_addresses() -> list[str]:
+    """E-mail addresses of the active people who manage the queues (the team leads, and
+    admins given the permission): whom the stalled work and the leak watch tell."""
+    app_label, codename = MANAGE_QUEUES.split(".")
+    permission = Permission.objects.get(content_type__app_label=app_label, codename=codename)
+    people = (
+        get_user_model()
+        ._default_manager.filter(is_active=True)
+        .filter(Q(groups__permissions=permission) | Q(user_permissions=permission))
+        .exclude(email="")
+        .distinct()
+        .order_by("email")
+    )
+    return list(people.values_list("email", flat=True))

@@ -10,6 +10,7 @@ Two profiles, chosen by ``SALESFLOW_ENV``:
   ``ALLOWED_HOSTS``).
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import django_stubs_ext
@@ -32,6 +33,9 @@ if SALESFLOW_ENV not in ("development", "production"):
         f"SALESFLOW_ENV must be 'development' or 'production', not {SALESFLOW_ENV!r}"
     )
 PRODUCTION = SALESFLOW_ENV == "production"
+# Unset means the development defaults by omission: then the web server and the worker
+# start only on this machine (salesflow.security.development_defaults_refusal).
+SALESFLOW_ENV_EXPLICIT = "SALESFLOW_ENV" in env.ENVIRON
 
 
 def _required_in_production(name: str, default: str) -> str:
@@ -69,13 +73,14 @@ INSTALLED_APPS = [
     "django_filters",
     "django_celery_beat",
     "rest_framework",
-    "rest_framework.authtoken",
+    "knox",  # API tokens: stored as digests, with an expiry (django-rest-knox)
     "drf_spectacular",
     "viewflow",
     "viewflow.workflow",
     # the engine
     "salesflow",
     "salesflow.clients",
+    "salesflow.watch",
     "salesflow.intake",
     "salesflow.audit",
     "salesflow.handoff",
@@ -95,6 +100,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     # static files straight from the app server, compressed and cached (WhiteNoise)
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # no page or API answer is kept in a cache (contacts, notes, exports)
+    "salesflow.security.NoStoreMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -115,10 +122,15 @@ AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
-# Five wrong passwords for one user from one address lock that pair out for 15 minutes.
+# Five wrong passwords for one username -- from any addresses -- lock that username out
+# for 15 minutes, and five from one address -- for any usernames -- lock that address
+# out: spraying one password over many usernames, or one username from many addresses,
+# is stopped as surely as guessing one pair.
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_HOURS", default=0.25)
-AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+# Password reset e-mails asked for, per client address and per address typed in.
+SALESFLOW_PASSWORD_RESET_RATE = env.str("SALESFLOW_PASSWORD_RESET_RATE", default="5/h")
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "salesflow/locked_out.html"
 # The client's address, for the lockout and the web form's limit alike: REMOTE_ADDR, or
@@ -338,8 +350,9 @@ RATELIMIT_IP_META_KEY = "salesflow.security.client_address"
 # --- REST API ----------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        # integrations: "Authorization: Token <key>"; the web UI: its session, with CSRF
-        "rest_framework.authentication.TokenAuthentication",
+        # integrations: "Authorization: Token <key>" (knox: only a digest is stored, and
+        # the token expires); the web UI: its session, with CSRF
+        "knox.auth.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -360,6 +373,13 @@ SPECTACULAR_SETTINGS = {
         "ClientStatusEnum": "salesflow.clients.models.Client.Status",
         "LeadStatusEnum": "salesflow.clients.models.Lead.Status",
     },
+}
+# API tokens (django-rest-knox): stored as SHA-512 digests, valid this many days
+# (`salesflow api-token USERNAME` makes one; docs/deploy.md says how to rotate them).
+REST_KNOX = {
+    "TOKEN_TTL": timedelta(days=env.int("SALESFLOW_API_TOKEN_DAYS", default=90)),
+    "AUTH_HEADER_PREFIX": "Token",
+    "AUTO_REFRESH": False,
 }
 # A repeated Idempotency-Key answers with the first response for this long.
 SALESFLOW_IDEMPOTENCY_KEY_DAYS = env.int("SALESFLOW_IDEMPOTENCY_KEY_DAYS", default=7)

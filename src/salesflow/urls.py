@@ -3,7 +3,6 @@ the admin, and language switching."""
 
 from django.contrib import admin
 from django.urls import include, path
-from viewflow.contrib.auth import AuthViewset
 from viewflow.urls import Site
 
 from .activities.viewsets import ActivitiesApp
@@ -12,6 +11,7 @@ from .conveyor.viewsets import ConveyorAppViewset
 from .intake.viewsets import ClientsApp
 from .queues.viewsets import WorkApp
 from .reports.views import ReportsApplication
+from .signin import SigninViewset
 from .views import health
 
 site = Site(
@@ -27,7 +27,7 @@ site = Site(
 
 urlpatterns = [
     path("health/", health, name="health"),
-    path("accounts/", AuthViewset(with_profile_view=False).urls),
+    path("accounts/", SigninViewset(with_profile_view=False).urls),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("leads/", include("salesflow.intake.urls")),  # the public web form

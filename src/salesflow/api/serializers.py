@@ -96,6 +96,24 @@ class StageCompleteSerializer(serializers.Serializer):
     )
 
 
+class UnassignSerializer(serializers.Serializer):
+    reason = serializers.CharField(
+        max_length=2000,
+        required=False,
+        allow_blank=True,
+        help_text="Why the task goes back unfinished (required: the next person reads it).",
+    )
+
+
+class RevealSerializer(serializers.Serializer):
+    task = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        min_value=1,
+        help_text="The task of yours for this client that is the reason (default: your oldest).",
+    )
+
+
 class BounceSerializer(serializers.Serializer):
     question = serializers.CharField(
         max_length=5000, help_text="What is missing or wrong: the sender must answer it."
@@ -197,7 +215,11 @@ class LeadCreatedSerializer(serializers.Serializer):
     )
     reason = serializers.CharField(help_text="Why the intake matched it so.")
     lead = LeadOutSerializer()
-    client = ClientRefSerializer()
+    client = ClientRefSerializer(
+        allow_null=True,
+        help_text="Null when a phone or e-mail matched a known client: the intake never "
+        "says whose contact it is.",
+    )
     duplicate_review = serializers.IntegerField(allow_null=True)
 
 
@@ -289,10 +311,12 @@ class FieldSpecSerializer(serializers.Serializer):
 
 class TaskDetailSerializer(TaskSerializer):
     """A task with what its page shows: the notes handed to this stage (the unread one
-    first), the client's contacts as the caller may see them, and the fields a
-    completion needs."""
+    first; withheld from who may not read them), the client's contacts as the caller may
+    see them (masked: see POST /api/contacts/{id}/reveal/), and the fields a completion
+    needs."""
 
     incoming_notes = serializers.SerializerMethodField()
+    notes_withheld = serializers.SerializerMethodField()
     contacts = serializers.SerializerMethodField()
     stage_fields = serializers.SerializerMethodField()
     handoff_fields = serializers.SerializerMethodField()
@@ -304,8 +328,17 @@ class TaskDetailSerializer(TaskSerializer):
 
     @extend_schema_field(NoteSerializer(many=True))
     def get_incoming_notes(self, task: Task) -> list[dict[str, Any]]:
-        data: list[dict[str, Any]] = NoteSerializer(self.context["notes"], many=True).data
-        return data
+        notes: list[dict[str, Any]] = NoteSerializer(self.context["notes"] or [], many=True).data
+        return notes
+
+    @extend_schema_field(
+        serializers.BooleanField(
+            help_text="True: the notes carry the client's contact data and are read by the "
+            "holder of one of its tasks (and, recorded, the roles that may reveal contacts)."
+        )
+    )
+    def get_notes_withheld(self, task: Task) -> bool:
+        return self.context["notes"] is None
 
     @extend_schema_field(ContactSerializer(many=True))
     def get_contacts(self, task: Task) -> list[dict[str, Any]]:

@@ -30,10 +30,8 @@ from salesflow.clients import selectors as clients
 from salesflow.clients import services as client_base
 from salesflow.clients.models import Client, Contact, Lead
 from salesflow.conveyor import services as conveyor
-from salesflow.conveyor.registry import node_ref
-from salesflow.conveyor.selectors import describe_notes, lead_of
+from salesflow.conveyor.selectors import lead_of
 from salesflow.exceptions import NotFound
-from salesflow.handoff.selectors import incoming_notes
 from salesflow.http import person
 from salesflow.intake import services as intake
 from salesflow.queues import claims
@@ -115,7 +113,8 @@ class LeadViewSet(viewsets.GenericViewSet):
                     "outcome": result.outcome.value,
                     "reason": result.reason,
                     "lead": result.lead,
-                    "client": result.client,
+                    # not when a phone or e-mail found it: never whose contact it is
+                    "client": result.client if result.discloses_client else None,
                     "duplicate_review": result.review.pk if result.review else None,
                 }
             ).data
@@ -139,11 +138,11 @@ class LeadViewSet(viewsets.GenericViewSet):
 def _task_answer(request: Request, task_id: int) -> Response:
     task = access_task(user=person(request), task_id=task_id)
     lead = lead_of(task)
-    notes = describe_notes(
-        incoming_notes(process_id=task.process_id, node_ref=node_ref(task.flow_task))
-    )
+    notes = conveyor.task_notes(task=task, user=person(request))
     card = clients.client_card(client=lead.client, user=person(request)) if lead else None
-    return Response(s.TaskDetailSerializer(task, context={"notes": notes, "card": card}).data)
+    response = Response(s.TaskDetailSerializer(task, context={"notes": notes, "card": card}).data)
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 def _summary(task_id: int) -> dict[str, Any]:
@@ -235,13 +234,19 @@ class TaskViewSet(viewsets.GenericViewSet):
         return _task_answer(request, object_id(pk))
 
     @extend_schema(
-        summary="Give the task back to its pool",
-        request=None,
-        responses={200: s.TaskSerializer, **refusals(403, 404, 409)},
+        summary="Give the task back to its pool, unfinished, with a reason",
+        request=s.UnassignSerializer,
+        responses={200: s.TaskSerializer, **refusals(400, 403, 404, 409)},
     )
     @action(detail=True, methods=["post"])
     def unassign(self, request: Request, pk: str) -> Response:
-        claims.task_unassign(task=self._task(request, pk), user=person(request))
+        payload = s.UnassignSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        claims.task_unassign(
+            task=self._task(request, pk),
+            user=person(request),
+            reason=payload.validated_data.get("reason", ""),
+        )
         return Response(_summary(object_id(pk)))
 
     @extend_schema(
@@ -336,15 +341,19 @@ class ClientViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
 
     @extend_schema(
         summary="Export the client base (CSV, contacts in full)",
-        description="Needs the export permission; recorded in the audit trail.",
+        description="Needs the export permission; recorded in the audit trail and counted "
+        "by the leak watch. A POST: an export is an action, never a link another site could "
+        "make a browser follow. Cells starting with =, +, -, @ are written as text.",
+        request=None,
         responses={(200, "text/csv"): OpenApiTypes.STR, **refusals(403)},
     )
-    @action(detail=False, methods=["get"])
+    @action(detail=False, methods=["post"])
     def export(self, request: Request) -> StreamingHttpResponse:
         lines = client_base.clients_export(user=person(request))
         response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
         stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
         response["Content-Disposition"] = f'attachment; filename="clients-{stamp}.csv"'
+        response["Cache-Control"] = "no-store"
         return response
 
 
@@ -357,12 +366,21 @@ class ContactViewSet(viewsets.GenericViewSet):
         summary="Reveal a contact's phone and e-mail",
         description="For a person holding one of the client's tasks or in a role that needs "
         "its contacts; recorded in the audit trail.",
-        request=None,
-        responses={200: s.ContactSerializer, **refusals(403, 404)},
+        request=s.RevealSerializer,
+        responses={200: s.ContactSerializer, **refusals(400, 403, 404)},
     )
     @action(detail=True, methods=["post"])
     def reveal(self, request: Request, pk: str) -> Response:
-        card = client_base.contact_reveal(contact_id=object_id(pk), user=person(request))
+        payload = s.RevealSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        task = None
+        if payload.validated_data.get("task") is not None:
+            task = Task.objects.filter(pk=payload.validated_data["task"]).first()
+            if task is None:
+                raise NotFound(
+                    _("Task #%(id)s does not exist.") % {"id": payload.validated_data["task"]}
+                )
+        card = client_base.contact_reveal(contact_id=object_id(pk), user=person(request), task=task)
         response = Response(s.ContactSerializer(card).data)
         response["Cache-Control"] = "no-store"
         return response

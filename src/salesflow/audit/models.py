@@ -41,6 +41,10 @@ class AuditEvent(models.Model):
         EXPORT = "export", _("Exported clients")
         MERGE = "merge", _("Merged duplicate clients")
         SPLIT = "split", _("Kept a probable duplicate apart")
+        CONFIRM_CONTACT = "confirm_contact", _("Confirmed a lead's contact")
+        LEAK_WARNING = "leak_warning", _("Leak early warning")
+        LEAK_CLEARED = "leak_cleared", _("Cleared a suspension of reveals")
+        ADMIN_CHANGE = "admin_change", _("Changed in the admin")
 
     created = models.DateTimeField(_("when"), default=timezone.now, db_index=True)
     actor = models.ForeignKey(

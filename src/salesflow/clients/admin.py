@@ -1,13 +1,21 @@
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
+from salesflow.audit.admin import AuditedAdminMixin
 from salesflow.models import EXPORT_CLIENTS
 
 from .masking import mask_email, mask_phone
 from .models import Client, Contact, DuplicateReview, Lead, Order, Reactivation
+
+if TYPE_CHECKING:
+    _ClientAdmin = admin.ModelAdmin[Client]
+    _LeadAdmin = admin.ModelAdmin[Lead]
+    _OrderAdmin = admin.ModelAdmin[Order]
+else:
+    _ClientAdmin = _LeadAdmin = _OrderAdmin = admin.ModelAdmin
 
 
 class ContactInline(admin.TabularInline[Contact, Client]):
@@ -43,28 +51,37 @@ class ContactInline(admin.TabularInline[Contact, Client]):
 
 
 @admin.register(Client)
-class ClientAdmin(admin.ModelAdmin[Client]):
+class ClientAdmin(AuditedAdminMixin, _ClientAdmin):
     list_display = ("name", "tax_number", "status", "merged_into", "created")
     list_filter = ("status",)
     search_fields = ("name", "legal_name", "tax_number")
     readonly_fields = ("merged_into", "name_key", "tax_key")
     inlines = [ContactInline]
 
+    def audit_client_id(self, obj: Client) -> int | None:
+        return obj.pk
+
 
 @admin.register(Lead)
-class LeadAdmin(admin.ModelAdmin[Lead]):
+class LeadAdmin(AuditedAdminMixin, _LeadAdmin):
     list_display = ("id", "client", "source", "status", "created")
     list_filter = ("source", "status")
     search_fields = ("client__name",)
     list_select_related = ("client",)
     raw_id_fields = ("client", "contact", "process", "created_by")
 
+    def audit_client_id(self, obj: Lead) -> int | None:
+        return obj.client_id
+
 
 @admin.register(Order)
-class OrderAdmin(admin.ModelAdmin[Order]):
+class OrderAdmin(AuditedAdminMixin, _OrderAdmin):
     list_display = ("id", "lead", "amount", "discount", "discount_needs_approval", "delivered")
     list_select_related = ("lead__client",)
     raw_id_fields = ("lead", "discount_approved_by")
+
+    def audit_client_id(self, obj: Order) -> int | None:
+        return obj.lead.client_id
 
 
 class _ReadOnly(admin.ModelAdmin[Any]):

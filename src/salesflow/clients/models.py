@@ -175,6 +175,16 @@ class Lead(models.Model):
         _("source detail"), max_length=200, blank=True, help_text=_("Campaign, file, system.")
     )
     request = models.TextField(_("what the client asked for"), blank=True)
+    unverified_contact = models.JSONField(
+        _("contact given, not verified"),
+        default=dict,
+        blank=True,
+        help_text=_(
+            "What an unauthenticated lead (the public web form) gave as its contact, for a "
+            "client the company already had: kept here, not among the client's contacts, "
+            "until a person confirms it (name, position, phone, email)."
+        ),
+    )
     status = models.CharField(
         _("status"), max_length=20, choices=Status.choices, default=Status.NEW
     )

@@ -4,12 +4,16 @@ contact masked for whoever may not see it.
 Who sees a contact in full is decided here, once (``contact_entitlement``), for the pages,
 the stage page, the API and the export alike:
 
-* a user who holds an active task (assigned or started) of one of the client's deals sees
-  its contacts and legal details in full -- it is their work, and their claim is in the
-  audit trail;
-* a user whose role declares a field (``client_fields`` in ``roles/*.toml``) may *reveal*
-  it -- an explicit action, one audit event each (``services.contact_reveal``); legal
-  details (public registry data) are simply shown to such a role;
+* nobody sees a phone or an e-mail without asking: the person who holds an active task
+  (assigned or started) of one of the client's deals, or whose role declares the field
+  (``client_fields`` in ``roles/*.toml``), may *show* (reveal) it -- an explicit action,
+  one audit event each, with the task as its reason (``services.contact_reveal``).
+  Holding a task is not a licence to copy the client: a claim, a look at every contact
+  and a give-back would otherwise read one client after another, unrecorded;
+* legal details (public registry data) are shown to a role that declares them;
+* handoff notes carry contact data too ("how they prefer to be reached", the delivery
+  address): they are read by the holder of one of the client's tasks, and by a role
+  that may reveal its contacts -- recorded (``Entitlement.reads_notes``);
 * everyone else sees masks (``masking``), and list pages show masks to everyone: a list
   of clients with contacts in full would be a copy of the client base.
 """
@@ -54,21 +58,28 @@ if TYPE_CHECKING:
 
 ACTIVE_TASK = (STATUS.ASSIGNED, STATUS.STARTED)
 LEGAL_FIELDS = ("legal_name", "tax_number", "legal_address", "bank_details")
+CONTACT_FIELDS = ("phone", "email")
 
 
 # --- who sees what -------------------------------------------------------------------------
+
+
+def held_tasks(*, user: User | AnonymousUser, client_id: int) -> QuerySet[Task]:
+    """The user's assigned or started tasks of the client's processes (its deals, and
+    what serves them or it), oldest first."""
+    return Task.objects.filter(
+        Q(process__lead__client_id=client_id) | Q(process__subject__client_id=client_id),
+        owner_id=user.pk,
+        status__in=ACTIVE_TASK,
+    ).order_by("pk")
 
 
 def holds_active_task(*, user: User | AnonymousUser, client_id: int) -> bool:
     """Whether the user holds an assigned or started task of one of the client's deals."""
     if not user.is_authenticated or not user.is_active:
         return False
-    holds: bool = Task.objects.filter(
-        Q(process__lead__client_id=client_id) | Q(process__subject__client_id=client_id),
-        owner_id=user.pk,
-        status__in=ACTIVE_TASK,
-    ).exists()
-    return holds
+    held: bool = held_tasks(user=user, client_id=client_id).exists()
+    return held
 
 
 @dataclass(frozen=True)
@@ -79,16 +90,22 @@ class Entitlement:
     holds_task: bool
 
     def sees(self, field: str) -> bool:
-        """Shown in full without asking: all to a task holder; legal details to a role
-        that declares them (phones and e-mails are revealed, never just shown)."""
-        return self.holds_task or (field == "legal_details" and field in self.role_fields)
+        """Shown in full without asking: legal details to a role that declares them.
+        Phones and e-mails are revealed (shown on request, recorded), never just shown."""
+        return field == "legal_details" and field in self.role_fields
 
     def may_reveal(self, field: str) -> bool:
-        return self.holds_task or field in self.role_fields
+        return field in CONTACT_FIELDS and (self.holds_task or field in self.role_fields)
 
     @property
     def revealable(self) -> frozenset[str]:
-        return frozenset(f for f in ("phone", "email") if self.may_reveal(f))
+        return frozenset(f for f in CONTACT_FIELDS if self.may_reveal(f))
+
+    @property
+    def reads_notes(self) -> bool:
+        """Handoff notes follow the contacts: the holder of one of the client's tasks, and
+        a role that may reveal its contacts."""
+        return self.holds_task or bool(self.role_fields & set(CONTACT_FIELDS))
 
 
 def contact_entitlement(*, user: User | AnonymousUser, client_id: int) -> Entitlement:
@@ -227,6 +244,10 @@ def contact_with_client(*, contact_id: int) -> Contact | None:
     return Contact.objects.select_related("client").filter(pk=contact_id).first()
 
 
+def lead_with_client(*, lead_id: int) -> Lead | None:
+    return Lead.objects.select_related("client", "contact").filter(pk=lead_id).first()
+
+
 def clients_for_export() -> QuerySet[Client]:
     """Every client (not merged away) with its contacts, in a stable order, for streaming."""
     return (
@@ -289,7 +310,18 @@ class ClientMatch:
     kind: MatchKind
     client: Client | None = None  # the known client, or the one the lead resembles
     contact: Contact | None = None  # the known contact matched by phone or e-mail
-    reason: str = ""
+    reason: str = ""  # for the people who decide (it may name a contact and its client)
+    by_contact: bool = False  # matched by a contact's phone or e-mail
+
+    @property
+    def public_reason(self) -> str:
+        """The reason as the intake may tell whoever entered the lead: never whose contact
+        a phone or an e-mail is (typing numbers into the intake must not look people up)."""
+        if not self.by_contact:
+            return self.reason
+        if self.kind == MatchKind.EXISTING_CLIENT:
+            return _("a phone or e-mail the client base already has")
+        return _("a phone or e-mail the client base already has; a team lead checks whose")
 
 
 def client_match(*, keys: LeadKeys) -> ClientMatch:
@@ -369,6 +401,7 @@ def _match_by_contact(contacts: list[Contact], keys: LeadKeys) -> ClientMatch:
             first.client,
             reason=_("%(what)s, and contacts of %(count)d other clients match too")
             % {"what": _what_matched(first, keys), "count": len(by_client) - 1},
+            by_contact=True,
         )
     client = first.client
     if keys.tax and client.tax_key and client.tax_key != keys.tax:
@@ -376,8 +409,11 @@ def _match_by_contact(contacts: list[Contact], keys: LeadKeys) -> ClientMatch:
             MatchKind.PROBABLE_DUPLICATE,
             client,
             reason=_("%(what)s, but a different tax number") % {"what": _what_matched(first, keys)},
+            by_contact=True,
         )
-    return ClientMatch(MatchKind.EXISTING_CLIENT, client, first, _what_matched(first, keys))
+    return ClientMatch(
+        MatchKind.EXISTING_CLIENT, client, first, _what_matched(first, keys), by_contact=True
+    )
 
 
 def _match_by_name(clients: QuerySet[Client], keys: LeadKeys) -> ClientMatch:

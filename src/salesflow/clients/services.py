@@ -1,5 +1,5 @@
 """Changing the client base: contacts revealed, the base exported, duplicate clients
-merged, an order's discount.
+merged, a lead's unverified contact confirmed, an order's discount.
 
 Leads coming in and deals starting are the intake's (``salesflow.intake.services``): it
 sits above both the client base and the conveyor.
@@ -7,23 +7,24 @@ sits above both the client base and the conveyor.
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from defusedcsv import csv
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 
 from salesflow.audit.models import AuditEvent
 from salesflow.audit.services import audit_record
-from salesflow.exceptions import NotFound, NotPermitted
+from salesflow.exceptions import ClaimConflict, NotFound, NotPermitted
 from salesflow.handoff.models import HandoffNote
-from salesflow.models import EXPORT_CLIENTS
+from salesflow.models import EXPORT_CLIENTS, MERGE_CLIENTS
 from salesflow.roles import discount_limit_for
+from salesflow.watch import services as watch
 
-from . import selectors
+from . import normalize, selectors
 from .models import Client, Contact, DuplicateReview, Lead, Order, ProcessSubject
 from .selectors import ContactCard
 
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
     from decimal import Decimal
 
     from django.contrib.auth.models import User
+    from viewflow.workflow.models import Task
 
 
 # --- duplicates --------------------------------------------------------------------------
@@ -82,15 +84,25 @@ def client_merge(*, source: Client, target: Client) -> dict[int, int]:
 
 
 @transaction.atomic
-def contact_reveal(*, contact_id: int, user: User) -> ContactCard:
-    """Show one contact's phone and e-mail in full to a user entitled to them (who holds a
-    task of the client's, or whose role declares the fields), recording one REVEAL audit
-    event naming the fields. Refuses everyone else, writing nothing."""
+def contact_reveal(*, contact_id: int, user: User, task: Task | None = None) -> ContactCard:
+    """Show one contact's phone and e-mail in full to a user entitled to them -- who holds
+    a task of the client's, or whose role declares the fields -- recording one REVEAL
+    audit event naming the fields, the client, and the task that is its reason (``task``,
+    or the user's oldest task of the client; none for a role's reveal).
+
+    Refuses, writing nothing: no such contact; a ``task`` that is not the user's active
+    task of this client; a user not entitled; a user whose reveals the leak watch has
+    suspended. A reveal over the user's daily limit alerts the team leads
+    (``salesflow.watch``)."""
     contact = selectors.contact_with_client(contact_id=contact_id)
     if contact is None:
         raise NotFound(_("Contact #%(id)s does not exist.") % {"id": contact_id})
+    held = selectors.held_tasks(user=user, client_id=contact.client_id)
+    if task is not None and not held.filter(pk=task.pk).exists():
+        raise NotPermitted(
+            _("Task #%(id)s is not a task of yours for this client.") % {"id": task.pk}
+        )
     entitlement = selectors.contact_entitlement(user=user, client_id=contact.client_id)
-    fields = sorted(name for name in entitlement.revealable if getattr(contact, name))
     if not entitlement.revealable:
         raise NotPermitted(
             _(
@@ -98,13 +110,72 @@ def contact_reveal(*, contact_id: int, user: User) -> ContactCard:
                 "that needs its contacts may see them."
             )
         )
+    watch.reveals_allowed(user=user)
+    reason_task = task if task is not None else (held.first() if entitlement.holds_task else None)
+    fields = sorted(name for name in entitlement.revealable if getattr(contact, name))
     audit_record(
         action=AuditEvent.Action.REVEAL,
         actor=user,
+        task=reason_task,
         client_id=contact.client_id,
+        reason=_("working on task #%(id)s") % {"id": reason_task.pk} if reason_task else "",
         data={"contact": contact.pk, "fields": fields},
     )
+    watch.leak_check(user=user, kind=watch.REVEALS)
     return ContactCard.of(contact, entitlement, revealed=fields)
+
+
+@transaction.atomic
+def lead_contact_confirm(*, lead_id: int, user: User) -> Contact:
+    """A person confirms the contact an unauthenticated lead (the public web form) gave for
+    a client the company already had: it becomes one of the client's contacts (or the
+    known contact with that phone or e-mail), the lead's contact. Until then it is kept
+    on the lead only -- anybody can type a phone into the form next to a known tax number.
+
+    For the holder of one of the client's tasks and whoever decides duplicates; one
+    CONFIRM_CONTACT audit event. Refuses, writing nothing, otherwise."""
+    lead = selectors.lead_with_client(lead_id=lead_id)
+    if lead is None:
+        raise NotFound(_("Lead #%(id)s does not exist.") % {"id": lead_id})
+    if not (
+        selectors.holds_active_task(user=user, client_id=lead.client_id)
+        or (user.is_active and user.has_perm(MERGE_CLIENTS))
+    ):
+        raise NotPermitted(
+            _("Only the person working on this client or a team lead can confirm its contacts.")
+        )
+    given: dict[str, Any] = dict(lead.unverified_contact or {})
+    if not given:
+        raise ClaimConflict(_("This lead has no unverified contact to confirm."))
+    contact = _known_or_new_contact(lead.client, given)
+    lead.contact = contact
+    lead.unverified_contact = {}
+    lead.save(update_fields=["contact", "unverified_contact"])
+    audit_record(
+        action=AuditEvent.Action.CONFIRM_CONTACT,
+        actor=user,
+        process_id=lead.process_id,
+        client_id=lead.client_id,
+        data={"lead": lead.pk, "contact": contact.pk},
+    )
+    return contact
+
+
+def _known_or_new_contact(client: Client, given: dict[str, Any]) -> Contact:
+    phone, email = str(given.get("phone", "")), str(given.get("email", ""))
+    keys = (("email_key", normalize.email_key(email)), ("phone_key", normalize.phone_key(phone)))
+    for key, value in keys:
+        if value:
+            known = client.contacts.filter(**{key: value}).order_by("pk").first()
+            if known is not None:
+                return known
+    return Contact.objects.create(
+        client=client,
+        name=str(given.get("name") or email or phone)[:200],
+        position=str(given.get("position", ""))[:200],
+        phone=phone[:50],
+        email=email[:254],
+    )
 
 
 EXPORT_COLUMNS = (
@@ -116,16 +187,23 @@ EXPORT_COLUMNS = (
 def clients_export(*, user: User) -> Iterator[str]:
     """The whole client base as CSV lines (one per contact; a client without contacts gets
     one line), streamed. Needs the export permission (admins by default); records one
-    EXPORT audit event -- committed before the first line is produced."""
+    EXPORT audit event -- committed before the first line is produced -- and counts
+    toward the person's daily exports (``salesflow.watch``).
+
+    Cells that a spreadsheet would read as a formula (starting with ``=``, ``+``, ``-``,
+    ``@``: a company name from the public form can be anything) are written as text
+    (defusedcsv prefixes them with an apostrophe)."""
     if not user.is_active or not user.has_perm(EXPORT_CLIENTS):
         raise NotPermitted(_("Exporting the client base needs the export permission."))
     clients = selectors.clients_for_export()
-    audit_record(
-        action=AuditEvent.Action.EXPORT,
-        actor=user,
-        reason=_("CSV export of the client base"),
-        data={"clients": clients.count()},
-    )
+    with transaction.atomic():
+        audit_record(
+            action=AuditEvent.Action.EXPORT,
+            actor=user,
+            reason=_("CSV export of the client base"),
+            data={"clients": clients.count(), "format": "csv"},
+        )
+        watch.leak_check(user=user, kind=watch.EXPORTS)
     return _csv_lines(clients)
 
 
@@ -164,17 +242,21 @@ def _csv_lines(clients: QuerySet[Client]) -> Iterator[str]:
 # --- orders --------------------------------------------------------------------------------
 
 
-def order_set_discount(*, order: Order, discount: Decimal, user: User) -> list[str]:
-    """Set the discount granted by ``user``; over their limit it needs a team lead's
-    approval, and a changed discount loses an earlier approval. Returns the changed fields
-    (the caller saves)."""
+def order_set_discount(
+    *, order: Order, discount: Decimal, user: User, stage: str | None = None
+) -> list[str]:
+    """Set the discount granted by ``user`` at ``stage`` (a node reference); over their
+    limit -- that of their roles performing the stage, not the largest of all their roles
+    (``roles.discount_limit_for``) -- it needs a team lead's approval, and a changed
+    discount loses an earlier approval. Returns the changed fields (the caller saves)."""
     changed = []
     if order.discount != discount:
         order.discount = discount
         order.discount_approved_by = None
         changed += ["discount", "discount_approved_by"]
     needs_approval = (
-        order.discount > discount_limit_for(user) and order.discount_approved_by_id is None
+        order.discount > discount_limit_for(user, node_ref=stage)
+        and order.discount_approved_by_id is None
     )
     if needs_approval != order.discount_needs_approval:
         order.discount_needs_approval = needs_approval

@@ -78,3 +78,15 @@ class HandoffForm(forms.Form):
 
 def bounce_form(*args: Any, **kwargs: Any) -> HandoffForm:
     return HandoffForm(*args, template=BOUNCE_TEMPLATE, prefix="bounce", **kwargs)
+
+
+class UnassignForm(forms.Form):
+    """Giving a task back to its pool: why (``queues.claims.task_unassign`` requires it)."""
+
+    reason = forms.CharField(
+        label=_("Why are you giving it back?"),
+        help_text=_("The next person and the team leads read it."),
+        required=False,  # the service says what a reason needs, for the API alike
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )

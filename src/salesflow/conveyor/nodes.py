@@ -34,7 +34,7 @@ from salesflow.queues.rules import assignment_refusal
 
 from .selectors import last_performer
 from .stage import Intake, StageApply, StageNode
-from .views import ClaimTaskView, StageView, UnassignTaskView, task_view
+from .views import ClaimTaskView, StageView, UnassignTaskView, task_index, task_view
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -136,15 +136,28 @@ class Stage(StageNode):
     audit event."""
 
     activation_class = StageActivation
+    # viewflow's detail, cancel, undo and revive pages: not mounted. They check no role,
+    # write no audit event, and a revived task has no permission at all.
+    detail_view_class = None
+    cancel_view_class = None
+    undo_view_class = None
+    revive_view_class = None
 
     def __init__(self, form_class: type, apply: StageApply | None = None, **kwargs: Any) -> None:
         super().__init__(StageView.as_view(), form_class, apply, **kwargs)
 
     def calc_owner(self, activation: Any) -> User | None:
         """A task sent back by a bounce goes to whoever did this stage before (they know
-        the answer), if they are still active; otherwise it waits in the pool."""
+        the answer), if they are still active and still hold a role that performs it;
+        otherwise it waits in the pool."""
         if activation.task.data.get(terms.BOUNCED):
             owner = last_performer(process=activation.process, node=self)
+            if (
+                owner is not None
+                and self._owner_permission
+                and not owner.has_perm(self._owner_permission)
+            ):
+                owner = None  # their role was taken away since: the pool answers
             if owner is not None:
                 activation.task.assigned = timezone.now()
             return owner
@@ -158,6 +171,15 @@ class Stage(StageNode):
         )
 
     # --- URLs: the stage page, assign and unassign go through the engine's services ----
+
+    @property
+    def index_path(self) -> URLPattern:
+        pattern: URLPattern = path(
+            f"<int:process_pk>/{self.name}/<int:task_pk>/",
+            task_view(self, task_index),
+            name="index",
+        )
+        return pattern
 
     @property
     def view_path(self) -> URLPattern:

@@ -20,12 +20,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth import get_user_model
+from django.db import transaction
 from django.utils.translation import gettext as _
 from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
 
 from salesflow.audit.models import AuditEvent
 from salesflow.audit.services import audit_record
+from salesflow.clients.selectors import contact_entitlement
 from salesflow.clients.services import order_approve_discount
 from salesflow.exceptions import (
     ClaimConflict,
@@ -34,14 +36,23 @@ from salesflow.exceptions import (
     StageInvalid,
 )
 from salesflow.handoff.models import HandoffNote
-from salesflow.handoff.selectors import pending_note_expressions
+from salesflow.handoff.selectors import incoming_notes, pending_note_expressions
 from salesflow.handoff.services import handoff_acknowledge, handoff_create, handoff_validate
 from salesflow.handoff.templates import BOUNCE_TEMPLATE
 from salesflow.queues.claims import task_touch
+from salesflow.queues.rules import completion_expressions, completion_refusal
+from salesflow.watch import services as watch
 
 from .locking import locked_task
 from .registry import handoff_target, node_ref
-from .selectors import WORK_RELATED, lead_of, node_was_performed
+from .selectors import (
+    WORK_RELATED,
+    NoteView,
+    describe_notes,
+    lead_of,
+    node_was_performed,
+    process_client_id,
+)
 from .stage import StageNode, StageWork
 
 if TYPE_CHECKING:
@@ -90,6 +101,19 @@ def work_for(*, task: Task, user: User) -> StageWork:
 
 def _pending(task: Task) -> dict[str, Any]:
     return pending_note_expressions(process_id=task.process_id, node_ref=node_ref(task.flow_task))
+
+
+def _rules(task: Task, user: User) -> dict[str, Any]:
+    """The separation-of-duties facts, read with the task under its lock (no extra query)."""
+    return completion_expressions(task=task, user=user)
+
+
+def _check_rules(work: StageWork) -> None:
+    """Every rule checked when the work was handed out holds again at completion
+    (``queues.rules.completion_refusal``); the task was read with ``_rules``."""
+    refusal = completion_refusal(task=work.task, user=work.user)
+    if refusal is not None:
+        raise refusal
 
 
 def _take_pending_note(work: StageWork, *, acknowledge: bool) -> int | None:
@@ -145,8 +169,11 @@ def stage_complete(
     ``acknowledge`` confirms the incoming note in the same step. Refuses -- writing nothing
     -- with StageInvalid, HandoffIncomplete, HandoffNotAcknowledged or NotPermitted.
     """
-    with locked_task(task, WORK_RELATED, annotations=_pending(task)) as locked:
+    with locked_task(
+        task, WORK_RELATED, annotations={**_pending(task), **_rules(task, user)}
+    ) as locked:
         work = _work(locked, user)
+        _check_rules(work)
         node = work.node
         acknowledged = _take_pending_note(work, acknowledge=acknowledge)
         form = node.form_class(data=data, work=work)
@@ -223,8 +250,11 @@ def stage_bounce(
     The work goes to whoever did that stage (if still active), who must acknowledge the
     question before handing over again. For an approval stage this is the rejection.
     """
-    with locked_task(task, WORK_RELATED, annotations=_pending(task)) as locked:
+    with locked_task(
+        task, WORK_RELATED, annotations={**_pending(task), **_rules(task, user)}
+    ) as locked:
         work = _work(locked, user)
+        _check_rules(work)
         node = work.node
         target = node.bounce_node
         if target is None:
@@ -262,3 +292,40 @@ def stage_bounce(
             data={"note": note.pk if note else None, "to_node": node_ref(target)},
         )
     return StageResult(task=locked, note=note, outcome="bounce")
+
+
+# --- reading a task's handoff notes --------------------------------------------------------
+
+
+@transaction.atomic
+def task_notes(*, task: Task, user: User) -> list[NoteView] | None:
+    """The handoff notes addressed to the task's stage, as ``user`` may read them, or None
+    when they are withheld.
+
+    Notes carry contact data ("how they prefer to be reached", the delivery address), so
+    they follow the contacts' rule (``clients.selectors.Entitlement.reads_notes``): the
+    holder of one of the client's tasks reads them as their work; a role that may reveal
+    the client's contacts reads them recorded -- one REVEAL audit event naming the notes,
+    counted by the leak watch; anyone else (a pool member looking at a waiting task, a
+    finished deal) gets None. Call after ``queues.access.access_task``."""
+    notes = describe_notes(
+        incoming_notes(process_id=task.process_id, node_ref=node_ref(task.flow_task))
+    )
+    client_id = process_client_id(task.process)
+    if client_id is None:
+        return notes  # work about no client: nothing of a client's in it
+    entitlement = contact_entitlement(user=user, client_id=client_id)
+    if not entitlement.reads_notes:
+        return None
+    if entitlement.holds_task or not notes:
+        return notes
+    audit_record(
+        action=AuditEvent.Action.REVEAL,
+        actor=user,
+        task=task,
+        client_id=client_id,
+        reason=_("handoff notes of task #%(id)s") % {"id": task.pk},
+        data={"notes": [view.note.pk for view in notes]},
+    )
+    watch.leak_check(user=user, kind=watch.REVEALS)
+    return notes

@@ -1,49 +1,54 @@
-"""Pages of a stage: work on it (with the handoff section), take it, give it back.
+"""Pages of a stage: work on it (with the handoff section), take it, give it back, and the
+index that sends a person to the one of them they may use.
 
 Thin: each POST calls one service; a refusal (``SalesflowError``) is shown on the page with
-its message and the status the error carries, and nothing has been written.
+its message and the status the error carries, and nothing has been written. A page of a
+task one may not work answers 403 (404 for no such task): there is no read-only view of
+someone else's task -- the client's card is where anyone looks at a client.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from functools import wraps
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views import generic
 from viewflow.workflow.models import Task
+from viewflow.workflow.status import STATUS
 
 from salesflow.clients.selectors import client_card
-from salesflow.exceptions import NotFound, NotPermitted, SalesflowError
+from salesflow.clients.services import lead_contact_confirm
+from salesflow.exceptions import ClaimConflict, NotFound, NotPermitted, SalesflowError
 from salesflow.handoff.selectors import client_history, incoming_notes
-from salesflow.http import person
 from salesflow.queues.access import access_task
 from salesflow.queues.claims import task_claim, task_touch, task_unassign
+from salesflow.queues.selectors import IN_WORK
+from salesflow.roles import roles_for_node, user_role_codes
 
 from . import services
-from .forms import HandoffForm, bounce_form
+from .forms import HandoffForm, UnassignForm, bounce_form
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 from .registry import node_ref
-from .selectors import PAGE_RELATED, describe_notes
-from .stage import StageNode
+from .selectors import PAGE_RELATED, describe_notes, lead_of, process_client_id
 
 
-def task_view(
-    node: StageNode, view: Callable[..., HttpResponseBase]
-) -> Callable[..., HttpResponseBase]:
+def task_view(node: Any, view: Any) -> Any:
     """Wrap a view of one stage's task: signed-in users only, the task must belong to this
     node and process (else 404) and be one the person may see (``access_task``, else 403),
     and ``request.activation`` is set for viewflow's templates."""
 
     @login_required
     @wraps(view)
-    def wrapper(
-        request: HttpRequest, process_pk: int, task_pk: int, **kwargs: Any
-    ) -> HttpResponseBase:
+    def wrapper(request: HttpRequest, process_pk: int, task_pk: int, **kwargs: Any) -> HttpResponse:
         try:
             task = access_task(
                 user=request.user, task_id=task_pk, process_id=process_pk, related=PAGE_RELATED
@@ -54,26 +59,67 @@ def task_view(
             raise PermissionDenied from None
         if task.flow_task != node:
             raise Http404("No such task at this stage.")
-        # viewflow's templates read the activation from the request
-        setattr(request, "activation", node.activation_class(task))  # noqa: B010
-        return view(request, process_pk=process_pk, task_pk=task_pk, task=task, **kwargs)
+        request.activation = node.activation_class(task)  # type: ignore[attr-defined]
+        response: HttpResponse = view(request, process_pk=process_pk, task_pk=task_pk, **kwargs)
+        return response
 
     return wrapper
 
 
-def _task_detail_url(task: Task) -> str:
-    url: str = task.flow_task.reverse("detail", args=[task.process_id, task.pk])
+def _task_url(task: Task, name: str) -> str:
+    url: str = task.flow_task.reverse(name, args=[task.process_id, task.pk])
     return url
 
 
-def _inbox_url(request: HttpRequest) -> str:
-    """The inbox of the flow the page belongs to."""
-    viewset = getattr(request.resolver_match, "flow_viewset", None)
-    return viewset.reverse("inbox") if viewset is not None else "/"
+def _work_url(request: HttpRequest, task: Task) -> str:
+    """Where a person goes after acting on a task: their tasks in the role that performs
+    its stage, or the Work menu's front door."""
+    codes = user_role_codes(request.user)
+    for role in roles_for_node(node_ref(task.flow_task)):
+        if role.code in codes:
+            return reverse("work:mine", args=[role.code])
+    return reverse("work:index")
+
+
+def refused_page(request: HttpRequest, task: Task, error: SalesflowError) -> HttpResponse:
+    """A refusal on a task's page: the message, with the status the error carries (403 for
+    a task one may not work), and -- for a task waiting in a pool -- the way to take it."""
+    return TemplateResponse(
+        request,
+        "salesflow/conveyor/refused.html",
+        {
+            "task": task,
+            "lead": lead_of(task),
+            "message": error.message,
+            "claim_url": _task_url(task, "assign")
+            if task.status == STATUS.NEW and task.flow_task.can_assign(request.user, task)
+            else None,
+        },
+        status=error.status,
+    )
 
 
 def refused(request: HttpRequest, error: SalesflowError) -> None:
     messages.error(request, error.message)
+
+
+def task_index(request: HttpRequest, **kwargs: Any) -> HttpResponse:
+    """A task's address in the lists: its page for its holder, "take it" for a task waiting
+    in the person's pool, and the client's card for a team lead or a pool member looking
+    at someone else's task (the task's own page is its holder's)."""
+    task: Task = request.activation.task  # type: ignore[attr-defined]
+    if task.status in IN_WORK and task.owner_id == request.user.pk:
+        return HttpResponseRedirect(_task_url(task, "execute"))
+    if task.status == STATUS.NEW and task.flow_task.can_assign(request.user, task):
+        return HttpResponseRedirect(_task_url(task, "assign"))
+    client_id = process_client_id(task.process)
+    if client_id is not None:
+        return HttpResponseRedirect(reverse("clients:detail", args=[client_id]))
+    return refused_page(
+        request,
+        task,
+        NotPermitted(_("Task #%(id)s is not yours to work on.") % {"id": task.pk}),
+    )
 
 
 class StageView(generic.TemplateView):
@@ -82,13 +128,12 @@ class StageView(generic.TemplateView):
 
     template_name = "salesflow/conveyor/stage.html"
 
-    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
-        self.task: Task = kwargs["task"]
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        self.task = request.activation.task
         try:
-            self.work = services.work_for(task=self.task, user=person(request))
+            self.work = services.work_for(task=self.task, user=request.user)
         except SalesflowError as error:
-            refused(request, error)
-            return HttpResponseRedirect(_task_detail_url(self.task))
+            return refused_page(request, self.task, error)
         self.node = self.work.node
         return super().dispatch(request, *args, **kwargs)
 
@@ -107,7 +152,7 @@ class StageView(generic.TemplateView):
         return forms
 
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        task_touch(task=self.task, user=person(request))  # the owner is on it
+        task_touch(task=self.task, user=request.user)  # the owner is on it
         return super().get(request, *args, **kwargs)
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
@@ -136,28 +181,32 @@ class StageView(generic.TemplateView):
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         action = request.POST.get("action", "complete")
-        if action not in ("complete", "bounce", "acknowledge"):
+        if action not in ("complete", "bounce", "acknowledge", "confirm_contact"):
             return HttpResponse(status=400)
         forms = self.forms(data=request.POST, action=action)
         try:
+            if action == "confirm_contact" and self.work.lead is not None:
+                lead_contact_confirm(lead_id=self.work.lead.pk, user=self.work.user)
+                messages.success(request, _("Added to the client's contacts."))
+                return HttpResponseRedirect(request.path)
             if action == "acknowledge":
-                services.stage_acknowledge(task=self.task, user=person(request))
+                services.stage_acknowledge(task=self.task, user=request.user)
                 messages.success(request, _("Handoff note acknowledged."))
                 return HttpResponseRedirect(request.path)
             if action == "bounce":
                 form = forms.get("bounce_form") or bounce_form(data=request.POST)
                 services.stage_bounce(
                     task=self.task,
-                    user=person(request),
+                    user=request.user,
                     question=form.note_fields(),
                     note_text=form.note_text(),
                 )
                 messages.success(request, _("Sent back with your question."))
-                return HttpResponseRedirect(_inbox_url(request))
+                return HttpResponseRedirect(_work_url(request, self.task))
             handoff_form = forms.get("handoff_form")
             services.stage_complete(
                 task=self.task,
-                user=person(request),
+                user=request.user,
                 data=_unprefixed(request.POST, "stage"),
                 handoff=handoff_form.note_fields() if handoff_form else None,
                 note_text=handoff_form.note_text() if handoff_form else "",
@@ -175,7 +224,7 @@ class StageView(generic.TemplateView):
                             note_form.add_error(None if field == "__all__" else field, message)
             return self.render_to_response(self.get_context_data(**forms), status=error.status)
         messages.success(request, _("“%(stage)s” done.") % {"stage": self.node.task_title})
-        return HttpResponseRedirect(_inbox_url(request))
+        return HttpResponseRedirect(_work_url(request, self.task))
 
 
 def _unprefixed(data: Any, prefix: str) -> dict[str, Any]:
@@ -190,34 +239,59 @@ def _unprefixed(data: Any, prefix: str) -> dict[str, Any]:
 
 
 class ClaimTaskView(generic.TemplateView):
-    """Take a task from the pool (viewflow's assign page, through ``task_claim``)."""
+    """Take a task from the pool (through ``task_claim``): what it is, and the button."""
 
-    template_name = "viewflow/workflow/task_assign.html"
+    template_name = "salesflow/conveyor/claim.html"
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        task = self.request.activation.task  # type: ignore[attr-defined]
+        lead = lead_of(task)
+        return super().get_context_data(task=task, lead=lead, **kwargs)
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        task: Task = kwargs["task"]
+        task = request.activation.task  # type: ignore[attr-defined]
         try:
-            task_claim(task=task, user=person(request))
+            task_claim(task=task, user=request.user)
         except SalesflowError as error:
-            refused(request, error)
-            return HttpResponseRedirect(_task_detail_url(task))
+            return refused_page(request, task, error)
         messages.success(request, _("Task #%(id)s is yours.") % {"id": task.pk})
-        return HttpResponseRedirect(
-            task.flow_task.reverse("execute", args=[task.process_id, task.pk])
-        )
+        return HttpResponseRedirect(_task_url(task, "execute"))
 
 
-class UnassignTaskView(generic.TemplateView):
-    """Give a task back to its pool (viewflow's unassign page, through ``task_unassign``)."""
+if TYPE_CHECKING:
+    _FormView = generic.FormView[UnassignForm]
+else:
+    _FormView = generic.FormView
 
-    template_name = "viewflow/workflow/task_unassign.html"
 
-    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        task: Task = kwargs["task"]
+class UnassignTaskView(_FormView):
+    """Give a task back to its pool without completing it (through ``task_unassign``):
+    it needs a reason, which the team leads see; giving work back is counted."""
+
+    template_name = "salesflow/conveyor/unassign.html"
+
+    def get_form_class(self) -> Any:
+        return UnassignForm
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        task = self.request.activation.task  # type: ignore[attr-defined]
+        return super().get_context_data(task=task, lead=lead_of(task), **kwargs)
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        request = self.request
+        task = request.activation.task  # type: ignore[attr-defined]
         try:
-            task_unassign(task=task, user=person(request))
+            user = cast("User", request.user)  # signed in: task_view's login_required
+            task_unassign(task=task, user=user, reason=form.cleaned_data["reason"])
         except SalesflowError as error:
-            refused(request, error)
-            return HttpResponseRedirect(_task_detail_url(task))
+            if isinstance(error, (NotPermitted, ClaimConflict)):
+                return refused_page(request, task, error)
+            form.add_error(None, error.message)
+            for message in error.errors.get("reason", []):
+                form.add_error("reason", message)
+            return self.render_to_response(self.get_context_data(form=form), status=error.status)
         messages.success(request, _("Task #%(id)s is back in its pool.") % {"id": task.pk})
-        return HttpResponseRedirect(_inbox_url(request))
+        return HttpResponseRedirect(_work_url(request, task))
+
+    def form_invalid(self, form: Any) -> HttpResponse:
+        return self.render_to_response(self.get_context_data(form=form), status=400)

@@ -1,62 +1,70 @@
-"""viewflow's flow application, with its bulk actions routed through the engine's
-services (viewflow's own assign every selected task without our rules or history)."""
+"""viewflow's flow application, reduced to what goes through the engine.
 
-from django.contrib import messages
-from django.db import transaction
-from django.http import HttpResponseRedirect
-from django.utils.translation import gettext_lazy as _
+viewflow mounts, for every flow, a dashboard, inbox / queue / archive lists, process and
+task detail pages, bulk assign / unassign, and per node ``cancel/``, ``undo/``, ``revive/``
+and gateway ``execute/`` pages. Those transitions check no role, write no audit event and
+-- for a revived task -- build a task without any permission; the lists show every role's
+open work and owners to anyone signed in, with their own counts and words next to the
+product's pools ("Work"). So this application mounts only:
+
+* per stage (``nodes.Stage``): its page (``execute/``), take it (``assign/``), give it back
+  (``unassign/``) and an index that sends a person to the one of them they may use --
+  all through the engine's services and ``queues.access.access_task``;
+* the flow's chart (``chart/``, also the application's front page): a picture, no data.
+
+Every other way a task changes is not mounted. The sidebar is the Work menu, so working
+a task never switches to a second vocabulary.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest
+from django.urls import URLPattern, URLResolver, include, path
 from viewflow.workflow.flow import FlowAppViewset
-from viewflow.workflow.flow.views import BulkAssignTasksActionView, BulkUnassignTasksActionView
-from viewflow.workflow.models import Task
-from viewflow.workflow.status import STATUS
 
-from salesflow.exceptions import SalesflowError
-from salesflow.queues.claims import task_claim, task_unassign
+from salesflow.queues.viewsets import work_menu
 
-
-class _BulkMixin:
-    """All selected tasks move, or none: the first refusal rolls the whole batch back and
-    is shown with its reason."""
-
-    service = None
-    statuses: tuple[str, ...] = ()
-    done_message = ""
-
-    def get_queryset(self):
-        pks = self.request.POST.getlist("pk")
-        queryset = Task.objects.filter(
-            process__flow_class=self.flow_class, status__in=self.statuses
-        ).select_related("process")
-        if not self.request.POST.get("select_all"):
-            queryset = queryset.filter(pk__in=pks)
-        self.object_list = queryset
-        return queryset
-
-    def form_valid(self, form):
-        try:
-            with transaction.atomic():
-                tasks = list(self.get_queryset())
-                for task in tasks:
-                    type(self).service(task=task, user=self.request.user)
-        except SalesflowError as error:
-            messages.error(self.request, error.message)
-        else:
-            messages.success(self.request, str(self.done_message) % {"count": len(tasks)})
-        return HttpResponseRedirect(self.get_success_url())
-
-
-class BulkClaimView(_BulkMixin, BulkAssignTasksActionView):
-    service = task_claim
-    statuses = (STATUS.NEW,)
-    done_message = _("%(count)d tasks are yours.")
-
-
-class BulkUnassignView(_BulkMixin, BulkUnassignTasksActionView):
-    service = task_unassign
-    statuses = (STATUS.ASSIGNED, STATUS.STARTED)
-    done_message = _("%(count)d tasks are back in their pools.")
+from .stage import is_stage
 
 
 class ConveyorAppViewset(FlowAppViewset):
-    tasks_assign_view_class = BulkClaimView
-    tasks_unassign_view_class = BulkUnassignView
+    menu_template_name = "salesflow/conveyor/menu.html"
+
+    # viewflow's own lists, process pages and bulk actions: not mounted (see above)
+    process_list_path = None
+    process_detail_path = None
+    process_cancel_path = None
+    task_list_path = None
+    flow_chart_path = None
+    inbox_path = None
+    queue_path = None
+    archive_path = None
+    tasks_assign_path = None
+    tasks_unassign_path = None
+
+    @property
+    def index_path(self) -> URLPattern:
+        """The application's front page is the conveyor's chart: the work itself is under
+        Work (the pools and inboxes)."""
+        return path("", self.chart_view, name="index")
+
+    def _get_urls(self) -> list[URLPattern | URLResolver]:
+        """The application's own pages, then each stage's pages; the flow's other nodes
+        (gateways, timers, functions, start and end) have none."""
+        urls: list[URLPattern | URLResolver] = super(FlowAppViewset, self)._get_urls()
+        flow = self._flow_class.instance
+        self._flow_class.parent = self
+        self._flow_class.app_name = None
+        for node in flow.nodes():
+            if not is_stage(node):
+                continue
+            node.parent = flow
+            patterns, app_name, namespace = node.urls
+            urls.append(path("", include((patterns, app_name), namespace=namespace)))
+        return urls
+
+    def get_context_data(self, request: HttpRequest) -> dict[str, Any]:
+        """The Work menu (viewflow's would count its own inbox and queue on every page)."""
+        return work_menu(request)

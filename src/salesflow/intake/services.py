@@ -65,8 +65,11 @@ class IntakeResult:
     lead: Lead
     outcome: MatchKind
     client: Client  # the lead's client now (new, known, or created and held for review)
-    reason: str  # why the intake decided so, for people ("the same phone as ...")
+    reason: str  # why the intake decided so, as it may be told ("the same tax number")
     review: DuplicateReview | None = None
+    # whether the answer may name the client: not when a phone or an e-mail found it --
+    # the intake must not tell whose contact a number is
+    discloses_client: bool = True
 
     @property
     def started(self) -> bool:
@@ -103,6 +106,16 @@ def _contact_create(client: Client, data: LeadData) -> Contact | None:
     )
 
 
+def _unverified(data: LeadData) -> dict[str, str]:
+    given = {
+        "name": data.contact_name.strip()[:200],
+        "position": data.position.strip()[:200],
+        "phone": data.phone.strip()[:50],
+        "email": data.email.strip()[:254],
+    }
+    return {key: value for key, value in given.items() if value}
+
+
 def _client_create(data: LeadData) -> Client:
     return Client.objects.create(
         name=data.company.strip()[:200], tax_number=data.tax_number.strip()[:20]
@@ -117,7 +130,10 @@ def lead_receive(*, data: LeadData, source: str, created_by: User | None = None)
       hunters' pool;
     * a known client (same tax number, or the same phone or e-mail as one of its contacts):
       the lead is that client's -- a customer's goes to the account pool as a repeat order
-      (never to a hunter), a prospect's to the hunters; a new person becomes its contact;
+      (never to a hunter), a prospect's to the hunters; a new person becomes its contact --
+      except from the public web form (no sign-in: anyone can type a known tax number next
+      to any phone), whose contact is kept on the lead as unverified until a person
+      confirms it (``clients.services.lead_contact_confirm``);
     * only a similar name, or contacts that point at several clients: the lead is held with
       a new client and a ``DuplicateReview`` until a person decides (``duplicate_merge`` /
       ``duplicate_keep_apart``).
@@ -129,10 +145,15 @@ def lead_receive(*, data: LeadData, source: str, created_by: User | None = None)
     )
     _lock_keys(keys)
     match = selectors.client_match(keys=keys)
+    unverified: dict[str, str] = {}
     if match.kind == MatchKind.EXISTING_CLIENT:
         assert match.client is not None
         client = match.client
-        contact = match.contact or _contact_create(client, data)
+        contact = match.contact
+        if contact is None and source == Lead.Source.WEB_FORM:
+            unverified = _unverified(data)
+        elif contact is None:
+            contact = _contact_create(client, data)
     else:
         client = _client_create(data)
         contact = _contact_create(client, data)
@@ -144,8 +165,15 @@ def lead_receive(*, data: LeadData, source: str, created_by: User | None = None)
             contact=contact,
             source_detail=data.source_detail.strip()[:200],
             created_by=created_by,
+            unverified_contact=unverified,
         )
-        return IntakeResult(lead=lead, outcome=match.kind, client=client, reason=match.reason)
+        return IntakeResult(
+            lead=lead,
+            outcome=match.kind,
+            client=client,
+            reason=match.public_reason,
+            discloses_client=not match.by_contact,
+        )
     assert match.client is not None
     lead = Lead.objects.create(
         client=client,
@@ -159,7 +187,12 @@ def lead_receive(*, data: LeadData, source: str, created_by: User | None = None)
         lead=lead, client=client, candidate=match.client, reason=match.reason
     )
     return IntakeResult(
-        lead=lead, outcome=match.kind, client=client, reason=match.reason, review=review
+        lead=lead,
+        outcome=match.kind,
+        client=client,
+        review=review,
+        reason=match.public_reason,
+        discloses_client=not match.by_contact,
     )
 
 
@@ -180,6 +213,7 @@ def lead_intake(
     contact: Contact | None = None,
     source_detail: str = "",
     created_by: User | None = None,
+    unverified_contact: dict[str, str] | None = None,
 ) -> Lead:
     """Register a lead of a known client and put it on the conveyor (see ``lead_start``).
 
@@ -193,6 +227,7 @@ def lead_intake(
         source_detail=source_detail,
         request=request,
         created_by=created_by,
+        unverified_contact=unverified_contact or {},
     )
     return lead_start(lead=lead)
 

@@ -91,6 +91,8 @@ def lead_new(request: HttpRequest) -> HttpResponse:
             messages.error(request, error.message)
         else:
             messages.success(request, _outcome_message(result))
+            if not result.discloses_client:  # found by a phone or e-mail: not whose
+                return HttpResponseRedirect(reverse("clients:index"))
             return HttpResponseRedirect(reverse("clients:detail", args=[result.client.pk]))
     status = 400 if form.is_bound else 200
     return render(request, "salesflow/clients/lead_new.html", {"form": form}, status=status)

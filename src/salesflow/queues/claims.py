@@ -21,8 +21,9 @@ from salesflow.audit.services import audit_record
 from salesflow.conveyor.locking import locked_task, person_lock
 from salesflow.conveyor.registry import human_nodes, node_ref
 from salesflow.conveyor.selectors import process_client_id
-from salesflow.exceptions import ClaimConflict, NotPermitted, WipLimitReached
+from salesflow.exceptions import ClaimConflict, NotPermitted, SalesflowError, WipLimitReached
 from salesflow.roles import can_manage_queues, roles_of
+from salesflow.watch import services as watch
 
 from .distribution import task_give, task_to_pool
 from .rules import (
@@ -130,9 +131,20 @@ def task_claim_next(*, user: User, role: str | None = None) -> Task | None:
     return None
 
 
-def task_unassign(*, task: Task, user: User, reason: str = "") -> Task:
-    """Return an assigned task to its pool: by its owner, or by a team lead. A pool that
-    hands out work gives it to someone else (``distribution.task_to_pool``)."""
+def task_unassign(*, task: Task, user: User, reason: str) -> Task:
+    """Return an assigned task to its pool without completing it: by its owner, or by a
+    team lead, with a reason (the next person and the team leads read it). A pool that
+    hands out work gives it to someone else (``distribution.task_to_pool``).
+
+    Taking a client's task and giving it back unworked is how a person could read one
+    client after another, so each such give-back by the owner is counted by the leak
+    watch (``salesflow.watch``)."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise SalesflowError(
+            _("Say why you give the task back: the next person and the team leads read it."),
+            errors={"reason": [_("A reason is required.")]},
+        )
     with locked_task(task, "process__lead") as locked:
         if locked.status not in IN_WORK or locked.owner_id is None:
             raise ClaimConflict(_("Task #%(id)s is not assigned to anyone.") % {"id": locked.pk})
@@ -148,6 +160,8 @@ def task_unassign(*, task: Task, user: User, reason: str = "") -> Task:
             from_user=previous_owner,
             reason=reason,
         )
+        if previous_owner is not None and previous_owner.pk == user.pk:
+            watch.leak_check(user=user, kind=watch.UNASSIGNS)
     return locked
 
 

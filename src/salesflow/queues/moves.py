@@ -36,6 +36,13 @@ def _manager(by: User) -> None:
         raise NotPermitted(_("Only a team lead can move other people's work."))
 
 
+def _may_offboard(by: User, user: User) -> None:
+    """Only an admin may offboard a team lead or an admin: a team lead must not be able to
+    lock the people who watch them out."""
+    if (user.is_superuser or can_manage_queues(user)) and not by.is_superuser:
+        raise NotPermitted(_("Only an admin may offboard a team lead or an admin."))
+
+
 def _clean_reason(reason: str) -> str:
     reason = (reason or "").strip()
     if not reason:
@@ -140,6 +147,7 @@ def user_offboard(
     """
     if by is not None:
         _manager(by)
+        _may_offboard(by, user)
     if to is not None and to.pk == user.pk:
         raise SalesflowError(_("Hand the work to someone else than the person leaving."))
     plan = OffboardPlan(user=user, to=to, tasks=list(open_tasks_of(user=user)))

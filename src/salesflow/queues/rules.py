@@ -28,6 +28,7 @@ from viewflow.workflow.status import STATUS
 
 from salesflow.clients.models import Lead, ProcessSubject
 from salesflow.conveyor.registry import human_nodes, node_ref
+from salesflow.conveyor.registry import node_ref as registry_node_ref
 from salesflow.conveyor.stage import is_stage
 from salesflow.exceptions import (
     ClaimConflict,
@@ -37,7 +38,7 @@ from salesflow.exceptions import (
     WipLimitReached,
 )
 from salesflow.handoff.models import HandoffNote
-from salesflow.roles import roles_for_node, user_role_codes
+from salesflow.roles import get_roles, roles_for_node, user_role_codes
 from salesflow.sqlnames import columns, table
 
 from .selectors import OPEN, absent_user_ids
@@ -120,21 +121,20 @@ def _separation_sql(node_ref: str) -> tuple[tuple[str, str, str], tuple[_RulePar
     )
     nodes = human_nodes()
     clauses, rules = [], []
-    for role in roles_for_node(node_ref):
-        for rule in role.separation_of_duties:
-            refs = tuple(get_task_ref(nodes[ref]) for ref in rule.not_after)
-            marks = ", ".join(["%s"] * len(refs))
-            if rule.scope == "process":
-                clauses.append(f"(d.{t_node} IN ({marks}) AND d.{t_process} = %s)")
-                rules.append(_RuleParams(refs, 1))
-            else:  # the client's processes: its deals, and what serves them or it
-                clauses.append(
-                    f"(d.{t_node} IN ({marks}) AND d.{t_process} IN ("
-                    f"SELECT l3.{l_process} FROM {lead} l3 WHERE l3.{l_client} = {client}"
-                    f" UNION ALL SELECT s3.{s_process} FROM {subject} s3"
-                    f" WHERE s3.{s_client} = {client}))"
-                )
-                rules.append(_RuleParams(refs, 4))
+    for not_after, scope in _rules_for(node_ref):
+        refs = tuple(get_task_ref(nodes[ref]) for ref in not_after)
+        marks = ", ".join(["%s"] * len(refs))
+        if scope == "process":
+            clauses.append(f"(d.{t_node} IN ({marks}) AND d.{t_process} = %s)")
+            rules.append(_RuleParams(refs, 1))
+        else:  # the client's processes: its deals, and what serves them or it
+            clauses.append(
+                f"(d.{t_node} IN ({marks}) AND d.{t_process} IN ("
+                f"SELECT l3.{l_process} FROM {lead} l3 WHERE l3.{l_client} = {client}"
+                f" UNION ALL SELECT s3.{s_process} FROM {subject} s3"
+                f" WHERE s3.{s_client} = {client}))"
+            )
+            rules.append(_RuleParams(refs, 4))
     wrote = (
         f"EXISTS (SELECT 1 FROM {note} n WHERE n.{n_process} = %s AND n.{n_to} = %s"
         f" AND n.{n_ack} IS NULL AND n.{n_author} = %s)"
@@ -146,6 +146,34 @@ def _separation_sql(node_ref: str) -> tuple[tuple[str, str, str], tuple[_RulePar
         else "(SELECT NULL WHERE %s IS NULL AND %s IS NULL)"
     )
     return (f"({client})", wrote, barred), tuple(rules)
+
+
+def _rules_for(node_ref: str) -> list[tuple[tuple[str, ...], str]]:
+    """The separation-of-duties rules that bar people from ``node_ref``, as (nodes whose
+    performer is barred, scope):
+
+    * the rules declared with the roles performing it (``not_after``);
+    * the same rules read the other way: a rule says "not the same person", so whoever
+      performed the declaring role's stages may not take a node its ``not_after`` names
+      (the hunter who qualified a client may not be its account manager -- and the
+      client's account manager may not qualify it);
+    * an approval stage (``.Approval()``): whoever performed the stage it sends back to --
+      where the discount was set -- may not approve it, whatever the role files say: a
+      person's own discount never approves itself.
+    """
+    rules = [
+        (rule.not_after, rule.scope)
+        for role in roles_for_node(node_ref)
+        for rule in role.separation_of_duties
+    ]
+    for role in get_roles().values():
+        for rule in role.separation_of_duties:
+            if node_ref in rule.not_after and node_ref not in role.nodes and role.nodes:
+                rules.append((role.nodes, rule.scope))
+    node = human_nodes()[node_ref]
+    if getattr(node, "is_approval", False) and node.bounce_node is not None:
+        rules.append(((registry_node_ref(node.bounce_node),), "process"))
+    return rules
 
 
 def _load_sql(rule: WipRule) -> str:
@@ -269,4 +297,34 @@ def assignment_refusal(
                 "or hand one back first."
             )
         return WipLimitReached(message % limit)
+    return None
+
+
+# --- the rules again, when the work is done ------------------------------------------------
+
+
+def completion_expressions(*, task: Task, user: User) -> dict[str, RawSQL]:
+    """Annotations for ``completion_refusal``, to read with the task under its lock (no
+    query of their own)."""
+    return assignment_expressions(
+        process_id=task.process_id, node_ref=node_ref(task.flow_task), user=user, wip=None
+    )
+
+
+def completion_refusal(*, task: Task, user: User) -> SalesflowError | None:
+    """Why ``user`` may not complete (or send back) ``task`` they hold, or None: the
+    separation-of-duties rules, asked again at completion -- they may have performed a
+    barred stage of the client since they took it (a second deal, a colleague's task
+    reassigned to them), or the rules changed. ``task`` was read with
+    ``completion_expressions``."""
+    facts = AssignmentFacts.of(task, None)
+    if facts.barred_by:
+        done = import_task_by_ref(facts.barred_by).task_title
+        return SeparationOfDutiesViolated(
+            _(
+                "Separation of duties: you performed “%(done)s” for this client, so a "
+                "colleague must complete “%(stage)s”. Give it back to the pool."
+            )
+            % {"done": done, "stage": task.flow_task.task_title}
+        )
     return None

@@ -11,8 +11,6 @@ from datetime import datetime
 from functools import partial
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Permission
 from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import Q
@@ -26,8 +24,7 @@ from salesflow.audit.services import AuditEntry, audit_record_many
 from salesflow.celery import publish
 from salesflow.conveyor.registry import human_nodes
 from salesflow.conveyor.selectors import lead_of, process_client_ids
-from salesflow.models import MANAGE_QUEUES
-from salesflow.roles import idle_limit_for_node
+from salesflow.roles import idle_limit_for_node, team_lead_addresses
 
 from . import terms
 from .selectors import OPEN, POOL_RELATED
@@ -104,21 +101,6 @@ def _enqueue_notify(task_ids: list[int]) -> None:
             "are not e-mailed about them (the team console lists them)",
             len(task_ids),
         )
-
-
-def team_lead_addresses() -> list[str]:
-    """E-mail addresses of the active people who manage the queues."""
-    app_label, codename = MANAGE_QUEUES.split(".")
-    permission = Permission.objects.get(content_type__app_label=app_label, codename=codename)
-    people = (
-        get_user_model()
-        ._default_manager.filter(is_active=True)
-        .filter(Q(groups__permissions=permission) | Q(user_permissions=permission))
-        .exclude(email="")
-        .distinct()
-        .order_by("email")
-    )
-    return list(people.values_list("email", flat=True))
 
 
 def stalled_notify(*, task_ids: Sequence[int]) -> int:

@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from viewflow.urls import Application
 
 from salesflow.roles import can_manage_queues, roles_of
+from salesflow.watch import views as watch
 
 from . import views
 
@@ -25,6 +26,9 @@ class WorkApp(Application):
     console_path = path("console/", views.ConsoleView.as_view(), name="console")
     reassign_path = path("console/reassign/", views.ReassignView.as_view(), name="reassign")
     offboard_path = path("console/offboard/", views.OffboardView.as_view(), name="offboard")
+    suspension_clear_path = path(
+        "console/suspensions/<int:user_id>/clear/", watch.suspension_clear, name="suspension_clear"
+    )
     pool_path = path("pools/<slug:role>/", views.RoleTaskListView.as_view(tab="pool"), name="pool")
     mine_path = path(
         "pools/<slug:role>/mine/", views.RoleTaskListView.as_view(tab="mine"), name="mine"
@@ -37,12 +41,17 @@ class WorkApp(Application):
         return user.is_authenticated and (bool(roles_of(user)) or can_manage_queues(user))
 
     def get_context_data(self, request: HttpRequest) -> dict[str, Any]:
-        """The menu: the pools of the roles the person holds, and the console."""
-        links = [
-            (role.title_for(request.LANGUAGE_CODE), reverse("work:pool", args=[role.code]))
-            for role in roles_of(request.user)
-        ]
-        return {
-            "work_pools": links,
-            "work_console": reverse("work:console") if can_manage_queues(request.user) else None,
-        }
+        return work_menu(request)
+
+
+def work_menu(request: HttpRequest) -> dict[str, Any]:
+    """The Work menu: the pools of the roles the person holds, and the console (also the
+    sidebar of a stage's pages: one way to work, one vocabulary)."""
+    links = [
+        (role.title_for(request.LANGUAGE_CODE), reverse("work:pool", args=[role.code]))
+        for role in roles_of(request.user)
+    ]
+    return {
+        "work_pools": links,
+        "work_console": reverse("work:console") if can_manage_queues(request.user) else None,
+    }

@@ -3,16 +3,20 @@
 CSV and XLSX carry the same tables: the XLSX one sheet per table, the CSV the tables one
 after another, each under a line with its title and separated by an empty line. Ages and
 latencies are in hours there (people read them in spreadsheets), in seconds in JSON.
+
+Names in them come from outside (a company name typed into the public form): a text that
+a spreadsheet would run as a formula (``=``, ``+``, ``-``, ``@``) is written as text --
+the CSV by defusedcsv (an apostrophe before it), the XLSX as a cell of type string.
 """
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from defusedcsv import csv
 from django.core.serializers.json import DjangoJSONEncoder
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
@@ -204,10 +208,21 @@ def report_xlsx(report: DailyReport) -> bytes:
         sheet = workbook.create_sheet(title=table.title[:31])  # Excel's limit
         sheet.append(table.columns)
         for row in table.rows:
-            sheet.append(row)
+            sheet.append([_xlsx_cell(sheet, value) for value in row])
     out = io.BytesIO()
     workbook.save(out)
     return out.getvalue()
+
+
+def _xlsx_cell(sheet: Any, value: Any) -> Any:
+    """A text as a string cell: openpyxl would store a text starting with "=" as a formula."""
+    if not isinstance(value, str):
+        return value
+    from openpyxl.cell import WriteOnlyCell
+
+    cell = WriteOnlyCell(sheet, value=value)
+    cell.data_type = "s"
+    return cell
 
 
 def report_file(report: DailyReport, file_format: str) -> bytes:

@@ -11,7 +11,9 @@ import subprocess
 import sys
 import time
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
+
+from salesflow.security import development_defaults_refusal
 
 DEMO_LOGINS = (
     ("hunter1 / hunter2", "active-sales manager (hunter)"),
@@ -31,6 +33,9 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=8000)
 
     def handle(self, *args, host: str, port: int, **options):
+        refusal = development_defaults_refusal(where="--host", host=host)
+        if refusal:
+            raise CommandError(refusal)
         python = sys.executable
         commands = {
             "web": [python, "-m", "salesflow.cli", "runserver", f"{host}:{port}", "--noreload"],
