@@ -10,6 +10,7 @@ from __future__ import annotations
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
+from viewflow.workflow.models import Task
 
 
 def person(request: HttpRequest) -> User:
@@ -18,3 +19,10 @@ def person(request: HttpRequest) -> User:
     if not isinstance(user, User) or not user.is_authenticated:
         raise PermissionDenied
     return user
+
+
+def task_of(request: HttpRequest) -> Task:
+    """The task of a viewflow task page (its ``task_view`` wrapper sets ``request.activation``
+    before the view runs)."""
+    task: Task = request.activation.task  # type: ignore[attr-defined]
+    return task

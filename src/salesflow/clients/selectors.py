@@ -67,11 +67,12 @@ CONTACT_FIELDS = ("phone", "email")
 def held_tasks(*, user: User | AnonymousUser, client_id: int) -> QuerySet[Task]:
     """The user's assigned or started tasks of the client's processes (its deals, and
     what serves them or it), oldest first."""
-    return Task.objects.filter(
+    tasks: QuerySet[Task] = Task.objects.filter(
         Q(process__lead__client_id=client_id) | Q(process__subject__client_id=client_id),
         owner_id=user.pk,
         status__in=ACTIVE_TASK,
     ).order_by("pk")
+    return tasks
 
 
 def holds_active_task(*, user: User | AnonymousUser, client_id: int) -> bool:

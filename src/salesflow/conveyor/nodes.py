@@ -183,24 +183,27 @@ class Stage(StageNode):
 
     @property
     def view_path(self) -> URLPattern:
-        return path(
+        pattern: URLPattern = path(
             f"<int:process_pk>/{self.name}/<int:task_pk>/execute/",
             task_view(self, StageView.as_view()),
             name="execute",
         )
+        return pattern
 
     @property
     def assign_path(self) -> URLPattern:
-        return path(
+        pattern: URLPattern = path(
             f"<int:process_pk>/{self.name}/<int:task_pk>/assign/",
             task_view(self, ClaimTaskView.as_view()),
             name="assign",
         )
+        return pattern
 
     @property
     def unassign_path(self) -> URLPattern:
-        return path(
+        pattern: URLPattern = path(
             f"<int:process_pk>/{self.name}/<int:task_pk>/unassign/",
             task_view(self, UnassignTaskView.as_view()),
             name="unassign",
         )
+        return pattern

@@ -10,12 +10,13 @@ someone else's task -- the client's card is where anyone looks at a client.
 from __future__ import annotations
 
 from functools import wraps
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http.response import HttpResponseBase
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -27,6 +28,7 @@ from salesflow.clients.selectors import client_card
 from salesflow.clients.services import lead_contact_confirm
 from salesflow.exceptions import ClaimConflict, NotFound, NotPermitted, SalesflowError
 from salesflow.handoff.selectors import client_history, incoming_notes
+from salesflow.http import person, task_of
 from salesflow.queues.access import access_task
 from salesflow.queues.claims import task_claim, task_touch, task_unassign
 from salesflow.queues.selectors import IN_WORK
@@ -36,7 +38,7 @@ from . import services
 from .forms import HandoffForm, UnassignForm, bounce_form
 
 if TYPE_CHECKING:
-    from django.contrib.auth.models import User
+    pass
 from .registry import node_ref
 from .selectors import PAGE_RELATED, describe_notes, lead_of, process_client_id
 
@@ -107,7 +109,7 @@ def task_index(request: HttpRequest, **kwargs: Any) -> HttpResponse:
     """A task's address in the lists: its page for its holder, "take it" for a task waiting
     in the person's pool, and the client's card for a team lead or a pool member looking
     at someone else's task (the task's own page is its holder's)."""
-    task: Task = request.activation.task  # type: ignore[attr-defined]
+    task = task_of(request)
     if task.status in IN_WORK and task.owner_id == request.user.pk:
         return HttpResponseRedirect(_task_url(task, "execute"))
     if task.status == STATUS.NEW and task.flow_task.can_assign(request.user, task):
@@ -128,10 +130,10 @@ class StageView(generic.TemplateView):
 
     template_name = "salesflow/conveyor/stage.html"
 
-    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        self.task = request.activation.task
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        self.task = task_of(request)
         try:
-            self.work = services.work_for(task=self.task, user=request.user)
+            self.work = services.work_for(task=self.task, user=person(request))
         except SalesflowError as error:
             return refused_page(request, self.task, error)
         self.node = self.work.node
@@ -152,7 +154,7 @@ class StageView(generic.TemplateView):
         return forms
 
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        task_touch(task=self.task, user=request.user)  # the owner is on it
+        task_touch(task=self.task, user=person(request))  # the owner is on it
         return super().get(request, *args, **kwargs)
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
@@ -190,14 +192,14 @@ class StageView(generic.TemplateView):
                 messages.success(request, _("Added to the client's contacts."))
                 return HttpResponseRedirect(request.path)
             if action == "acknowledge":
-                services.stage_acknowledge(task=self.task, user=request.user)
+                services.stage_acknowledge(task=self.task, user=person(request))
                 messages.success(request, _("Handoff note acknowledged."))
                 return HttpResponseRedirect(request.path)
             if action == "bounce":
                 form = forms.get("bounce_form") or bounce_form(data=request.POST)
                 services.stage_bounce(
                     task=self.task,
-                    user=request.user,
+                    user=person(request),
                     question=form.note_fields(),
                     note_text=form.note_text(),
                 )
@@ -206,7 +208,7 @@ class StageView(generic.TemplateView):
             handoff_form = forms.get("handoff_form")
             services.stage_complete(
                 task=self.task,
-                user=request.user,
+                user=person(request),
                 data=_unprefixed(request.POST, "stage"),
                 handoff=handoff_form.note_fields() if handoff_form else None,
                 note_text=handoff_form.note_text() if handoff_form else "",
@@ -244,14 +246,14 @@ class ClaimTaskView(generic.TemplateView):
     template_name = "salesflow/conveyor/claim.html"
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
-        task = self.request.activation.task  # type: ignore[attr-defined]
+        task = task_of(self.request)
         lead = lead_of(task)
         return super().get_context_data(task=task, lead=lead, **kwargs)
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        task = request.activation.task  # type: ignore[attr-defined]
+        task = task_of(request)
         try:
-            task_claim(task=task, user=request.user)
+            task_claim(task=task, user=person(request))
         except SalesflowError as error:
             return refused_page(request, task, error)
         messages.success(request, _("Task #%(id)s is yours.") % {"id": task.pk})
@@ -274,15 +276,14 @@ class UnassignTaskView(_FormView):
         return UnassignForm
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
-        task = self.request.activation.task  # type: ignore[attr-defined]
+        task = task_of(self.request)
         return super().get_context_data(task=task, lead=lead_of(task), **kwargs)
 
     def form_valid(self, form: Any) -> HttpResponse:
         request = self.request
-        task = request.activation.task  # type: ignore[attr-defined]
+        task = task_of(request)
         try:
-            user = cast("User", request.user)  # signed in: task_view's login_required
-            task_unassign(task=task, user=user, reason=form.cleaned_data["reason"])
+            task_unassign(task=task, user=person(request), reason=form.cleaned_data["reason"])
         except SalesflowError as error:
             if isinstance(error, (NotPermitted, ClaimConflict)):
                 return refused_page(request, task, error)

@@ -8,11 +8,13 @@ nothing is written.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.defaultfilters import truncatechars
 from django.urls import reverse
@@ -27,11 +29,13 @@ from django.views import generic
 from viewflow.views import ListModelView
 from viewflow.views.actions import BaseBulkActionView
 from viewflow.views.base import Action
+from viewflow.views.list import DataSourceColumn
 from viewflow.workflow.models import Task
 
 from salesflow.clients.models import Lead
 from salesflow.conveyor.selectors import lead_of
 from salesflow.exceptions import NotFound, NotPermitted, SalesflowError
+from salesflow.http import person
 from salesflow.roles import Role, can_manage_queues, holds_role, roles_of
 
 from . import selectors
@@ -44,12 +48,14 @@ from .terms import Priority, StallReason, terms_of
 
 
 def task_url(task: Task) -> str:
-    return task.flow_task.reverse("index", args=[task.process_id, task.pk])
+    url: str = task.flow_task.reverse("index", args=[task.process_id, task.pk])
+    return url
 
 
-class TaskColumns:
-    """The columns of ``columns.COLUMNS`` as methods of a list view (viewflow's
-    ListModelView calls them with each row, read with ``selectors.POOL_RELATED``)."""
+class TaskCells:
+    """The cells of ``columns.COLUMNS``, one method per column name, each called with a row
+    read with ``selectors.POOL_RELATED``. Kept off the view: a column named ``request`` on the
+    view would be the view's own request."""
 
     def task(self, task: Task) -> str:
         return format_html('<a href="{}">#{}</a>', task_url(task), task.pk)
@@ -127,9 +133,8 @@ class TaskColumns:
             self.labels["stalled_reason"].get(marks.stalled_reason, ""),
         )
 
-    @cached_property
-    def now(self):
-        return timezone.now()
+    def __init__(self) -> None:
+        self.now = timezone.now()
 
     @cached_property
     def labels(self) -> dict[str, dict[Any, str]]:
@@ -143,9 +148,27 @@ class TaskColumns:
 
 
 for _name, _column in COLUMNS.items():
-    _method = getattr(TaskColumns, _name)
+    _method = getattr(TaskCells, _name)
     _method.short_description = _column.label
     _method.orderby_column = _column.orderby
+
+
+class TaskColumns:
+    """A task list view whose columns are ``TaskCells``' (viewflow's ListModelView would
+    look for them on the view first)."""
+
+    @cached_property
+    def cells(self) -> TaskCells:
+        return TaskCells()
+
+    @property
+    def now(self) -> datetime:
+        return self.cells.now
+
+    def get_column_def(self, attr_name: str) -> Any:
+        if attr_name == "task" or attr_name in COLUMNS:
+            return DataSourceColumn(self.cells, attr_name)
+        return super().get_column_def(attr_name)  # type: ignore[misc]
 
 
 class IdsFirstPagination:
@@ -211,23 +234,27 @@ class RoleTaskListView(RoleMixin, TaskColumns, IdsFirstPagination, ListModelView
     def task_refs(self) -> list[str]:
         return selectors.role_task_refs(self.role)
 
-    def get_queryset(self):
+    def get_queryset(self) -> QuerySet[Task]:
         if self.tab == "mine":
-            self.queryset = selectors.inbox_tasks(user=self.request.user, task_refs=self.task_refs)
+            self.queryset = selectors.inbox_tasks(
+                user=person(self.request), task_refs=self.task_refs
+            )
         else:
             self.queryset = selectors.pool_tasks(task_refs=self.task_refs)
-        return super().get_queryset()
+        tasks: QuerySet[Task] = super().get_queryset()
+        return tasks
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
-        return super().get_context_data(
+        context: dict[str, Any] = super().get_context_data(
             counts=selectors.pool_counts(
-                task_refs=self.task_refs, user=self.request.user, now=self.now
+                task_refs=self.task_refs, user=person(self.request), now=self.now
             ),
             role=self.role,
             tab=self.tab,
             may_claim=self.holds_role,
             **kwargs,
         )
+        return context
 
 
 class ClaimNextView(LoginRequiredMixin, generic.View):
@@ -236,7 +263,7 @@ class ClaimNextView(LoginRequiredMixin, generic.View):
     def post(self, request: HttpRequest, *args: Any, role: str, **kwargs: Any) -> HttpResponse:
         pool = reverse("work:pool", args=[role])
         try:
-            task = task_claim_next(user=request.user, role=role)
+            task = task_claim_next(user=person(request), role=role)
         except SalesflowError as error:
             messages.error(request, error.message)
             return HttpResponseRedirect(pool)
@@ -264,7 +291,8 @@ class ManagerMixin:
             return redirect_to_login(request.get_full_path())
         if not self.has_view_permission(request.user):
             raise PermissionDenied
-        return super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
+        response: HttpResponse = super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
+        return response
 
 
 class ConsoleView(ManagerMixin, TaskColumns, IdsFirstPagination, ListModelView):
@@ -279,9 +307,10 @@ class ConsoleView(ManagerMixin, TaskColumns, IdsFirstPagination, ListModelView):
     search_fields = ["process__lead__client__name", "owner__username"]
     paginate_by = 50
 
-    def get_queryset(self):
+    def get_queryset(self) -> QuerySet[Task]:
         self.queryset = selectors.console_tasks()
-        return super().get_queryset()
+        tasks: QuerySet[Task] = super().get_queryset()
+        return tasks
 
     def get_bulk_actions(self, *actions: Any) -> tuple[Any, ...]:
         return (Action(_("Reassign"), url=reverse("work:reassign")),)
@@ -289,7 +318,8 @@ class ConsoleView(ManagerMixin, TaskColumns, IdsFirstPagination, ListModelView):
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         language = self.request.LANGUAGE_CODE
         pools = [(p, p.role.title_for(language)) for p in selectors.pool_summaries(now=self.now)]
-        return super().get_context_data(pools=pools, **kwargs)
+        context: dict[str, Any] = super().get_context_data(pools=pools, **kwargs)
+        return context
 
 
 class ReassignView(ManagerMixin, BaseBulkActionView):
@@ -300,16 +330,18 @@ class ReassignView(ManagerMixin, BaseBulkActionView):
     template_name = "salesflow/queues/reassign.html"
     filterset_class = ConsoleFilter
 
-    def get_queryset(self):
+    def get_queryset(self) -> QuerySet[Task]:
         self.queryset = selectors.console_tasks()
-        return super().get_queryset()
+        tasks: QuerySet[Task] = super().get_queryset()
+        return tasks
 
     def get_success_url(self) -> str:
         return reverse("work:console")
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if "_confirm" in request.POST:
-            return super().post(request, *args, **kwargs)
+            response: HttpResponse = super().post(request, *args, **kwargs)
+            return response
         # the selection arrives from the console: ask where it goes and why
         self.object_list = self.get_queryset()
         form = ReassignForm(
@@ -319,14 +351,20 @@ class ReassignView(ManagerMixin, BaseBulkActionView):
                 "select_all": request.POST.get("select_all", ""),
             },
         )
-        return self.render_to_response(self.get_context_data(form=form))
+        return self.render(form=form)
+
+    def render(self, status: int = 200, **context: Any) -> HttpResponse:
+        response: HttpResponse = self.render_to_response(
+            self.get_context_data(**context), status=status
+        )
+        return response
 
     def form_valid(self, form: ReassignForm) -> HttpResponse:
         tasks = list(self.get_queryset())
         try:
             tasks_reassign(
                 tasks=tasks,
-                by=self.request.user,
+                by=person(self.request),
                 to=form.cleaned_data["to"],
                 reason=form.cleaned_data["reason"],
             )
@@ -335,7 +373,7 @@ class ReassignView(ManagerMixin, BaseBulkActionView):
             for field, errors in error.errors.items():
                 for message in errors:
                     form.add_error(field if field in form.fields else None, message)
-            return self.render_to_response(self.get_context_data(form=form), status=error.status)
+            return self.render(form=form, status=error.status)
         to = form.cleaned_data["to"]
         messages.success(
             self.request,
@@ -345,7 +383,7 @@ class ReassignView(ManagerMixin, BaseBulkActionView):
         return HttpResponseRedirect(self.get_success_url())
 
 
-class OffboardView(ManagerMixin, generic.FormView):
+class OffboardView(ManagerMixin, generic.FormView[OffboardForm]):
     """A person leaves: a preview of every open task they hold and where it goes, then one
     step that moves them all and deactivates the account."""
 
@@ -356,7 +394,7 @@ class OffboardView(ManagerMixin, generic.FormView):
         user, to = form.cleaned_data["user"], form.cleaned_data["to"]
         confirmed = "_confirm" in self.request.POST
         try:
-            plan = user_offboard(user=user, by=self.request.user, to=to, dry_run=not confirmed)
+            plan = user_offboard(user=user, by=person(self.request), to=to, dry_run=not confirmed)
         except SalesflowError as error:
             form.add_error(None, error.message)
             return self.render_to_response(self.get_context_data(form=form), status=error.status)

@@ -10,8 +10,9 @@ import signal
 import subprocess
 import sys
 import time
+from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from salesflow.security import development_defaults_refusal
 
@@ -28,11 +29,11 @@ DEMO_LOGINS = (
 class Command(BaseCommand):
     help = "Start the web server, a Celery worker and Celery beat together (embedded default)."
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=8000)
 
-    def handle(self, *args, host: str, port: int, **options):
+    def handle(self, *args: Any, host: str, port: int, **options: Any) -> None:
         refusal = development_defaults_refusal(where="--host", host=host)
         if refusal:
             raise CommandError(refusal)
@@ -52,7 +53,7 @@ class Command(BaseCommand):
 
         stopping = False
 
-        def stop(*_):
+        def stop(*_: Any) -> None:
             nonlocal stopping
             stopping = True
 
