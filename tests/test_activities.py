@@ -169,7 +169,10 @@ def test_the_holder_reads_everything_in_time_order(staff, history):
         "Asked for twenty pumps",
         "price list requested",
     )
-    assert call["counterpart"] == history.contact.phone  # in full: they hold the task
+    # what was said, in full; the number masked even for the holder: a contact is revealed
+    # on the card, one audited reveal at a time, never read off the timeline
+    assert call["counterpart"] != history.contact.phone
+    assert call["counterpart"].startswith("+7 ••• •••-••-")
     assert (body["results"][0]["title"], body["results"][0]["who"]) == ("Qualify: taken", "hunter1")
 
 

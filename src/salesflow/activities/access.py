@@ -47,7 +47,9 @@ class Viewer:
         return self.entitlement.holds_task or bool(self.entitlement.revealable)
 
     def sees(self, field: str) -> bool:
-        """A phone or an address in full (else masked): the task holder's privilege."""
+        """A phone or an address in full (else masked). Never, today: phones and e-mails
+        are revealed one at a time on the client's card (an audit event each), so the
+        timeline shows them masked to everyone, the task's holder included."""
         return self.entitlement.sees(field)
 
     @property
