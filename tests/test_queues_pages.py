@@ -83,6 +83,26 @@ def test_each_role_sees_the_columns_it_works_by(staff, new_lead):
     assert "Documents missing" in headers(clerks) and "Lead source" not in headers(clerks)
 
 
+def cells(html: str, row_id: int) -> list[str]:
+    """The text of each cell of one row of a list page."""
+    row = re.search(rf'data-row-id="{row_id}".*?</tr>', html, re.S)
+    assert row, f"no row {row_id}"
+    return [
+        re.sub(r"<[^>]+>|\s+", " ", cell).strip()
+        for cell in re.findall(r"<td[^>]*>(.*?)</td>", row.group(0), re.S)
+    ]
+
+
+def test_a_pool_row_reads_as_the_lead_it_is(staff, new_lead):
+    lead = new_lead(request="forty valves, delivery to Kazan")
+    task = open_task(lead)
+    page = signed_in(staff["hunter"][0]).get("/work/pools/hunter/").content.decode()
+    row = cells(page, task.pk)
+    assert lead.client.name in row
+    assert "forty valves, delivery to Kazan" in row  # the request, not the page's own request
+    assert not any("WSGIRequest" in cell for cell in row)
+
+
 def test_the_pool_lists_waiting_work_most_urgent_first_with_counts(staff, new_lead):
     hunter = staff["hunter"][0]
     first, second, third = (open_task(new_lead()) for _ in range(3))
