@@ -24,3 +24,15 @@ def column(model: type[Model], field: str) -> str:
 
 def columns(model: type[Model], *fields: str) -> tuple[str, ...]:
     return tuple(column(model, field) for field in fields)
+
+
+class Names:
+    """A model's table and columns for an f-string: ``Names(Task).table`` is the quoted
+    table, ``Names(Task).owner`` the quoted column of the field ``owner`` (``owner_id``)."""
+
+    def __init__(self, model: type[Model]) -> None:
+        self.model = model
+        self.table = table(model)
+
+    def __getattr__(self, field: str) -> str:
+        return column(self.model, field)

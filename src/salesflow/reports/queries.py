@@ -6,7 +6,9 @@ audit and handoff tables for one day ``[start, end)`` and returns grouped rows -
 row per task. They are written by hand because they need what the ORM cannot say in one
 query: common table expressions mapping flow nodes to stages and roles, ``FILTER``
 clauses, a median (``percentile_cont`` on PostgreSQL), and "as of the end of the day"
-lookups in the audit trail.
+lookups in the audit trail. Every table and column they name comes from the models
+(``sqlnames.Names``), and every status and action is a parameter, so a renamed field
+changes the SQL with it; ``tests/test_raw_sql.py`` runs each statement on the current schema.
 
 Everything is computed *as of the end of the day* from timestamps, the append-only audit
 trail and what never changes once written (a task's due time), never from the current
@@ -50,6 +52,7 @@ from salesflow.clients.models import Lead, Order
 from salesflow.handoff.models import HandoffNote
 from salesflow.queues import terms
 from salesflow.queues.terms import StallReason
+from salesflow.sqlnames import Names
 
 from .models import AGE_BUCKET_EDGES
 
@@ -221,10 +224,6 @@ def register_sqlite_functions(sender: Any, connection: Any, **kwargs: Any) -> No
 # --- building statements -----------------------------------------------------------------
 
 
-def _table(model: Any) -> str:
-    return connection.ops.quote_name(model._meta.db_table)
-
-
 def _marks(values: Iterable[Any], params: dict[str, Any], prefix: str) -> str:
     """``%(prefix0)s, %(prefix1)s, ...`` for ``values``, added to ``params``."""
     names = []
@@ -304,12 +303,12 @@ def held_work(window: Window) -> Held:
     tasks (who held each, whether it was stalled) are found once and grouped three times."""
     sql = _Dialect()
     with_clause, params = _common(window)
-    task, event = _table(Task), _table(AuditEvent)
+    T, E = Names(Task), Names(AuditEvent)
     holder_actions = _marks(HOLDER_ACTIONS, params, "holder_action")
     open_statuses = _marks(OPEN_STATUSES, params, "open_status")
     params["stalled"] = AuditEvent.Action.STALLED
     params["sla_stall"] = StallReason.SLA
-    age = sql.seconds("%(end)s", "t.created")
+    age = sql.seconds("%(end)s", f"t.{T.created}")
     edges = (0, *AGE_BUCKET_EDGES, None)
     buckets = []
     for low, high in zip(edges, edges[1:], strict=False):
@@ -327,25 +326,28 @@ def held_work(window: Window) -> Held:
     rows = _run(
         f"""{with_clause},
         open_work AS {sql.materialized()} (
-            SELECT t.flow_task, {sql.json_time("t.data", terms.DUE)} AS due, {age} AS age,
-                (SELECT e.to_user_id FROM {event} e
-                  WHERE e.task_id = t.id AND e.action IN ({holder_actions})
-                    AND e.created < %(end)s
-                  ORDER BY e.created DESC, e.id DESC LIMIT 1) AS holder,
+            SELECT t.{T.flow_task} AS flow_task,
+                {sql.json_time(f"t.{T.data}", terms.DUE)} AS due, {age} AS age,
+                (SELECT e.{E.to_user} FROM {E.table} e
+                  WHERE e.{E.task} = t.{T.id} AND e.{E.action} IN ({holder_actions})
+                    AND e.{E.created} < %(end)s
+                  ORDER BY e.{E.created} DESC, e.{E.id} DESC LIMIT 1) AS holder,
                 CASE WHEN EXISTS (
-                    SELECT 1 FROM {event} m
-                    WHERE m.task_id = t.id AND m.action = %(stalled)s AND m.created < %(end)s
-                      AND ({sql.json_text("m.data", "stall")} = %(sla_stall)s OR NOT EXISTS (
-                        SELECT 1 FROM {event} h
-                        WHERE h.task_id = t.id AND h.action IN ({holder_actions})
-                          AND h.created < %(end)s
-                          AND (h.created > m.created
-                               OR (h.created = m.created AND h.id > m.id))))
+                    SELECT 1 FROM {E.table} m
+                    WHERE m.{E.task} = t.{T.id} AND m.{E.action} = %(stalled)s
+                      AND m.{E.created} < %(end)s
+                      AND ({sql.json_text(f"m.{E.data}", "stall")} = %(sla_stall)s
+                        OR NOT EXISTS (
+                        SELECT 1 FROM {E.table} h
+                        WHERE h.{E.task} = t.{T.id} AND h.{E.action} IN ({holder_actions})
+                          AND h.{E.created} < %(end)s
+                          AND (h.{E.created} > m.{E.created}
+                               OR (h.{E.created} = m.{E.created} AND h.{E.id} > m.{E.id}))))
                 ) THEN 1 ELSE 0 END AS stalled
-            FROM {task} t
-            JOIN stage s ON s.flow_task = t.flow_task
-            WHERE t.created < %(end)s
-              AND (t.status IN ({open_statuses}) OR t.finished >= %(end)s)
+            FROM {T.table} t
+            JOIN stage s ON s.flow_task = t.{T.flow_task}
+            WHERE t.{T.created} < %(end)s
+              AND (t.{T.status} IN ({open_statuses}) OR t.{T.finished} >= %(end)s)
         )
         SELECT 'role', r.role, {figures}
         FROM open_work o JOIN role_stage r ON r.flow_task = o.flow_task
@@ -383,10 +385,11 @@ def held_work(window: Window) -> Held:
 def created(window: Window) -> dict[str, int]:
     """Stage tasks created during the day, by node reference."""
     with_clause, params = _common(window)
+    T = Names(Task)
     rows = _run(
         f"""{with_clause}
-        SELECT s.node, COUNT(*) FROM {_table(Task)} t JOIN stage s ON s.flow_task = t.flow_task
-        WHERE t.created >= %(start)s AND t.created < %(end)s
+        SELECT s.node, COUNT(*) FROM {T.table} t JOIN stage s ON s.flow_task = t.{T.flow_task}
+        WHERE t.{T.created} >= %(start)s AND t.{T.created} < %(end)s
         GROUP BY s.node""",
         params,
     )
@@ -402,24 +405,25 @@ def completions(window: Window) -> list[CompletionRow]:
     the qualification records (qualified, disqualified, nurture)."""
     sql = _Dialect()
     with_clause, params = _common(window)
-    task, event, lead = _table(Task), _table(AuditEvent), _table(Lead)
+    T, E, L = Names(Task), Names(AuditEvent), Names(Lead)
     actions = _marks(COMPLETION_ACTIONS, params, "action")
     params["lost"] = Lead.Status.LOST
     rows = _run(
         f"""{with_clause},
         done AS (
-            SELECT s.node, t.owner_id, e.action,
-                CASE WHEN l.status = %(lost)s AND NOT EXISTS (
-                    SELECT 1 FROM {task} n JOIN stage ns ON ns.flow_task = n.flow_task
-                    WHERE n.process_id = t.process_id AND n.id > t.id)
-                THEN %(lost)s ELSE {sql.json_text("e.data", "outcome")} END AS outcome,
-                CASE WHEN {sql.json_time("t.data", terms.DUE)} < t.finished
+            SELECT s.node, t.{T.owner} AS owner_id, e.{E.action} AS action,
+                CASE WHEN l.{L.status} = %(lost)s AND NOT EXISTS (
+                    SELECT 1 FROM {T.table} n JOIN stage ns ON ns.flow_task = n.{T.flow_task}
+                    WHERE n.{T.process} = t.{T.process} AND n.{T.id} > t.{T.id})
+                THEN %(lost)s ELSE {sql.json_text(f"e.{E.data}", "outcome")} END AS outcome,
+                CASE WHEN {sql.json_time(f"t.{T.data}", terms.DUE)} < t.{T.finished}
                 THEN 1 ELSE 0 END AS late
-            FROM {task} t
-            JOIN stage s ON s.flow_task = t.flow_task
-            LEFT JOIN {lead} l ON l.process_id = t.process_id
-            LEFT JOIN {event} e ON e.task_id = t.id AND e.action IN ({actions})
-            WHERE t.status = %(done)s AND t.finished >= %(start)s AND t.finished < %(end)s
+            FROM {T.table} t
+            JOIN stage s ON s.flow_task = t.{T.flow_task}
+            LEFT JOIN {L.table} l ON l.{L.process} = t.{T.process}
+            LEFT JOIN {E.table} e ON e.{E.task} = t.{T.id} AND e.{E.action} IN ({actions})
+            WHERE t.{T.status} = %(done)s
+              AND t.{T.finished} >= %(start)s AND t.{T.finished} < %(end)s
         )
         SELECT node, owner_id, action, outcome, COUNT(*), SUM(late)
         FROM done
@@ -436,28 +440,28 @@ def notes(window: Window) -> list[NoteRow]:
     to, before it was sent back: the person whose work bounced. Send-backs from approval
     stages (discount rejections) are left out."""
     with_clause, params = _common(window)
-    task, note = _table(Task), _table(HandoffNote)
+    T, N = Names(Task), Names(HandoffNote)
     params["bounce"] = HandoffNote.Kind.BOUNCE
     not_rejection = (
-        f"AND NOT (n.kind = %(bounce)s AND n.from_node IN"
+        f"AND NOT (n.{N.kind} = %(bounce)s AND n.{N.from_node} IN"
         f" ({_marks(window.layout.approvals, params, 'approval')}))"
         if window.layout.approvals
         else ""
     )
     rows = _run(
         f"""{with_clause}
-        SELECT n.kind, n.from_node, n.to_node, n.author_id,
-            CASE WHEN n.kind = %(bounce)s THEN (
-                SELECT d.owner_id FROM {task} d JOIN stage ds ON ds.flow_task = d.flow_task
-                WHERE d.process_id = n.process_id AND ds.node = n.to_node
-                  AND d.status = %(done)s AND d.finished <= n.created
-                ORDER BY d.finished DESC, d.id DESC LIMIT 1
+        SELECT n.{N.kind}, n.{N.from_node}, n.{N.to_node}, n.{N.author},
+            CASE WHEN n.{N.kind} = %(bounce)s THEN (
+                SELECT d.{T.owner} FROM {T.table} d JOIN stage ds ON ds.flow_task = d.{T.flow_task}
+                WHERE d.{T.process} = n.{N.process} AND ds.node = n.{N.to_node}
+                  AND d.{T.status} = %(done)s AND d.{T.finished} <= n.{N.created}
+                ORDER BY d.{T.finished} DESC, d.{T.id} DESC LIMIT 1
             ) END AS caused_by,
             COUNT(*)
-        FROM {note} n
-        WHERE n.created >= %(start)s AND n.created < %(end)s
+        FROM {N.table} n
+        WHERE n.{N.created} >= %(start)s AND n.{N.created} < %(end)s
           {not_rejection}
-        GROUP BY n.kind, n.from_node, n.to_node, n.author_id, caused_by""",
+        GROUP BY n.{N.kind}, n.{N.from_node}, n.{N.to_node}, n.{N.author}, caused_by""",
         params,
     )
     return [NoteRow(*row) for row in rows]
@@ -472,40 +476,41 @@ def handoff_latency(window: Window) -> list[LatencyRow]:
     are not handoffs and are left out (a later task of the same stage came in between)."""
     sql = _Dialect()
     with_clause, params = _common(window)
-    task, note, event = _table(Task), _table(HandoffNote), _table(AuditEvent)
+    T, N, E = Names(Task), Names(HandoffNote), Names(AuditEvent)
     taking = _marks(
         (AuditEvent.Action.ASSIGN, AuditEvent.Action.CLAIM, AuditEvent.Action.REASSIGN),
         params,
         "taking",
     )
     params["handoff"] = HandoffNote.Kind.HANDOFF
-    latency = sql.seconds("f.taken", "n.created")
+    latency = sql.seconds("f.taken", f"n.{N.created}")
     rows = _run(
         f"""{with_clause},
         first_taken AS (
-            SELECT e.task_id, e.created AS taken FROM {event} e
-            WHERE e.action IN ({taking}) AND e.to_user_id IS NOT NULL
-              AND e.created >= %(start)s AND e.created < %(end)s
+            SELECT e.{E.task} AS task_id, e.{E.created} AS taken FROM {E.table} e
+            WHERE e.{E.action} IN ({taking}) AND e.{E.to_user} IS NOT NULL
+              AND e.{E.created} >= %(start)s AND e.{E.created} < %(end)s
               AND NOT EXISTS (
-                SELECT 1 FROM {event} p
-                WHERE p.task_id = e.task_id AND p.action IN ({taking})
-                  AND p.to_user_id IS NOT NULL
-                  AND (p.created < e.created OR (p.created = e.created AND p.id < e.id)))
+                SELECT 1 FROM {E.table} p
+                WHERE p.{E.task} = e.{E.task} AND p.{E.action} IN ({taking})
+                  AND p.{E.to_user} IS NOT NULL
+                  AND (p.{E.created} < e.{E.created}
+                       OR (p.{E.created} = e.{E.created} AND p.{E.id} < e.{E.id})))
         ),
         sample AS (
-            SELECT n.from_node, n.to_node, {latency} AS latency
+            SELECT n.{N.from_node} AS from_node, n.{N.to_node} AS to_node, {latency} AS latency
             FROM first_taken f
-            JOIN {task} t ON t.id = f.task_id
-            JOIN stage s ON s.flow_task = t.flow_task
-            JOIN {note} n ON n.id = (
-                SELECT n2.id FROM {note} n2
-                WHERE n2.process_id = t.process_id AND n2.to_node = s.node
-                  AND n2.kind = %(handoff)s AND n2.created <= t.created
-                ORDER BY n2.created DESC, n2.id DESC LIMIT 1)
+            JOIN {T.table} t ON t.{T.id} = f.task_id
+            JOIN stage s ON s.flow_task = t.{T.flow_task}
+            JOIN {N.table} n ON n.{N.id} = (
+                SELECT n2.{N.id} FROM {N.table} n2
+                WHERE n2.{N.process} = t.{T.process} AND n2.{N.to_node} = s.node
+                  AND n2.{N.kind} = %(handoff)s AND n2.{N.created} <= t.{T.created}
+                ORDER BY n2.{N.created} DESC, n2.{N.id} DESC LIMIT 1)
             WHERE NOT EXISTS (
-                SELECT 1 FROM {task} m
-                WHERE m.process_id = t.process_id AND m.flow_task = t.flow_task
-                  AND m.created >= n.created AND m.created < t.created)
+                SELECT 1 FROM {T.table} m
+                WHERE m.{T.process} = t.{T.process} AND m.{T.flow_task} = t.{T.flow_task}
+                  AND m.{T.created} >= n.{N.created} AND m.{T.created} < t.{T.created})
         )
         SELECT from_node, to_node, COUNT(*), {sql.median("latency")}, MAX(latency)
         FROM sample GROUP BY from_node, to_node""",
@@ -529,42 +534,47 @@ def contributions(window: Window) -> list[ContributionRow]:
     completed that stage forward before the delivery, with the order's amount after
     discount."""
     with_clause, params = _common(window)
-    task, event, lead, order = _table(Task), _table(AuditEvent), _table(Lead), _table(Order)
+    T, E, L, Ord = Names(Task), Names(AuditEvent), Names(Lead), Names(Order)
     backward = _marks(BACKWARD_ACTIONS, params, "backward")
     params["delivery"] = window.layout.delivery
-    forward = (
-        "NOT EXISTS (SELECT 1 FROM {event} b WHERE b.task_id = {alias}.id"
-        f" AND b.action IN ({backward}))"
-    )
+
+    def forward(alias: str) -> str:
+        """The task ``alias`` finished forward (neither bounced nor rejected)."""
+        return (
+            f"NOT EXISTS (SELECT 1 FROM {E.table} b WHERE b.{E.task} = {alias}.{T.id}"
+            f" AND b.{E.action} IN ({backward}))"
+        )
+
     rows = _run(
         f"""{with_clause},
         delivered AS (
-            SELECT t.process_id, t.finished AS at FROM {task} t
-            WHERE t.flow_task = %(delivery)s AND t.status = %(done)s
-              AND t.finished >= %(start)s AND t.finished < %(end)s
-              AND {forward.format(event=event, alias="t")}
+            SELECT t.{T.process} AS process_id, t.{T.finished} AS at FROM {T.table} t
+            WHERE t.{T.flow_task} = %(delivery)s AND t.{T.status} = %(done)s
+              AND t.{T.finished} >= %(start)s AND t.{T.finished} < %(end)s
+              AND {forward("t")}
               AND NOT EXISTS (
-                SELECT 1 FROM {task} p
-                WHERE p.process_id = t.process_id AND p.flow_task = t.flow_task
-                  AND p.status = %(done)s AND p.finished < t.finished
-                  AND {forward.format(event=event, alias="p")})
+                SELECT 1 FROM {T.table} p
+                WHERE p.{T.process} = t.{T.process} AND p.{T.flow_task} = t.{T.flow_task}
+                  AND p.{T.status} = %(done)s AND p.{T.finished} < t.{T.finished}
+                  AND {forward("p")})
         ),
         carried AS (
-            SELECT d.process_id, s.node, t.owner_id,
+            SELECT d.process_id, s.node, t.{T.owner} AS owner_id,
                 ROW_NUMBER() OVER (
-                    PARTITION BY d.process_id, t.flow_task ORDER BY t.finished DESC, t.id DESC
+                    PARTITION BY d.process_id, t.{T.flow_task}
+                    ORDER BY t.{T.finished} DESC, t.{T.id} DESC
                 ) AS latest
             FROM delivered d
-            JOIN {task} t ON t.process_id = d.process_id
-            JOIN stage s ON s.flow_task = t.flow_task
-            WHERE t.status = %(done)s AND t.finished <= d.at
-              AND {forward.format(event=event, alias="t")}
+            JOIN {T.table} t ON t.{T.process} = d.process_id
+            JOIN stage s ON s.flow_task = t.{T.flow_task}
+            WHERE t.{T.status} = %(done)s AND t.{T.finished} <= d.at
+              AND {forward("t")}
         )
         SELECT c.node, c.owner_id, COUNT(*),
-            SUM(ROUND(o.amount * (100 - o.discount) / 100, 2))
+            SUM(ROUND(o.{Ord.amount} * (100 - o.{Ord.discount}) / 100, 2))
         FROM carried c
-        JOIN {lead} l ON l.process_id = c.process_id
-        JOIN {order} o ON o.lead_id = l.id
+        JOIN {L.table} l ON l.{L.process} = c.process_id
+        JOIN {Ord.table} o ON o.{Ord.lead} = l.{L.id}
         WHERE c.latest = 1 AND c.owner_id IS NOT NULL
         GROUP BY c.node, c.owner_id""",
         params,
