@@ -32,13 +32,13 @@ from salesflow.clients.models import Client, Contact, Lead
 from salesflow.conveyor import services as conveyor
 from salesflow.conveyor.selectors import lead_of
 from salesflow.exceptions import NotFound
-from salesflow.http import person
 from salesflow.intake import services as intake
 from salesflow.queues import claims
 from salesflow.queues import selectors as pools
 from salesflow.queues.access import access_pool, access_task
 from salesflow.reports.access import access_daily_report
 from salesflow.reports.exports import report_document
+from salesflow.web import person
 
 from . import serializers as s
 from .errors import ErrorSerializer

@@ -26,8 +26,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from salesflow.exceptions import SalesflowError
-from salesflow.http import person
 from salesflow.models import ADD_LEAD, EXPORT_CLIENTS
+from salesflow.web import person
 
 from . import selectors, services
 from .models import Client

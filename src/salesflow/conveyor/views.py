@@ -28,11 +28,11 @@ from salesflow.clients.selectors import client_card
 from salesflow.clients.services import lead_contact_confirm
 from salesflow.exceptions import ClaimConflict, NotFound, NotPermitted, SalesflowError
 from salesflow.handoff.selectors import client_history, incoming_notes
-from salesflow.http import person, task_of
 from salesflow.queues.access import access_task
 from salesflow.queues.claims import task_claim, task_touch, task_unassign
 from salesflow.queues.selectors import IN_WORK
 from salesflow.roles import roles_for_node, user_role_codes
+from salesflow.web import person, task_of
 
 from . import services
 from .forms import HandoffForm, UnassignForm, bounce_form

@@ -25,8 +25,8 @@ from django_ratelimit.core import is_ratelimited
 from salesflow.clients import selectors
 from salesflow.clients.models import Lead
 from salesflow.exceptions import SalesflowError
-from salesflow.http import person
 from salesflow.models import ADD_LEAD, MERGE_CLIENTS
+from salesflow.web import person
 
 from . import services
 from .forms import DuplicateDecisionForm, LeadForm, WebLeadForm

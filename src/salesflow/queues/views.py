@@ -35,8 +35,8 @@ from viewflow.workflow.models import Task
 from salesflow.clients.models import Lead
 from salesflow.conveyor.selectors import lead_of
 from salesflow.exceptions import NotFound, NotPermitted, SalesflowError
-from salesflow.http import person
 from salesflow.roles import Role, can_manage_queues, holds_role, roles_of
+from salesflow.web import person
 
 from . import selectors
 from .access import access_pool
