@@ -35,6 +35,14 @@ def headers(html: str) -> list[str]:
     return [h.strip() for h in re.findall(r"<th[^>]*>\s*<span>([^<]*)</span>", html)]
 
 
+def row_cells(html: str, pk: int) -> list[str]:
+    """The text of each cell of the row of task ``pk``, as a person reads it."""
+    row = re.search(rf'<tr[^>]*data-row-id="{pk}"[^>]*>(.*?)</tr>', html, re.S)
+    assert row, f"no row for task {pk}"
+    cells = re.findall(r"<td[^>]*>(.*?)</td>", row.group(1), re.S)
+    return [" ".join(re.sub(r"<[^>]+>", " ", cell).split()) for cell in cells]
+
+
 def row_ids(html: str) -> list[int]:
     return [int(pk) for pk in re.findall(r'data-row-id="(\d+)"', html)]
 
@@ -81,6 +89,20 @@ def test_each_role_sees_the_columns_it_works_by(staff, new_lead):
         "#", "Company", "Lead source", "Request", "Age", "Nurtured until", "Due", "Priority",
     ]  # fmt: skip
     assert "Documents missing" in headers(clerks) and "Lead source" not in headers(clerks)
+
+
+def test_the_request_column_shows_what_the_client_asked_for(staff, new_lead):
+    lead = new_lead()
+    task = open_task(lead)
+    hunter = staff["hunter"][0]
+    columns = headers(signed_in(hunter).get("/work/pools/hunter/").content.decode())
+    pool = row_cells(signed_in(hunter).get("/work/pools/hunter/").content.decode(), task.pk)
+    request = pool[columns.index("Request")]
+    assert request == "twenty pumps for the new plant"
+    assert lead.client.name in pool
+    claims.task_claim(task=task, user=hunter)
+    mine = row_cells(signed_in(hunter).get("/work/pools/hunter/mine/").content.decode(), task.pk)
+    assert mine[columns.index("Request")] == request
 
 
 def test_the_pool_lists_waiting_work_most_urgent_first_with_counts(staff, new_lead):

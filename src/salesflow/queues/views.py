@@ -47,9 +47,20 @@ def task_url(task: Task) -> str:
     return task.flow_task.reverse("index", args=[task.process_id, task.pk])
 
 
+# Attributes Django's View.setup puts on every view instance: a column method of that name
+# would be shadowed by them (the "request" column once showed ``<WSGIRequest ...>``).
+_VIEW_INSTANCE_ATTRS = frozenset({"request", "args", "kwargs", "head"})
+
+
+def column_attr(name: str) -> str:
+    """The view method that renders the column a role file calls ``name``."""
+    return f"lead_{name}" if name in _VIEW_INSTANCE_ATTRS else name
+
+
 class TaskColumns:
     """The columns of ``columns.COLUMNS`` as methods of a list view (viewflow's
-    ListModelView calls them with each row, read with ``selectors.POOL_RELATED``)."""
+    ListModelView calls them with each row, read with ``selectors.POOL_RELATED``).
+    A column is looked up through ``column_attr``, never by its bare name."""
 
     def task(self, task: Task) -> str:
         return format_html('<a href="{}">#{}</a>', task_url(task), task.pk)
@@ -67,7 +78,7 @@ class TaskColumns:
         lead = lead_of(task)
         return self.labels["source"].get(lead.source, lead.source) if lead else ""
 
-    def request(self, task: Task) -> str:
+    def lead_request(self, task: Task) -> str:
         lead = lead_of(task)
         return truncatechars(lead.request, 60) if lead else ""
 
@@ -143,7 +154,7 @@ class TaskColumns:
 
 
 for _name, _column in COLUMNS.items():
-    _method = getattr(TaskColumns, _name)
+    _method = getattr(TaskColumns, column_attr(_name))
     _method.short_description = _column.label
     _method.orderby_column = _column.orderby
 
@@ -197,7 +208,7 @@ class RoleTaskListView(RoleMixin, TaskColumns, IdsFirstPagination, ListModelView
     paginate_by = 25
 
     def get_columns(self) -> list[str]:
-        return ["task", *self.role.pool.columns]
+        return ["task", *(column_attr(name) for name in self.role.pool.columns)]
 
     def get_filterset_kwargs(self, filterset_class: Any) -> dict[str, Any]:
         return {**super().get_filterset_kwargs(filterset_class), "role": self.role}
