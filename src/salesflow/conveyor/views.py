@@ -138,18 +138,31 @@ class StageView(generic.TemplateView):
         return super().dispatch(request, *args, **kwargs)
 
     def forms(self, data: Any = None, *, action: str = "") -> dict[str, Any]:
-        """The page's forms; those of the submitted ``action`` bound to ``data``."""
+        """The page's forms; those of the submitted ``action`` bound to ``data``. After the
+        note was acknowledged from the stage form, what was typed so far comes back as the
+        forms' initial values (unbound: nothing was submitted for checking yet)."""
         stage_data = data if action == "complete" else None
+        kept = self.request.session.pop(self.draft_key, {}) if data is None else {}
         forms: dict[str, Any] = {
-            "form": self.node.form_class(data=stage_data, work=self.work, prefix="stage")
+            "form": self.node.form_class(
+                data=stage_data, work=self.work, prefix="stage", initial=kept.get("stage")
+            )
         }
         if self.node.handoff is not None:
             forms["handoff_form"] = HandoffForm(
-                data=stage_data, template=self.node.handoff, prefix="handoff"
+                data=stage_data,
+                template=self.node.handoff,
+                prefix="handoff",
+                initial=kept.get("handoff"),
             )
         if self.node.bounce_node is not None:
             forms["bounce_form"] = bounce_form(data=data if action == "bounce" else None)
         return forms
+
+    @property
+    def draft_key(self) -> str:
+        """Where the typing of this task's page waits in the session across a redirect."""
+        return f"salesflow-stage-draft-{self.task.pk}"
 
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         task_touch(task=self.task, user=request.user)  # the owner is on it
@@ -162,13 +175,15 @@ class StageView(generic.TemplateView):
         notes = describe_notes(
             incoming_notes(process_id=self.task.process_id, node_ref=node_ref(self.node))
         )
+        pending = next((v for v in notes if v.note.acknowledged_by_id is None), None)
         context.update(
             task=self.task,
             process=self.task.process,
             work=self.work,
             node=self.node,
             incoming=notes,
-            pending=next((v.note for v in notes if v.note.acknowledged_by_id is None), None),
+            pending=pending.note if pending else None,
+            pending_author=pending.author_name if pending else "",
             history=describe_notes(client_history(client_id=self.work.client_id))
             if self.work.client_id is not None
             else [],
@@ -190,8 +205,16 @@ class StageView(generic.TemplateView):
                 messages.success(request, _("Added to the client's contacts."))
                 return HttpResponseRedirect(request.path)
             if action == "acknowledge":
+                # the button belongs to the stage form: the page comes back with the order
+                # and the note typed so far still in their fields
                 services.stage_acknowledge(task=self.task, user=request.user)
                 messages.success(request, _("Handoff note acknowledged."))
+                # kept for the next GET (the page's forms post through Turbo, which follows
+                # a redirect but does not render a 200 answer to a POST)
+                request.session[self.draft_key] = {
+                    "stage": _unprefixed(request.POST, "stage"),
+                    "handoff": _unprefixed(request.POST, "handoff"),
+                }
                 return HttpResponseRedirect(request.path)
             if action == "bounce":
                 form = forms.get("bounce_form") or bounce_form(data=request.POST)
