@@ -246,11 +246,89 @@ def test_offboarding_from_the_console_previews_then_moves_everything(staff, new_
     leaving.refresh_from_db()
     assert leaving.is_active
 
-    done = browser.post("/work/console/offboard/", {"user": leaving.pk, "_confirm": "1"})
+    done = browser.post(
+        "/work/console/offboard/",
+        {"user": leaving.pk, "preview": preview_token(preview), "_confirm": "1"},
+    )
     assert done.status_code == 302
     leaving.refresh_from_db()
     assert not leaving.is_active
     assert not Task.objects.filter(owner=leaving).exclude(status=STATUS.DONE).exists()
+
+
+def preview_token(page: str) -> str:
+    found = re.search(r'name="preview" value="([^"]+)"', page)
+    assert found, "the preview carries what it shows"
+    return found.group(1)
+
+
+def test_offboarding_confirms_only_the_person_who_was_previewed(staff, new_lead):
+    previewed, switched = staff["hunter"]
+    lead_user = staff["team_lead"][0]
+    claims.task_claim(task=open_task(new_lead()), user=previewed)
+    browser = signed_in(lead_user)
+    preview = browser.post("/work/console/offboard/", {"user": previewed.pk}).content.decode()
+
+    # the select is switched to another person after the preview, then confirmed
+    page = browser.post(
+        "/work/console/offboard/",
+        {"user": switched.pk, "preview": preview_token(preview), "_confirm": "1"},
+    )
+
+    body = page.content.decode()
+    assert page.status_code == 409
+    assert "Nothing was done: the preview on the page was not of" in body
+    assert 'id="offboard-plan"' in body and preview_token(body) != preview_token(preview)
+    previewed.refresh_from_db(), switched.refresh_from_db()
+    assert previewed.is_active and switched.is_active
+    assert not AuditEvent.objects.filter(action="deactivate").exists()
+    # without any preview, a confirmation only shows one
+    blind = browser.post("/work/console/offboard/", {"user": switched.pk, "_confirm": "1"})
+    assert blind.status_code == 409
+    switched.refresh_from_db()
+    assert switched.is_active
+
+
+def test_offboarding_refuses_when_the_work_changed_since_the_preview(staff, new_lead):
+    leaving, lead_user = staff["hunter"][0], staff["team_lead"][0]
+    claims.task_claim(task=open_task(new_lead()), user=leaving)
+    browser = signed_in(lead_user)
+    preview = browser.post("/work/console/offboard/", {"user": leaving.pk}).content.decode()
+    late = open_task(new_lead())
+    claims.task_claim(task=late, user=leaving)  # taken after the preview was read
+
+    page = browser.post(
+        "/work/console/offboard/",
+        {"user": leaving.pk, "preview": preview_token(preview), "_confirm": "1"},
+    )
+
+    body = page.content.decode()
+    assert page.status_code == 409
+    assert "open work changed since the preview (1 tasks then, 2 now)" in body
+    assert f"#{late.pk}" in body  # the new preview shows it
+    leaving.refresh_from_db()
+    assert leaving.is_active
+    late.refresh_from_db()
+    assert late.owner == leaving
+
+
+def test_nobody_offboards_themselves(db):
+    admin = UserFactory(username="boss", is_superuser=True, is_staff=True)
+    page = signed_in(admin).post("/work/console/offboard/", {"user": admin.pk})
+    assert page.status_code == 403
+    assert "You cannot offboard yourself" in page.content.decode()
+    admin.refresh_from_db()
+    assert admin.is_active
+
+
+def test_the_offboard_pickers_name_people_and_tell_namesakes_apart(staff):
+    one, two = staff["hunter"]
+    for person in (one, two):
+        person.first_name, person.last_name = "Anna", "Petrova"
+        person.save(update_fields=["first_name", "last_name"])
+    page = signed_in(staff["team_lead"][0]).get("/work/console/offboard/").content.decode()
+    assert f">Anna Petrova ({one.username})</option>" in page
+    assert f">Anna Petrova ({two.username})</option>" in page
 
 
 # --- the command line --------------------------------------------------------------------

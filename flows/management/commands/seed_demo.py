@@ -27,6 +27,17 @@ DEMO_USERS = {
     "teamlead": "team_lead",
     "admin": None,
 }
+# full names, so that the pages name people as a team would (salesflow.people)
+DEMO_NAMES = {
+    "hunter1": ("Anna", "Orlova"),
+    "hunter2": ("Boris", "Kim"),
+    "account1": ("Vera", "Sokolova"),
+    "account2": ("Dmitry", "Lebedev"),
+    "clerk": ("Irina", "Volkova"),
+    "expeditor": ("Pavel", "Morozov"),
+    "teamlead": ("Elena", "Smirnova"),
+    "admin": ("Oleg", "Admin"),
+}
 
 
 class Command(BaseCommand):
@@ -54,7 +65,8 @@ class Command(BaseCommand):
             user, created = user_model._default_manager.get_or_create(
                 username=username,
                 defaults={
-                    "first_name": username.rstrip("12").title(),
+                    "first_name": DEMO_NAMES[username][0],
+                    "last_name": DEMO_NAMES[username][1],
                     "email": f"{username}@example.com",
                 },
             )

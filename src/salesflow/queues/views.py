@@ -8,7 +8,7 @@ nothing is written.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
@@ -29,9 +29,11 @@ from viewflow.views.actions import BaseBulkActionView
 from viewflow.views.base import Action
 from viewflow.workflow.models import Task
 
+from salesflow import people
 from salesflow.clients.models import Lead
 from salesflow.conveyor.selectors import lead_of
-from salesflow.exceptions import NotFound, NotPermitted, SalesflowError
+from salesflow.exceptions import ClaimConflict, NotFound, NotPermitted, SalesflowError
+from salesflow.people import display_name, display_names
 from salesflow.roles import Role, can_manage_queues, holds_role, roles_of
 
 from . import selectors
@@ -39,8 +41,11 @@ from .access import access_pool
 from .claims import task_claim_next
 from .columns import COLUMNS
 from .forms import ConsoleFilter, OffboardForm, PoolFilter, ReassignForm
-from .moves import tasks_reassign, user_offboard
+from .moves import OffboardPlan, tasks_reassign, user_offboard
 from .terms import Priority, StallReason, terms_of
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 
 def task_url(task: Task) -> str:
@@ -126,7 +131,7 @@ class TaskColumns:
         return truncatechars(order.delivery_address, 60) if order else ""
 
     def owner(self, task: Task) -> str:
-        return task.owner.get_username() if task.owner_id else _("in the pool")
+        return people.shown(task.owner, self.namesakes) if task.owner else _("in the pool")
 
     def stalled(self, task: Task) -> str:
         marks = terms_of(task)
@@ -137,6 +142,10 @@ class TaskColumns:
             timesince(marks.stalled, self.now),
             self.labels["stalled_reason"].get(marks.stalled_reason, ""),
         )
+
+    @cached_property
+    def namesakes(self) -> set[str]:
+        return people.namesakes()  # one query per page, not per row
 
     @cached_property
     def now(self):
@@ -318,6 +327,13 @@ class ReassignView(ManagerMixin, BaseBulkActionView):
     def get_success_url(self) -> str:
         return reverse("work:console")
 
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context: dict[str, Any] = super().get_context_data(**kwargs)
+        rows = list(context.get("object_list") or [])
+        names = display_names(task.owner for task in rows if task.owner is not None)
+        context["rows"] = [(task, names.get(task.owner_id or 0, "")) for task in rows]
+        return context
+
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if "_confirm" in request.POST:
             return super().post(request, *args, **kwargs)
@@ -351,7 +367,7 @@ class ReassignView(ManagerMixin, BaseBulkActionView):
         messages.success(
             self.request,
             _("%(count)d tasks moved to %(to)s.")
-            % {"count": len(tasks), "to": to.get_username() if to else _("their pools")},
+            % {"count": len(tasks), "to": display_name(to) if to else _("their pools")},
         )
         return HttpResponseRedirect(self.get_success_url())
 
@@ -365,20 +381,57 @@ class OffboardView(ManagerMixin, generic.FormView):
 
     def form_valid(self, form: OffboardForm) -> HttpResponse:
         user, to = form.cleaned_data["user"], form.cleaned_data["to"]
+        by = cast("User", self.request.user)  # ManagerMixin: signed in
         confirmed = "_confirm" in self.request.POST
+        previewed = form.previewed_tasks() if confirmed else None
         try:
-            plan = user_offboard(user=user, by=self.request.user, to=to, dry_run=not confirmed)
+            if confirmed and previewed is None:
+                # the selection is not what the preview showed: show this one first
+                plan = user_offboard(user=user, by=by, to=to, dry_run=True)
+                form.add_error(
+                    None,
+                    _(
+                        "Nothing was done: the preview on the page was not of %(user)s. "
+                        "Here is theirs; confirm it if it is right."
+                    )
+                    % {"user": display_name(user)},
+                )
+                return self.preview(form, plan, status=409)
+            plan = user_offboard(
+                user=user,
+                by=by,
+                to=to,
+                dry_run=not confirmed,
+                expected_tasks=previewed,
+            )
+        except ClaimConflict as error:  # the work changed since the preview
+            form.add_error(None, error.message)
+            plan = user_offboard(user=user, by=by, to=to, dry_run=True)
+            return self.preview(form, plan, status=error.status)
         except SalesflowError as error:
             form.add_error(None, error.message)
             return self.render_to_response(self.get_context_data(form=form), status=error.status)
         if not confirmed:
-            return self.render_to_response(self.get_context_data(form=form, plan=plan))
+            return self.preview(form, plan)
         messages.success(
             self.request,
             _("%(user)s is deactivated; %(count)d open tasks moved.")
-            % {"user": user.get_username(), "count": len(plan.tasks)},
+            % {"user": display_name(user), "count": len(plan.tasks)},
         )
         return HttpResponseRedirect(reverse("work:console"))
+
+    def preview(self, form: OffboardForm, plan: OffboardPlan, *, status: int = 200) -> HttpResponse:
+        token = OffboardForm.preview_token(
+            user_id=plan.user.pk,
+            to_id=plan.to.pk if plan.to is not None else None,
+            task_ids=[task.pk for task in plan.tasks],
+        )
+        return self.render_to_response(
+            self.get_context_data(
+                form=form, plan=plan, plan_token=token, leaver=display_name(plan.user)
+            ),
+            status=status,
+        )
 
 
 class WorkIndexView(LoginRequiredMixin, generic.View):
