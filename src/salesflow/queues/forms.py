@@ -24,6 +24,14 @@ from .selectors import role_task_refs
 from .terms import Priority
 
 
+class YesNoAny(forms.NullBooleanSelect):
+    """A yes/no filter whose empty choice reads "Any" (Django's says "Unknown")."""
+
+    def __init__(self, attrs: Any = None) -> None:
+        super().__init__(attrs)
+        self.choices = [("unknown", _("Any")), ("true", _("Yes")), ("false", _("No"))]
+
+
 class PoolFilter(django_filters.FilterSet):
     """Filters of a role's pool and inbox: stage, priority, source, stalled, overdue."""
 
@@ -34,8 +42,12 @@ class PoolFilter(django_filters.FilterSet):
     source = django_filters.ChoiceFilter(
         label=_("Lead source"), field_name="process__lead__source", choices=Lead.Source.choices
     )
-    stalled = django_filters.BooleanFilter(label=_("Stalled"), method="filter_stalled")
-    overdue = django_filters.BooleanFilter(label=_("Overdue"), method="filter_overdue")
+    stalled = django_filters.BooleanFilter(
+        label=_("Stalled"), method="filter_stalled", widget=YesNoAny
+    )
+    overdue = django_filters.BooleanFilter(
+        label=_("Overdue"), method="filter_overdue", widget=YesNoAny
+    )
 
     class Meta:
         model = Task
