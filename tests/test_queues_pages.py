@@ -388,3 +388,14 @@ def test_the_pool_and_the_console_speak_russian(staff, new_lead):
     lead = signed_in(staff["team_lead"][0])
     lead.cookies["django_language"] = "ru"
     assert "Консоль руководителя" in lead.get("/work/console/").content.decode()
+
+
+def test_a_pool_that_hands_work_out_says_where_the_work_is(staff):
+    expeditor = signed_in(staff["expeditor"][0])
+    pool = expeditor.get("/work/pools/expeditor/").content.decode()
+    assert 'id="pool-hint"' in pool and "nothing waits here" in pool
+    assert 'href="/work/pools/expeditor/mine/"' in pool
+    mine = expeditor.get("/work/pools/expeditor/mine/").content.decode()
+    assert "Nothing has been handed to you yet" in mine
+    hunters = signed_in(staff["hunter"][0]).get("/work/pools/hunter/mine/").content.decode()
+    assert "take the next task from the pool" in hunters

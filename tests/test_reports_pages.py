@@ -195,3 +195,16 @@ def test_the_people_table_and_the_ledger_name_people_and_tell_namesakes_apart(re
     assert f'<th scope="row">Anna Petrova ({second})</th><td>0</td>' in people  # people
     assert f'<th scope="row">Anna Petrova ({second})</th><td>Qualify</td>' in people  # ledger
     assert re.search(r">\s*Anna Petrova\s*<", page) is None  # never the bare shared name
+
+
+def test_the_page_shows_amounts_with_separators_and_rates_as_percentages(reported):
+    page = browser("team_lead", reported).get(PAGE).content.decode()
+    quality = page[page.index('id="table-handoff-quality"') :]
+    quality = quality[: quality.index("</table>")]
+    rates = re.findall(r"<td>([^<]*%)</td>", quality)
+    assert rates and all(re.fullmatch(r"\d+\.\d %", rate) for rate in rates)
+    figures = page[page.index('id="key-figures"') : page.index('id="charts"')]
+    amount = re.search(r"Amount delivered</th>\s*<td>([^<]*)</td>", figures)
+    assert amount and re.fullmatch(r"\d{1,3}(,\d{3})*\.\d\d", amount.group(1))
+    download = browser("team_lead", reported).get(f"{EXPORT}?day={DAY.isoformat()}&format=csv")
+    assert "%" not in download.content.decode()  # the downloads keep plain numbers
