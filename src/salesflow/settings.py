@@ -254,7 +254,8 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 # Celery: a broker directory on disk by default (no service to install), Redis in production.
 BROKER_DIR = VAR_DIR / "broker"
-CELERY_BROKER_URL = _required_in_production("CELERY_BROKER_URL", "filesystem://")
+# (a host named, though the directory broker ignores it: kombu warns about a missing one)
+CELERY_BROKER_URL = _required_in_production("CELERY_BROKER_URL", "filesystem://localhost//")
 # e.g. {"visibility_timeout": 7200} for Redis: a task unacknowledged that long (its worker
 # died) is handed to another worker; it must exceed the longest task (docs/deploy.md).
 CELERY_BROKER_TRANSPORT_OPTIONS = env.json("CELERY_BROKER_TRANSPORT_OPTIONS", default={})
@@ -302,6 +303,9 @@ LOGGING = {
         }
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    # django-axes announces itself at every start of every process: worth a line in a
+    # production log, noise in a newcomer's terminal
+    "loggers": {"axes.apps": {"level": "INFO" if PRODUCTION else "WARNING"}},
 }
 
 # --- salesflow -------------------------------------------------------------------------
