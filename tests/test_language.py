@@ -76,3 +76,13 @@ def test_the_conveyor_chart_keeps_the_stages_names_and_says_yes_and_no_in_russia
     russian = switch_to(browser, "ru", "/conveyor/")
     assert "Подготовка заказа" in russian and "Подготовка Заказа" not in russian
     assert ">да</text>" in russian and ">yes</text>" not in russian
+
+
+def test_the_conveyors_page_shows_its_chart_in_the_menu_with_who_works_each_stage(staff):
+    browser = signed_in(staff["hunter"][0])
+    page = browser.get("/conveyor/").content.decode()
+    assert "<svg" in page and 'id="stage-roles"' in page and "vf-page__menu" in page
+    rows = re.findall(r"<tr><td>([^<]*)</td><td>([^<]*)</td><td>([^<]*)</td></tr>", page)
+    assert rows[0][:2] == ("Qualify", "Active-sales manager")
+    assert ("Documents", "Document clerk") in [row[:2] for row in rows]
+    assert browser.get("/conveyor/chart/")["Content-Type"].startswith("image/svg+xml")

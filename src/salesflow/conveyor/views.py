@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from django.contrib.auth.models import User
 from .registry import node_ref
 from .selectors import PAGE_RELATED, describe_notes, lead_of, process_client_id
+from .stage import is_stage
 
 
 def task_view(node: Any, view: Any) -> Any:
@@ -318,3 +319,54 @@ class UnassignTaskView(_FormView):
 
     def form_invalid(self, form: Any) -> HttpResponse:
         return self.render_to_response(self.get_context_data(form=form), status=400)
+
+
+class ChartPageView(generic.TemplateView):
+    """The conveyor's front page: its chart inside the application (with the menu), and
+    which roles work each stage and in how long -- the picture with its people."""
+
+    template_name = "salesflow/conveyor/chart.html"
+    flow_class: Any = None
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not self.flow_class.instance.has_view_permission(request.user):
+            raise PermissionDenied
+        return cast(HttpResponse, super().dispatch(request, *args, **kwargs))
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        from django.utils.safestring import mark_safe
+        from viewflow.workflow import chart
+
+        from salesflow.roles import sla_for_node
+
+        flow = self.flow_class.instance
+        language = getattr(self.request, "LANGUAGE_CODE", "en")
+        stages = []
+        declared = list(vars(self.flow_class))  # the class reads like the diagram
+        for node in sorted(
+            flow.nodes(), key=lambda n: declared.index(n.name) if n.name in declared else 999
+        ):
+            if not is_stage(node):
+                continue
+            ref = node_ref(node)
+            roles = roles_for_node(ref)
+            try:
+                sla = sla_for_node(ref)
+            except KeyError:
+                sla = None
+            stages.append(
+                {
+                    "title": node.task_title,
+                    "roles": ", ".join(role.title_for(language) for role in roles),
+                    "sla_hours": round(sla.total_seconds() / 3600) if sla else None,
+                }
+            )
+        svg = chart.grid_to_svg(chart.calc_layout_data(self.flow_class))
+        return super().get_context_data(
+            flow=flow,
+            title=self.flow_class.process_title,
+            description=self.flow_class.process_description,
+            svg=mark_safe(svg),  # noqa: S308 -- viewflow's own drawing of our flow
+            stages=stages,
+            **kwargs,
+        )
