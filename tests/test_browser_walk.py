@@ -14,15 +14,19 @@ from __future__ import annotations
 
 import os
 import re
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+import time_machine
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 from viewflow.workflow.models import Task
 
 from salesflow.clients.models import Client, Contact, Lead
 from salesflow.handoff.models import HandoffNote
+from salesflow.reports.services import daily_report_build
 
 from .conftest import open_task
 from .factories import ClientFactory
@@ -263,5 +267,10 @@ def test_a_sales_teams_day_in_the_browser(browser, live_server, staff, new_lead,
     options = page.locator("select[name=user] option").all_inner_texts()
     assert "Anna Orlova" in options and "Boris Kim" in options
     page.goto(f"{walk.base}/conveyor/")
-    page.wait_for_load_state("networkidle")
+    text = walk.check(page, "conveyor-chart")
+    assert ("Менеджер активных продаж" if language == "ru" else "Active-sales manager") in text
+    with time_machine.travel(timezone.now() + timedelta(days=1), tick=False):
+        daily_report_build(day=timezone.localdate() - timedelta(days=1))  # today, once over
+    page.goto(f"{walk.base}/reports/daily/")
+    walk.check(page, "daily-report")
     page.context.close()
