@@ -399,3 +399,16 @@ def test_a_pool_that_hands_work_out_says_where_the_work_is(staff):
     assert "Nothing has been handed to you yet" in mine
     hunters = signed_in(staff["hunter"][0]).get("/work/pools/hunter/mine/").content.decode()
     assert "take the next task from the pool" in hunters
+
+
+def test_the_expeditor_reads_when_each_order_is_to_be_delivered(staff, new_lead, driver):
+    lead = new_lead()
+    task = driver().advance_to(lead.process_id, "delivery")
+    holder = task.owner or staff["expeditor"][0]
+    tab = "mine/" if task.owner else ""
+    page = signed_in(holder).get(f"/work/pools/expeditor/{tab}").content.decode()
+    columns = headers(page)
+    cells = row_cells(page, task.pk)
+    lead.refresh_from_db()
+    assert lead.order.delivery_date is not None  # the demo's orders are planned
+    assert cells[columns.index("Delivery date")] not in ("", "—")
