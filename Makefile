@@ -16,9 +16,10 @@ install: $(INSTALLED)
 
 ## run: the whole product on SQLite and a local broker, with demo users and data
 run: install
-	$(BIN)/salesflow migrate --noinput
-	$(BIN)/salesflow seed-demo
-	$(BIN)/salesflow run
+	@echo "Preparing the database (SQLite under var/) and the demo data..."
+	@$(BIN)/salesflow migrate --noinput --verbosity 0
+	@$(BIN)/salesflow seed-demo --verbosity 0
+	@$(BIN)/salesflow run
 
 ## test: lint, a migration for every model change, and the test suite against PostgreSQL
 ## (DATABASE_URL, default postgres://postgres@127.0.0.1:5432/salesflow)

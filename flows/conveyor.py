@@ -52,6 +52,10 @@ class ConveyorFlow(flow.Flow):
 
     process_class = ConveyorProcess
     process_title = _("Sales conveyor")
+    process_description = _(
+        "Each deal moves through stages owned by different roles; the client belongs to the "
+        "company, and a handoff note carries the context between people."
+    )
     lock_impl = lock.select_for_update_lock
 
     intake = (

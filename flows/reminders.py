@@ -26,6 +26,7 @@ class RemindersFlow(flow.Flow):
 
     process_class = ReminderProcess
     process_title = _("Reminders")
+    process_description = _("A next step promised to a client, due on the day it was promised for.")
     lock_impl = lock.select_for_update_lock
 
     start = Begin().Annotation(title=_("A next step is due")).Next(this.remind)

@@ -268,6 +268,8 @@ class ConveyorSimulator:
             "discount": str(discount),
             "terms": "50% prepayment, the rest within 30 days of delivery",
             "delivery_address": "12 Industrial Street, Kazan",
+            # planned a week ahead: the expeditor's pool shows when each order is due
+            "delivery_date": (timezone.localdate() + timedelta(days=7)).isoformat(),
         }
 
     def data_approve_discount(self, task: Task) -> dict[str, Any]:

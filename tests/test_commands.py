@@ -96,3 +96,14 @@ def test_the_command_accepts_dashes_for_its_own_commands():
     )
     assert result.returncode == 0
     assert "demo users" in result.stdout
+
+
+@pytest.mark.django_db
+def test_seed_demo_says_nothing_at_verbosity_0_and_gives_people_full_names():
+    out = StringIO()
+    call_command("seed_demo", verbosity=0, stdout=out)
+    assert out.getvalue() == ""
+    from django.contrib.auth import get_user_model
+
+    names = {u.username: u.get_full_name() for u in get_user_model().objects.all()}
+    assert names["hunter1"] and names["hunter1"] != names["hunter2"]

@@ -246,3 +246,53 @@ def test_the_pages_speak_russian_to_a_russian_user(new_lead, staff):
     body = response.content.decode()
     assert "Укажите, почему лид дисквалифицирован." in body
     assert "Завершить и передать" in body
+
+
+@pytest.mark.django_db
+def test_acknowledging_the_note_keeps_what_was_typed_on_the_stage_page(new_lead, staff, driver):
+    lead = new_lead()
+    task = driver().advance_to(lead.process_id, "prepare_order")
+    manager = staff["account_manager"][1]
+    browser = signed_in(manager)
+    browser.post(urls(task)["assign"])
+    typed = stage_post("prepare_order", acknowledge=False)
+    typed["action"] = "acknowledge"  # the button of the note, pressed half-way through
+
+    acknowledged = browser.post(urls(task)["execute"], typed)
+    assert acknowledged.status_code == 302  # Turbo follows a redirect, not a 200 to a POST
+    page = browser.get(acknowledged["Location"])
+
+    body = page.content.decode()
+    assert page.status_code == 200
+    assert HandoffNote.objects.get(to_node="conveyor.prepare_order").acknowledged_by == manager
+    assert "Handoff note acknowledged." in body
+    assert 'value="12 Industrial Street, Kazan"' in body  # the order typed so far
+    assert 'value="Olga Smirnova, general director"' in body  # the note for the next stage
+    assert 'value="pumps NM-100, 20 pieces"' in body
+    assert "This field is required" not in body and "Too thin" not in body
+    again = browser.get(urls(task)["execute"]).content.decode()  # kept once, not for ever
+    assert 'value="Olga Smirnova, general director"' not in again
+    done = browser.post(urls(task)["execute"], stage_post("prepare_order", acknowledge=False))
+    assert done.status_code == 302
+
+
+@pytest.mark.django_db
+def test_a_completion_refused_for_an_unread_note_keeps_the_form_and_can_acknowledge_it(
+    new_lead, staff, driver
+):
+    lead = new_lead()
+    task = driver().advance_to(lead.process_id, "prepare_order")
+    manager = staff["account_manager"][1]
+    browser = signed_in(manager)
+    browser.post(urls(task)["assign"])
+    author = HandoffNote.objects.get(to_node="conveyor.prepare_order").author
+
+    refused = browser.post(urls(task)["execute"], stage_post("prepare_order", acknowledge=False))
+
+    body = refused.content.decode()
+    assert refused.status_code == 409
+    assert f"Read the handoff note from {author.get_full_name()}" in body
+    assert 'value="Olga Smirnova, general director"' in body
+    assert 'name="acknowledge"' in body  # the box that acknowledges with the completion
+    done = browser.post(urls(task)["execute"], stage_post("prepare_order", acknowledge=True))
+    assert done.status_code == 302

@@ -11,6 +11,7 @@ keeps the table honest.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -158,6 +159,14 @@ def base(world: World, task: Task) -> str:
     return f"/conveyor/{task.process_id}/{task.flow_task.name}/{task.pk}/"
 
 
+def offboard(client: Any, leaver: Any) -> Any:
+    """Preview, then confirm what the preview showed (a confirmation without it does nothing)."""
+    preview = client.post("/work/console/offboard/", {"user": leaver.pk})
+    token = re.search(r'name="preview" value="([^"]+)"', preview.content.decode())
+    data = {"user": leaver.pk, "_confirm": "1", "preview": token.group(1) if token else ""}
+    return client.post("/work/console/offboard/", data)
+
+
 POOL_READERS = frozenset({"hunter", *LEADS_AND_ADMINS})
 ACTIONS = [
     # --- pages ---------------------------------------------------------------------------
@@ -200,7 +209,7 @@ ACTIONS = [
                "pk": [w.held.pk], "to": w.colleague.pk, "reason": "holiday", "_confirm": "1"}),
            redirect_to("/work/console/"), lambda w, u: w.reload(w.held).owner == w.colleague),
     Action("offboard", False, frozenset(LEADS_AND_ADMINS),
-           lambda c, w: c.post("/work/console/offboard/", {"user": w.leaver.pk, "_confirm": "1"}),
+           lambda c, w: offboard(c, w.leaver),
            redirect_to("/work/console/"),
            lambda w, u: not type(w.leaver).objects.get(pk=w.leaver.pk).is_active),
     Action("reveal a contact", False, frozenset(LEADS_AND_ADMINS),

@@ -5,6 +5,7 @@ import logging
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from django.test import Client, override_settings
@@ -268,3 +269,30 @@ def test_any_other_failure_is_still_a_plain_server_error(staff, monkeypatch):
     browser.force_login(staff["hunter"][0])
     response = browser.get("/work/pools/hunter/")
     assert response.status_code == 500 and not response.has_header("Retry-After")
+
+
+def _settings_under(env: dict[str, str], *names: str) -> list[str]:
+    code = (
+        "from django.conf import settings as s; print(" + ", ".join(f"s.{n}" for n in names) + ")"
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "salesflow.cli", "shell", "--verbosity", "0", "-c", code],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.split()
+
+
+SECURITY = (
+    "SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE", "SECURE_SSL_REDIRECT", "SECURE_HSTS_SECONDS",
+)  # fmt: skip
+
+
+def test_the_production_profile_can_be_tried_over_plain_http_by_one_documented_setting():
+    assert _settings_under(PRODUCTION_ENV, *SECURITY) == ["True", "True", "True", "31536000"]
+    plain = {**PRODUCTION_ENV, "SALESFLOW_PLAIN_HTTP": "1"}
+    assert _settings_under(plain, *SECURITY) == ["False", "False", "False", "0"]
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    assert "`SALESFLOW_PLAIN_HTTP`" in readme and "seed-demo --force" in readme

@@ -35,6 +35,14 @@ def headers(html: str) -> list[str]:
     return [h.strip() for h in re.findall(r"<th[^>]*>\s*<span>([^<]*)</span>", html)]
 
 
+def row_cells(html: str, pk: int) -> list[str]:
+    """The text of each cell of the row of task ``pk``, as a person reads it."""
+    row = re.search(rf'<tr[^>]*data-row-id="{pk}"[^>]*>(.*?)</tr>', html, re.S)
+    assert row, f"no row for task {pk}"
+    cells = re.findall(r"<td[^>]*>(.*?)</td>", row.group(1), re.S)
+    return [" ".join(re.sub(r"<[^>]+>", " ", cell).split()) for cell in cells]
+
+
 def row_ids(html: str) -> list[int]:
     return [int(pk) for pk in re.findall(r'data-row-id="(\d+)"', html)]
 
@@ -83,24 +91,18 @@ def test_each_role_sees_the_columns_it_works_by(staff, new_lead):
     assert "Documents missing" in headers(clerks) and "Lead source" not in headers(clerks)
 
 
-def cells(html: str, row_id: int) -> list[str]:
-    """The text of each cell of one row of a list page."""
-    row = re.search(rf'data-row-id="{row_id}".*?</tr>', html, re.S)
-    assert row, f"no row {row_id}"
-    return [
-        re.sub(r"<[^>]+>|\s+", " ", cell).strip()
-        for cell in re.findall(r"<td[^>]*>(.*?)</td>", row.group(0), re.S)
-    ]
-
-
-def test_a_pool_row_reads_as_the_lead_it_is(staff, new_lead):
-    lead = new_lead(request="forty valves, delivery to Kazan")
+def test_the_request_column_shows_what_the_client_asked_for(staff, new_lead):
+    lead = new_lead()
     task = open_task(lead)
-    page = signed_in(staff["hunter"][0]).get("/work/pools/hunter/").content.decode()
-    row = cells(page, task.pk)
-    assert lead.client.name in row
-    assert "forty valves, delivery to Kazan" in row  # the request, not the page's own request
-    assert not any("WSGIRequest" in cell for cell in row)
+    hunter = staff["hunter"][0]
+    columns = headers(signed_in(hunter).get("/work/pools/hunter/").content.decode())
+    pool = row_cells(signed_in(hunter).get("/work/pools/hunter/").content.decode(), task.pk)
+    request = pool[columns.index("Request")]
+    assert request == "twenty pumps for the new plant"
+    assert lead.client.name in pool
+    claims.task_claim(task=task, user=hunter)
+    mine = row_cells(signed_in(hunter).get("/work/pools/hunter/mine/").content.decode(), task.pk)
+    assert mine[columns.index("Request")] == request
 
 
 def test_the_pool_lists_waiting_work_most_urgent_first_with_counts(staff, new_lead):
@@ -244,11 +246,89 @@ def test_offboarding_from_the_console_previews_then_moves_everything(staff, new_
     leaving.refresh_from_db()
     assert leaving.is_active
 
-    done = browser.post("/work/console/offboard/", {"user": leaving.pk, "_confirm": "1"})
+    done = browser.post(
+        "/work/console/offboard/",
+        {"user": leaving.pk, "preview": preview_token(preview), "_confirm": "1"},
+    )
     assert done.status_code == 302
     leaving.refresh_from_db()
     assert not leaving.is_active
     assert not Task.objects.filter(owner=leaving).exclude(status=STATUS.DONE).exists()
+
+
+def preview_token(page: str) -> str:
+    found = re.search(r'name="preview" value="([^"]+)"', page)
+    assert found, "the preview carries what it shows"
+    return found.group(1)
+
+
+def test_offboarding_confirms_only_the_person_who_was_previewed(staff, new_lead):
+    previewed, switched = staff["hunter"]
+    lead_user = staff["team_lead"][0]
+    claims.task_claim(task=open_task(new_lead()), user=previewed)
+    browser = signed_in(lead_user)
+    preview = browser.post("/work/console/offboard/", {"user": previewed.pk}).content.decode()
+
+    # the select is switched to another person after the preview, then confirmed
+    page = browser.post(
+        "/work/console/offboard/",
+        {"user": switched.pk, "preview": preview_token(preview), "_confirm": "1"},
+    )
+
+    body = page.content.decode()
+    assert page.status_code == 409
+    assert "Nothing was done: the preview on the page was not of" in body
+    assert 'id="offboard-plan"' in body and preview_token(body) != preview_token(preview)
+    previewed.refresh_from_db(), switched.refresh_from_db()
+    assert previewed.is_active and switched.is_active
+    assert not AuditEvent.objects.filter(action="deactivate").exists()
+    # without any preview, a confirmation only shows one
+    blind = browser.post("/work/console/offboard/", {"user": switched.pk, "_confirm": "1"})
+    assert blind.status_code == 409
+    switched.refresh_from_db()
+    assert switched.is_active
+
+
+def test_offboarding_refuses_when_the_work_changed_since_the_preview(staff, new_lead):
+    leaving, lead_user = staff["hunter"][0], staff["team_lead"][0]
+    claims.task_claim(task=open_task(new_lead()), user=leaving)
+    browser = signed_in(lead_user)
+    preview = browser.post("/work/console/offboard/", {"user": leaving.pk}).content.decode()
+    late = open_task(new_lead())
+    claims.task_claim(task=late, user=leaving)  # taken after the preview was read
+
+    page = browser.post(
+        "/work/console/offboard/",
+        {"user": leaving.pk, "preview": preview_token(preview), "_confirm": "1"},
+    )
+
+    body = page.content.decode()
+    assert page.status_code == 409
+    assert "open work changed since the preview (1 tasks then, 2 now)" in body
+    assert f"#{late.pk}" in body  # the new preview shows it
+    leaving.refresh_from_db()
+    assert leaving.is_active
+    late.refresh_from_db()
+    assert late.owner == leaving
+
+
+def test_nobody_offboards_themselves(db):
+    admin = UserFactory(username="boss", is_superuser=True, is_staff=True)
+    page = signed_in(admin).post("/work/console/offboard/", {"user": admin.pk})
+    assert page.status_code == 403
+    assert "You cannot offboard yourself" in page.content.decode()
+    admin.refresh_from_db()
+    assert admin.is_active
+
+
+def test_the_offboard_pickers_name_people_and_tell_namesakes_apart(staff):
+    one, two = staff["hunter"]
+    for person in (one, two):
+        person.first_name, person.last_name = "Anna", "Petrova"
+        person.save(update_fields=["first_name", "last_name"])
+    page = signed_in(staff["team_lead"][0]).get("/work/console/offboard/").content.decode()
+    assert f">Anna Petrova ({one.username})</option>" in page
+    assert f">Anna Petrova ({two.username})</option>" in page
 
 
 # --- the command line --------------------------------------------------------------------
@@ -308,3 +388,27 @@ def test_the_pool_and_the_console_speak_russian(staff, new_lead):
     lead = signed_in(staff["team_lead"][0])
     lead.cookies["django_language"] = "ru"
     assert "Консоль руководителя" in lead.get("/work/console/").content.decode()
+
+
+def test_a_pool_that_hands_work_out_says_where_the_work_is(staff):
+    expeditor = signed_in(staff["expeditor"][0])
+    pool = expeditor.get("/work/pools/expeditor/").content.decode()
+    assert 'id="pool-hint"' in pool and "nothing waits here" in pool
+    assert 'href="/work/pools/expeditor/mine/"' in pool
+    mine = expeditor.get("/work/pools/expeditor/mine/").content.decode()
+    assert "Nothing has been handed to you yet" in mine
+    hunters = signed_in(staff["hunter"][0]).get("/work/pools/hunter/mine/").content.decode()
+    assert "take the next task from the pool" in hunters
+
+
+def test_the_expeditor_reads_when_each_order_is_to_be_delivered(staff, new_lead, driver):
+    lead = new_lead()
+    task = driver().advance_to(lead.process_id, "delivery")
+    holder = task.owner or staff["expeditor"][0]
+    tab = "mine/" if task.owner else ""
+    page = signed_in(holder).get(f"/work/pools/expeditor/{tab}").content.decode()
+    columns = headers(page)
+    cells = row_cells(page, task.pk)
+    lead.refresh_from_db()
+    assert lead.order.delivery_date is not None  # the demo's orders are planned
+    assert cells[columns.index("Delivery date")] not in ("", "—")

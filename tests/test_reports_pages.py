@@ -183,3 +183,28 @@ def test_a_missing_day_breaks_the_line_and_the_axis_counts_in_whole_numbers():
     assert len(line.segments) == 2 and len(line.dots) == 3  # days 1-2, then day 4
     assert [tick.label for tick in chart.y_ticks] == ["0", "2", "4", "6", "8", "10"]
     assert line_chart("depth", ["1"], [("hunters", [None])]).empty
+
+
+def test_the_people_table_and_the_ledger_name_people_and_tell_namesakes_apart(reported):
+    for person in reported["hunter"]:
+        person.first_name, person.last_name = "Anna", "Petrova"
+        person.save(update_fields=["first_name", "last_name"])
+    page = browser("team_lead", reported).get(PAGE).content.decode()
+    people = page[page.index('<th scope="row">') :]
+    second = reported["hunter"][1].username  # the hunter who worked that day
+    assert f'<th scope="row">Anna Petrova ({second})</th><td>0</td>' in people  # people
+    assert f'<th scope="row">Anna Petrova ({second})</th><td>Qualify</td>' in people  # ledger
+    assert re.search(r">\s*Anna Petrova\s*<", page) is None  # never the bare shared name
+
+
+def test_the_page_shows_amounts_with_separators_and_rates_as_percentages(reported):
+    page = browser("team_lead", reported).get(PAGE).content.decode()
+    quality = page[page.index('id="table-handoff-quality"') :]
+    quality = quality[: quality.index("</table>")]
+    rates = re.findall(r"<td>([^<]*%)</td>", quality)
+    assert rates and all(re.fullmatch(r"\d+\.\d %", rate) for rate in rates)
+    figures = page[page.index('id="key-figures"') : page.index('id="charts"')]
+    amount = re.search(r"Amount delivered</th>\s*<td>([^<]*)</td>", figures)
+    assert amount and re.fullmatch(r"\d{1,3}(,\d{3})*\.\d\d", amount.group(1))
+    download = browser("team_lead", reported).get(f"{EXPORT}?day={DAY.isoformat()}&format=csv")
+    assert "%" not in download.content.decode()  # the downloads keep plain numbers

@@ -52,6 +52,26 @@ def display_name(user: AbstractBaseUser | None) -> str:
     return _shown(user, shared_names([_full_name(user)]))
 
 
+def namesakes() -> set[str]:
+    """Every full name more than one account has (one query, whatever the page shows):
+    for a page that names people row by row, with ``shown``."""
+    full = Trim(Concat("first_name", Value(" "), "last_name"))
+    rows = (
+        get_user_model()
+        ._default_manager.annotate(full_name=full)
+        .exclude(full_name="")
+        .values("full_name")
+        .annotate(accounts=Count("pk"))
+        .filter(accounts__gt=1)
+    )
+    return {row["full_name"] for row in rows}
+
+
+def shown(user: AbstractBaseUser, shared: set[str]) -> str:
+    """One user's shown name, given the names that are shared (``namesakes``)."""
+    return _shown(user, shared)
+
+
 def _shown(user: AbstractBaseUser, shared: set[str]) -> str:
     name, username = _full_name(user), user.get_username()
     if not name:

@@ -215,14 +215,19 @@ STORAGES = {
 
 # --- security --------------------------------------------------------------------------
 # A working day's session; cookies only over HTTPS in production; HSTS for a year.
+# SALESFLOW_PLAIN_HTTP=1 tries the production profile over plain HTTP (a laptop, no TLS
+# in front): cookies without Secure, no redirect to HTTPS, no HSTS. Never for real use --
+# the session would cross the network in clear text. Each setting can still be set alone.
+PLAIN_HTTP = env.bool("SALESFLOW_PLAIN_HTTP", default=False)
+_HTTPS = PRODUCTION and not PLAIN_HTTP
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=12 * 60 * 60)
 SESSION_COOKIE_HTTPONLY = True
-SESSION_COOKIE_SECURE = PRODUCTION
-CSRF_COOKIE_SECURE = PRODUCTION
-SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=PRODUCTION)
-SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31_536_000 if PRODUCTION else 0)
-SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=PRODUCTION)
-SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=PRODUCTION)
+SESSION_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=_HTTPS)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=_HTTPS)
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31_536_000 if _HTTPS else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=_HTTPS)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=_HTTPS)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
@@ -249,7 +254,8 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 # Celery: a broker directory on disk by default (no service to install), Redis in production.
 BROKER_DIR = VAR_DIR / "broker"
-CELERY_BROKER_URL = _required_in_production("CELERY_BROKER_URL", "filesystem://")
+# (a host named, though the directory broker ignores it: kombu warns about a missing one)
+CELERY_BROKER_URL = _required_in_production("CELERY_BROKER_URL", "filesystem://localhost//")
 # e.g. {"visibility_timeout": 7200} for Redis: a task unacknowledged that long (its worker
 # died) is handed to another worker; it must exceed the longest task (docs/deploy.md).
 CELERY_BROKER_TRANSPORT_OPTIONS = env.json("CELERY_BROKER_TRANSPORT_OPTIONS", default={})
@@ -297,6 +303,9 @@ LOGGING = {
         }
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    # django-axes announces itself at every start of every process: worth a line in a
+    # production log, noise in a newcomer's terminal
+    "loggers": {"axes.apps": {"level": "INFO" if PRODUCTION else "WARNING"}},
 }
 
 # --- salesflow -------------------------------------------------------------------------

@@ -27,6 +27,17 @@ DEMO_USERS = {
     "teamlead": "team_lead",
     "admin": None,
 }
+# full names, so that the pages name people as a team would (salesflow.people)
+DEMO_NAMES = {
+    "hunter1": ("Anna", "Orlova"),
+    "hunter2": ("Boris", "Kim"),
+    "account1": ("Vera", "Sokolova"),
+    "account2": ("Dmitry", "Lebedev"),
+    "clerk": ("Irina", "Volkova"),
+    "expeditor": ("Pavel", "Morozov"),
+    "teamlead": ("Elena", "Smirnova"),
+    "admin": ("Oleg", "Admin"),
+}
 
 
 class Command(BaseCommand):
@@ -39,13 +50,18 @@ class Command(BaseCommand):
 
     @transaction.atomic
     def handle(self, *args: Any, force: bool, **options: Any) -> None:
+        self.verbosity = int(options.get("verbosity", 1))
         if settings.PRODUCTION and not force:
             raise CommandError("refusing to create demo users in production (use --force)")
         staff = self.ensure_users()
         if Client.objects.exists():
-            self.stdout.write("Demo deals: the client base is not empty, left as it is.")
+            self.say("Demo deals: the client base is not empty, left as it is.")
             return
         self.seed_deals(staff)
+
+    def say(self, line: str) -> None:
+        if getattr(self, "verbosity", 1) >= 1:  # `make run` asks for --verbosity 0
+            self.stdout.write(line)
 
     def ensure_users(self) -> dict[str, list[Any]]:
         user_model = get_user_model()
@@ -54,7 +70,8 @@ class Command(BaseCommand):
             user, created = user_model._default_manager.get_or_create(
                 username=username,
                 defaults={
-                    "first_name": username.rstrip("12").title(),
+                    "first_name": DEMO_NAMES[username][0],
+                    "last_name": DEMO_NAMES[username][1],
                     "email": f"{username}@example.com",
                 },
             )
@@ -62,7 +79,7 @@ class Command(BaseCommand):
                 user.set_password(PASSWORD)
                 user.is_staff = user.is_superuser = role is None
                 user.save()
-                self.stdout.write(f"  user {username} ({role or 'administrator'}) created")
+                self.say(f"  user {username} ({role or 'administrator'}) created")
             if role:
                 user.groups.add(Group.objects.get(name=role))
                 staff.setdefault(role, []).append(user)
@@ -89,4 +106,4 @@ class Command(BaseCommand):
         # disqualified and nurtured leads
         ConveyorSimulator(staff=staff, odds=Odds(1, 0, 0, 0, 0)).finish(deal())
         ConveyorSimulator(staff=staff, odds=Odds(0, 1, 0, 0, 0)).finish(deal())
-        self.stdout.write(f"Demo deals: {next(n) - 1} deals at every stage of the conveyor.")
+        self.say(f"Demo deals: {next(n) - 1} deals at every stage of the conveyor.")

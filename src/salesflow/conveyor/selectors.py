@@ -19,6 +19,7 @@ from viewflow.workflow.models import Process, Task
 from viewflow.workflow.status import STATUS
 
 from salesflow.clients.models import Lead, ProcessSubject
+from salesflow.people import display_names
 
 from .registry import handoff_templates, human_nodes
 from .stage import StageNode
@@ -101,18 +102,27 @@ def node_was_performed(*, process_id: int, node: StageNode) -> bool:
 
 @dataclass(frozen=True)
 class NoteView:
-    """A handoff note as a person reads it: labelled fields, stage titles."""
+    """A handoff note as a person reads it: labelled fields, stage titles, and who wrote
+    and who read it (``salesflow.people``: the same name as everywhere else)."""
 
     note: HandoffNote
     rows: list[tuple[str, str]]
     from_title: str
     to_title: str
+    author_name: str = ""
+    reader_name: str = ""
 
 
 def describe_notes(notes: Iterable[HandoffNote]) -> list[NoteView]:
     """Each note with ``rows`` of (field label, value) in its template's order and the
     titles of the stages it went between."""
     templates, nodes = handoff_templates(), human_nodes()
+    notes = list(notes)
+    people = {note.author_id: note.author for note in notes}
+    for note in notes:
+        if note.acknowledged_by is not None:
+            people[note.acknowledged_by.pk] = note.acknowledged_by
+    names = display_names(people.values())
 
     def title(ref: str) -> str:
         return str(nodes[ref].task_title) if ref in nodes else ref
@@ -129,7 +139,14 @@ def describe_notes(notes: Iterable[HandoffNote]) -> list[NoteView]:
         ]
         views.append(
             NoteView(
-                note=note, rows=rows, from_title=title(note.from_node), to_title=title(note.to_node)
+                note=note,
+                rows=rows,
+                from_title=title(note.from_node),
+                to_title=title(note.to_node),
+                author_name=names.get(note.author_id, ""),
+                reader_name=names.get(note.acknowledged_by_id, "")
+                if note.acknowledged_by_id is not None
+                else "",
             )
         )
     return views

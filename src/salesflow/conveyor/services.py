@@ -39,6 +39,7 @@ from salesflow.handoff.models import HandoffNote
 from salesflow.handoff.selectors import incoming_notes, pending_note_expressions
 from salesflow.handoff.services import handoff_acknowledge, handoff_create, handoff_validate
 from salesflow.handoff.templates import BOUNCE_TEMPLATE
+from salesflow.people import display_name
 from salesflow.queues.claims import task_touch
 from salesflow.queues.rules import completion_expressions, completion_refusal
 from salesflow.watch import services as watch
@@ -131,7 +132,7 @@ def _take_pending_note(work: StageWork, *, acknowledge: bool) -> int | None:
                 "Read the handoff note from %(author)s and acknowledge it -- or send it back "
                 "with a question -- before completing this stage."
             )
-            % {"author": author}
+            % {"author": display_name(author)}
         )
     handoff_acknowledge(note_id=note_id, author_id=author_id, user=work.user)
     return note_id

@@ -10,7 +10,7 @@ someone else's task -- the client's card is where anyone looks at a client.
 from __future__ import annotations
 
 from functools import wraps
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     pass
 from .registry import node_ref
 from .selectors import PAGE_RELATED, describe_notes, lead_of, process_client_id
+from .stage import is_stage
 
 
 def task_view(node: Any, view: Any) -> Any:
@@ -140,18 +141,31 @@ class StageView(generic.TemplateView):
         return super().dispatch(request, *args, **kwargs)
 
     def forms(self, data: Any = None, *, action: str = "") -> dict[str, Any]:
-        """The page's forms; those of the submitted ``action`` bound to ``data``."""
+        """The page's forms; those of the submitted ``action`` bound to ``data``. After the
+        note was acknowledged from the stage form, what was typed so far comes back as the
+        forms' initial values (unbound: nothing was submitted for checking yet)."""
         stage_data = data if action == "complete" else None
+        kept = self.request.session.pop(self.draft_key, {}) if data is None else {}
         forms: dict[str, Any] = {
-            "form": self.node.form_class(data=stage_data, work=self.work, prefix="stage")
+            "form": self.node.form_class(
+                data=stage_data, work=self.work, prefix="stage", initial=kept.get("stage")
+            )
         }
         if self.node.handoff is not None:
             forms["handoff_form"] = HandoffForm(
-                data=stage_data, template=self.node.handoff, prefix="handoff"
+                data=stage_data,
+                template=self.node.handoff,
+                prefix="handoff",
+                initial=kept.get("handoff"),
             )
         if self.node.bounce_node is not None:
             forms["bounce_form"] = bounce_form(data=data if action == "bounce" else None)
         return forms
+
+    @property
+    def draft_key(self) -> str:
+        """Where the typing of this task's page waits in the session across a redirect."""
+        return f"salesflow-stage-draft-{self.task.pk}"
 
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         task_touch(task=self.task, user=person(request))  # the owner is on it
@@ -164,13 +178,15 @@ class StageView(generic.TemplateView):
         notes = describe_notes(
             incoming_notes(process_id=self.task.process_id, node_ref=node_ref(self.node))
         )
+        pending = next((v for v in notes if v.note.acknowledged_by_id is None), None)
         context.update(
             task=self.task,
             process=self.task.process,
             work=self.work,
             node=self.node,
             incoming=notes,
-            pending=next((v.note for v in notes if v.note.acknowledged_by_id is None), None),
+            pending=pending.note if pending else None,
+            pending_author=pending.author_name if pending else "",
             history=describe_notes(client_history(client_id=self.work.client_id))
             if self.work.client_id is not None
             else [],
@@ -192,8 +208,16 @@ class StageView(generic.TemplateView):
                 messages.success(request, _("Added to the client's contacts."))
                 return HttpResponseRedirect(request.path)
             if action == "acknowledge":
+                # the button belongs to the stage form: the page comes back with the order
+                # and the note typed so far still in their fields
                 services.stage_acknowledge(task=self.task, user=person(request))
                 messages.success(request, _("Handoff note acknowledged."))
+                # kept for the next GET (the page's forms post through Turbo, which follows
+                # a redirect but does not render a 200 answer to a POST)
+                request.session[self.draft_key] = {
+                    "stage": _unprefixed(request.POST, "stage"),
+                    "handoff": _unprefixed(request.POST, "handoff"),
+                }
                 return HttpResponseRedirect(request.path)
             if action == "bounce":
                 form = forms.get("bounce_form") or bounce_form(data=request.POST)
@@ -296,3 +320,54 @@ class UnassignTaskView(_FormView):
 
     def form_invalid(self, form: Any) -> HttpResponse:
         return self.render_to_response(self.get_context_data(form=form), status=400)
+
+
+class ChartPageView(generic.TemplateView):
+    """The conveyor's front page: its chart inside the application (with the menu), and
+    which roles work each stage and in how long -- the picture with its people."""
+
+    template_name = "salesflow/conveyor/chart.html"
+    flow_class: Any = None
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not self.flow_class.instance.has_view_permission(request.user):
+            raise PermissionDenied
+        return cast(HttpResponse, super().dispatch(request, *args, **kwargs))
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        from django.utils.safestring import mark_safe
+        from viewflow.workflow import chart
+
+        from salesflow.roles import sla_for_node
+
+        flow = self.flow_class.instance
+        language = getattr(self.request, "LANGUAGE_CODE", "en")
+        stages = []
+        declared = list(vars(self.flow_class))  # the class reads like the diagram
+        for node in sorted(
+            flow.nodes(), key=lambda n: declared.index(n.name) if n.name in declared else 999
+        ):
+            if not is_stage(node):
+                continue
+            ref = node_ref(node)
+            roles = roles_for_node(ref)
+            try:
+                sla = sla_for_node(ref)
+            except KeyError:
+                sla = None
+            stages.append(
+                {
+                    "title": node.task_title,
+                    "roles": ", ".join(role.title_for(language) for role in roles),
+                    "sla_hours": round(sla.total_seconds() / 3600) if sla else None,
+                }
+            )
+        svg = chart.grid_to_svg(chart.calc_layout_data(self.flow_class))
+        return super().get_context_data(
+            flow=flow,
+            title=self.flow_class.process_title,
+            description=self.flow_class.process_description,
+            svg=mark_safe(svg),  # noqa: S308 -- viewflow's own drawing of our flow
+            stages=stages,
+            **kwargs,
+        )

@@ -10,7 +10,8 @@ product's pools ("Work"). So this application mounts only:
 * per stage (``nodes.Stage``): its page (``execute/``), take it (``assign/``), give it back
   (``unassign/``) and an index that sends a person to the one of them they may use --
   all through the engine's services and ``queues.access.access_task``;
-* the flow's chart (``chart/``, also the application's front page): a picture, no data.
+* the flow's chart (``chart/``: a picture, no data) and the application's front page: the
+  chart inside the page, with the roles that work each stage and their time.
 
 Every other way a task changes is not mounted. The sidebar is the Work menu, so working
 a task never switches to a second vocabulary.
@@ -48,7 +49,9 @@ class ConveyorAppViewset(FlowAppViewset):
     def index_path(self) -> URLPattern:
         """The application's front page is the conveyor's chart: the work itself is under
         Work (the pools and inboxes)."""
-        return path("", self.chart_view, name="index")
+        from .views import ChartPageView
+
+        return path("", ChartPageView.as_view(flow_class=self._flow_class), name="index")
 
     def _get_urls(self) -> list[URLPattern | URLResolver]:
         """The application's own pages, then each stage's pages; the flow's other nodes

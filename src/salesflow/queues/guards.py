@@ -15,6 +15,8 @@ from django.db.models import ProtectedError
 from django.utils.translation import gettext as _
 from viewflow.workflow.models import Task
 
+from salesflow.people import display_name
+
 
 def refuse_deleting_people_with_work(sender: Any, instance: Any, **kwargs: Any) -> None:
     """pre_delete of the user model: ProtectedError if the user owns any task."""
@@ -25,6 +27,6 @@ def refuse_deleting_people_with_work(sender: Any, instance: Any, **kwargs: Any) 
                 "%(user)s holds tasks and cannot be deleted (their work would be deleted "
                 "with them): deactivate them instead -- offboarding moves their open work."
             )
-            % {"user": instance.get_username()},
+            % {"user": display_name(instance)},
             set(tasks[:10]),
         )

@@ -8,7 +8,7 @@ their limit, barred by separation of duties) rolls it back and names the task.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -21,6 +21,7 @@ from salesflow.audit.services import audit_record
 from salesflow.conveyor.locking import locked_task, person_lock
 from salesflow.conveyor.selectors import process_client_id
 from salesflow.exceptions import ClaimConflict, NotPermitted, SalesflowError
+from salesflow.people import display_name
 from salesflow.roles import can_manage_queues
 
 from .distribution import task_give, task_to_pool
@@ -134,7 +135,12 @@ class OffboardPlan:
 
 
 def user_offboard(
-    *, user: User, by: User | None, to: User | None = None, dry_run: bool = False
+    *,
+    user: User,
+    by: User | None,
+    to: User | None = None,
+    dry_run: bool = False,
+    expected_tasks: Collection[int] | None = None,
 ) -> OffboardPlan:
     """A person leaves: every open task they hold goes back to its pool (``to`` None) or
     to the named colleague, each with an audit event, and their account is deactivated
@@ -144,9 +150,17 @@ def user_offboard(
     writes nothing. Otherwise all of it happens in one transaction, or -- if a task cannot
     go to the colleague -- none of it, with the reasons. ``by`` is the team lead (None:
     an operator on the command line).
+
+    ``expected_tasks``: the task ids of the preview the person confirms; if the leaver's
+    open work is not exactly that any more, nothing is done (they must see it again).
+    Nobody offboards themselves.
     """
     if by is not None:
         _manager(by)
+        if by.pk == user.pk:
+            raise NotPermitted(
+                _("You cannot offboard yourself: another team lead or an admin must do it.")
+            )
         _may_offboard(by, user)
     if to is not None and to.pk == user.pk:
         raise SalesflowError(_("Hand the work to someone else than the person leaving."))
@@ -158,13 +172,21 @@ def user_offboard(
                 plan.refusals[task.pk] = refusal.message
     if dry_run:
         return plan
+    if expected_tasks is not None and set(expected_tasks) != {t.pk for t in plan.tasks}:
+        raise ClaimConflict(
+            _(
+                "%(user)s's open work changed since the preview (%(then)d tasks then, "
+                "%(now)d now), so nothing was done: check the new preview and confirm again."
+            )
+            % {"user": display_name(user), "then": len(expected_tasks), "now": len(plan.tasks)}
+        )
     if not plan.ok:
         reasons = "; ".join(f"#{pk}: {why}" for pk, why in plan.refusals.items())
         raise NotPermitted(
             _("%(user)s's work cannot all go to %(to)s, so nothing was moved: %(reasons)s")
-            % {"user": user.get_username(), "to": to, "reasons": reasons}
+            % {"user": display_name(user), "to": display_name(to), "reasons": reasons}
         )
-    reason = _("%(user)s is leaving the team.") % {"user": user.get_username()}
+    reason = _("%(user)s is leaving the team.") % {"user": display_name(user)}
     with transaction.atomic():
         if to is not None:
             person_lock(to.pk)

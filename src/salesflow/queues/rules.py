@@ -38,6 +38,7 @@ from salesflow.exceptions import (
     WipLimitReached,
 )
 from salesflow.handoff.models import HandoffNote
+from salesflow.people import display_name
 from salesflow.roles import get_roles, roles_for_node, user_role_codes
 from salesflow.sqlnames import columns, table
 
@@ -228,6 +229,21 @@ def assignment_facts(*, task: Task, node_ref: str, user: User) -> AssignmentFact
 # --- the rule ------------------------------------------------------------------------------
 
 
+class _Named(dict[str, object]):
+    """The ``%(user)s``/``%(stage)s`` of a refusal: the person's shown name is read (one
+    query) only when a message is actually formatted, not on every allowed assignment."""
+
+    def __init__(self, user: Any, stage: object) -> None:
+        super().__init__(stage=stage)
+        self._user = user
+
+    def __missing__(self, key: str) -> object:
+        if key != "user":
+            raise KeyError(key)
+        self["user"] = display_name(self._user)
+        return self["user"]
+
+
 def assignment_refusal(
     *,
     task: Task,
@@ -248,7 +264,7 @@ def assignment_refusal(
     node = task.flow_task
     if not is_stage(node):
         return NotPermitted(_("Task #%(id)s is not a stage people work on.") % {"id": task.pk})
-    name = {"user": user.get_username(), "stage": node.task_title}
+    name = _Named(user, node.task_title)
     if not user.is_authenticated or not user.is_active:
         if by_other:
             return NotPermitted(_("%(user)s is deactivated and cannot be given work.") % name)
@@ -267,7 +283,8 @@ def assignment_refusal(
     if facts is None:
         facts = assignment_facts(task=task, node_ref=node_ref(node), user=user)
     if facts.barred_by:
-        done = {**name, "done": import_task_by_ref(facts.barred_by).task_title}
+        done = name  # returned below: filled in place, still lazy
+        done["done"] = import_task_by_ref(facts.barred_by).task_title
         if by_other:
             message = _(
                 "Separation of duties: %(user)s performed “%(done)s” for this client, so a "
@@ -288,7 +305,8 @@ def assignment_refusal(
             message = _("You wrote the handoff note for “%(stage)s”; a colleague must receive it.")
         return SeparationOfDutiesViolated(message % name)
     if facts.wip is not None and facts.load is not None and facts.load >= facts.wip.limit:
-        limit = {**name, "limit": facts.wip.limit}
+        limit = name
+        limit["limit"] = facts.wip.limit
         if by_other:
             message = _("%(user)s already holds %(limit)d open tasks, the most their role allows.")
         else:

@@ -24,6 +24,7 @@ from salesflow.audit.services import AuditEntry, audit_record_many
 from salesflow.celery import publish
 from salesflow.conveyor.registry import human_nodes
 from salesflow.conveyor.selectors import lead_of, process_client_ids
+from salesflow.people import display_name
 from salesflow.roles import idle_limit_for_node, team_lead_addresses
 
 from . import terms
@@ -132,7 +133,7 @@ def stalled_notify(*, task_ids: Sequence[int]) -> int:
                 "client": lead.client.name if lead else "-",
                 "why": marks.stalled_reason_label,
                 "due": due,
-                "owner": task.owner.get_username() if task.owner else _("in the pool"),
+                "owner": display_name(task.owner) if task.owner else _("in the pool"),
             }
         )
     subject = _("salesflow: %(count)d tasks are stalled") % {"count": len(lines)}

@@ -29,12 +29,13 @@ from django.views import generic
 from viewflow.views import ListModelView
 from viewflow.views.actions import BaseBulkActionView
 from viewflow.views.base import Action
-from viewflow.views.list import DataSourceColumn
 from viewflow.workflow.models import Task
 
+from salesflow import people
 from salesflow.clients.models import Lead
 from salesflow.conveyor.selectors import lead_of
-from salesflow.exceptions import NotFound, NotPermitted, SalesflowError
+from salesflow.exceptions import ClaimConflict, NotFound, NotPermitted, SalesflowError
+from salesflow.people import display_name, display_names
 from salesflow.roles import Role, can_manage_queues, holds_role, roles_of
 from salesflow.web import person
 
@@ -43,7 +44,7 @@ from .access import access_pool
 from .claims import task_claim_next
 from .columns import COLUMNS
 from .forms import ConsoleFilter, OffboardForm, PoolFilter, ReassignForm
-from .moves import tasks_reassign, user_offboard
+from .moves import OffboardPlan, tasks_reassign, user_offboard
 from .terms import Priority, StallReason, terms_of
 
 
@@ -52,10 +53,20 @@ def task_url(task: Task) -> str:
     return url
 
 
-class TaskCells:
-    """The cells of ``columns.COLUMNS``, one method per column name, each called with a row
-    read with ``selectors.POOL_RELATED``. Kept off the view: a column named ``request`` on the
-    view would be the view's own request."""
+# Attributes Django's View.setup puts on every view instance: a column method of that name
+# would be shadowed by them (the "request" column once showed ``<WSGIRequest ...>``).
+_VIEW_INSTANCE_ATTRS = frozenset({"request", "args", "kwargs", "head"})
+
+
+def column_attr(name: str) -> str:
+    """The view method that renders the column a role file calls ``name``."""
+    return f"lead_{name}" if name in _VIEW_INSTANCE_ATTRS else name
+
+
+class TaskColumns:
+    """The columns of ``columns.COLUMNS`` as methods of a list view (viewflow's
+    ListModelView calls them with each row, read with ``selectors.POOL_RELATED``).
+    A column is looked up through ``column_attr``, never by its bare name."""
 
     def task(self, task: Task) -> str:
         return format_html('<a href="{}">#{}</a>', task_url(task), task.pk)
@@ -73,7 +84,7 @@ class TaskCells:
         lead = lead_of(task)
         return self.labels["source"].get(lead.source, lead.source) if lead else ""
 
-    def request(self, task: Task) -> str:
+    def lead_request(self, task: Task) -> str:
         lead = lead_of(task)
         return truncatechars(lead.request, 60) if lead else ""
 
@@ -121,7 +132,7 @@ class TaskCells:
         return truncatechars(order.delivery_address, 60) if order else ""
 
     def owner(self, task: Task) -> str:
-        return task.owner.get_username() if task.owner_id else _("in the pool")
+        return people.shown(task.owner, self.namesakes) if task.owner else _("in the pool")
 
     def stalled(self, task: Task) -> str:
         marks = terms_of(task)
@@ -133,8 +144,13 @@ class TaskCells:
             self.labels["stalled_reason"].get(marks.stalled_reason, ""),
         )
 
-    def __init__(self) -> None:
-        self.now = timezone.now()
+    @cached_property
+    def namesakes(self) -> set[str]:
+        return people.namesakes()  # one query per page, not per row
+
+    @cached_property
+    def now(self) -> datetime:
+        return timezone.now()
 
     @cached_property
     def labels(self) -> dict[str, dict[Any, str]]:
@@ -148,27 +164,9 @@ class TaskCells:
 
 
 for _name, _column in COLUMNS.items():
-    _method = getattr(TaskCells, _name)
+    _method = getattr(TaskColumns, column_attr(_name))
     _method.short_description = _column.label
     _method.orderby_column = _column.orderby
-
-
-class TaskColumns:
-    """A task list view whose columns are ``TaskCells``' (viewflow's ListModelView would
-    look for them on the view first)."""
-
-    @cached_property
-    def cells(self) -> TaskCells:
-        return TaskCells()
-
-    @property
-    def now(self) -> datetime:
-        return self.cells.now
-
-    def get_column_def(self, attr_name: str) -> Any:
-        if attr_name == "task" or attr_name in COLUMNS:
-            return DataSourceColumn(self.cells, attr_name)
-        return super().get_column_def(attr_name)  # type: ignore[misc]
 
 
 class IdsFirstPagination:
@@ -220,7 +218,7 @@ class RoleTaskListView(RoleMixin, TaskColumns, IdsFirstPagination, ListModelView
     paginate_by = 25
 
     def get_columns(self) -> list[str]:
-        return ["task", *self.role.pool.columns]
+        return ["task", *(column_attr(name) for name in self.role.pool.columns)]
 
     def get_filterset_kwargs(self, filterset_class: Any) -> dict[str, Any]:
         return {**super().get_filterset_kwargs(filterset_class), "role": self.role}
@@ -338,6 +336,13 @@ class ReassignView(ManagerMixin, BaseBulkActionView):
     def get_success_url(self) -> str:
         return reverse("work:console")
 
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context: dict[str, Any] = super().get_context_data(**kwargs)
+        rows = list(context.get("object_list") or [])
+        names = display_names(task.owner for task in rows if task.owner is not None)
+        context["rows"] = [(task, names.get(task.owner_id or 0, "")) for task in rows]
+        return context
+
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if "_confirm" in request.POST:
             response: HttpResponse = super().post(request, *args, **kwargs)
@@ -378,7 +383,7 @@ class ReassignView(ManagerMixin, BaseBulkActionView):
         messages.success(
             self.request,
             _("%(count)d tasks moved to %(to)s.")
-            % {"count": len(tasks), "to": to.get_username() if to else _("their pools")},
+            % {"count": len(tasks), "to": display_name(to) if to else _("their pools")},
         )
         return HttpResponseRedirect(self.get_success_url())
 
@@ -392,20 +397,57 @@ class OffboardView(ManagerMixin, generic.FormView[OffboardForm]):
 
     def form_valid(self, form: OffboardForm) -> HttpResponse:
         user, to = form.cleaned_data["user"], form.cleaned_data["to"]
+        by = person(self.request)
         confirmed = "_confirm" in self.request.POST
+        previewed = form.previewed_tasks() if confirmed else None
         try:
-            plan = user_offboard(user=user, by=person(self.request), to=to, dry_run=not confirmed)
+            if confirmed and previewed is None:
+                # the selection is not what the preview showed: show this one first
+                plan = user_offboard(user=user, by=by, to=to, dry_run=True)
+                form.add_error(
+                    None,
+                    _(
+                        "Nothing was done: the preview on the page was not of %(user)s. "
+                        "Here is theirs; confirm it if it is right."
+                    )
+                    % {"user": display_name(user)},
+                )
+                return self.preview(form, plan, status=409)
+            plan = user_offboard(
+                user=user,
+                by=by,
+                to=to,
+                dry_run=not confirmed,
+                expected_tasks=previewed,
+            )
+        except ClaimConflict as error:  # the work changed since the preview
+            form.add_error(None, error.message)
+            plan = user_offboard(user=user, by=by, to=to, dry_run=True)
+            return self.preview(form, plan, status=error.status)
         except SalesflowError as error:
             form.add_error(None, error.message)
             return self.render_to_response(self.get_context_data(form=form), status=error.status)
         if not confirmed:
-            return self.render_to_response(self.get_context_data(form=form, plan=plan))
+            return self.preview(form, plan)
         messages.success(
             self.request,
             _("%(user)s is deactivated; %(count)d open tasks moved.")
-            % {"user": user.get_username(), "count": len(plan.tasks)},
+            % {"user": display_name(user), "count": len(plan.tasks)},
         )
         return HttpResponseRedirect(reverse("work:console"))
+
+    def preview(self, form: OffboardForm, plan: OffboardPlan, *, status: int = 200) -> HttpResponse:
+        token = OffboardForm.preview_token(
+            user_id=plan.user.pk,
+            to_id=plan.to.pk if plan.to is not None else None,
+            task_ids=[task.pk for task in plan.tasks],
+        )
+        return self.render_to_response(
+            self.get_context_data(
+                form=form, plan=plan, plan_token=token, leaver=display_name(plan.user)
+            ),
+            status=status,
+        )
 
 
 class WorkIndexView(LoginRequiredMixin, generic.View):

@@ -18,6 +18,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.utils.translation import gettext as _
 
+from salesflow.people import display_names
 from salesflow.roles import get_roles
 
 from . import queries
@@ -321,7 +322,7 @@ def _add_done(total: QueueRow, row: QueueRow) -> None:
 
 def _names(user_ids: Iterable[int]) -> dict[int, str]:
     users = get_user_model()._default_manager.filter(pk__in=set(user_ids))
-    return {user.pk: user.get_full_name() or user.get_username() for user in users}
+    return display_names(users)
 
 
 def finish_report(report: DailyReport, names: dict[int, str]) -> DailyReport:

@@ -13,6 +13,8 @@ from django.db.models import Max, Min, Prefetch
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 
+from salesflow.people import display_names
+
 from .figures import (
     DailyReport,
     LedgerRow,
@@ -64,7 +66,7 @@ def _stored(snapshot: Snapshot) -> DailyReport:
 
     users = [row.user for row in snapshot.people.all()]
     users += [row.user for row in snapshot.contributions.all()]
-    names = {user.pk: user.get_full_name() or user.get_username() for user in users}
+    names = display_names(users)
     return finish_report(
         DailyReport(
             day=snapshot.day,

@@ -8,6 +8,7 @@ A refusal is shown with its message: 403 for a person who is not a team lead or 
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 from django import forms
@@ -15,6 +16,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import path
+from django.utils.formats import number_format
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext_lazy
@@ -30,10 +32,11 @@ from .access import (
     access_report_overview,
     can_read_reports,
 )
-from .exports import CONTENT_TYPES, FORMATS, file_name, report_file, report_tables
+from .exports import CONTENT_TYPES, FORMATS, Table, file_name, report_file, report_tables
 from .layout import outcome_label
 from .models import AGE_BUCKET_LABELS
 from .selectors import key_figures
+from .templatetags.reports import sf_figure
 
 
 class DayForm(forms.Form):
@@ -53,6 +56,20 @@ def _refused(error: SalesflowError) -> None:
     """Refusals a page cannot show as content: raised as Django's own responses."""
     if isinstance(error, NotPermitted):
         raise PermissionDenied(error.message)
+
+
+def _cell(value: Any, *, rate: bool) -> Any:
+    """A figure as a person reads it: amounts with thousands separators in the reader's
+    format, a rate as a percentage (the downloads keep the plain numbers)."""
+    if rate and isinstance(value, (int, float, Decimal)):
+        return f"{number_format(Decimal(str(value)) * 100, 1, force_grouping=True)} %"
+    return sf_figure(value)
+
+
+def _for_reading(table: Table) -> Table:
+    rates = {i for i, column in enumerate(table.columns) if column == _("Bounce rate")}
+    rows = [[_cell(v, rate=i in rates) for i, v in enumerate(row)] for row in table.rows]
+    return Table(table.name, table.title, table.columns, rows)
 
 
 def _charts(overview: ReportOverview) -> dict[str, charts.Chart]:
@@ -104,7 +121,9 @@ class DailyReportView(View):
             report=report,
             figures=key_figures(report, overview.day_before, overview.week_before),
             charts=_charts(overview),
-            tables={slugify(t.name).replace("-", "_"): t for t in report_tables(report)},
+            tables={
+                slugify(t.name).replace("-", "_"): _for_reading(t) for t in report_tables(report)
+            },
             formats=FORMATS,
             outcome_label=outcome_label,
         )
