@@ -77,9 +77,9 @@ def test_each_rule_shows_on_its_own_lines(played):
 
     def of(deal, kind):
         return sorted(
-            (names[l.user_id], l.node, l.share, l.pay, l.plan)
-            for l in lines
-            if l.process_id == deals[deal] and l.kind == kind
+            (names[line.user_id], line.node, line.share, line.pay, line.plan)
+            for line in lines
+            if line.process_id == deals[deal] and line.kind == kind
         )
 
     assert (
@@ -114,7 +114,7 @@ def test_each_rule_shows_on_its_own_lines(played):
     assert "conveyor.qualify" not in {row[1] for row in of("R", CREDIT)}
     assert not of("R", ADVANCE)
     # the client is shown by the company's name only
-    assert {l.client for l in lines if l.process_id == deals["P"]} == {"P LLC"}
+    assert {line.client for line in lines if line.process_id == deals["P"]} == {"P LLC"}
 
 
 def test_for_every_deal_the_stage_shares_sum_to_its_amount(played):
@@ -166,11 +166,13 @@ def test_closing_freezes_the_month_and_refuses_what_would_change_it(played, cloc
     after = statement(month=MARCH)
     assert after.closed is not None and not after.so_far
     assert after.total == before.total
-    assert [(l.pay, l.note) for l in after.lines] == [(l.pay, l.note) for l in before.lines]
-    april = statement(month=APRIL, user_ids=[account1.pk])
-    assert [(l.kind, l.pay, l.note) for l in april.lines if l.kind == ADJUSTMENT] == [
-        (ADJUSTMENT, Decimal("12.50"), "a dispute accepted")
+    assert [(line.pay, line.note) for line in after.lines] == [
+        (line.pay, line.note) for line in before.lines
     ]
+    april = statement(month=APRIL, user_ids=[account1.pk])
+    assert [
+        (line.kind, line.pay, line.note) for line in april.lines if line.kind == ADJUSTMENT
+    ] == [(ADJUSTMENT, Decimal("12.50"), "a dispute accepted")]
 
 
 @pytest.mark.parametrize(
