@@ -197,3 +197,66 @@ def test_only_an_admin_closes_or_adjusts(staff):
         with pytest.raises(NotPermitted):
             pay_adjust(person=person, amount="5", reason="x", author=person, month=MARCH)
     assert not PayPeriod.objects.exists() and not PayAdjustment.objects.exists()
+
+
+def test_the_cli_prints_the_month_as_json_csv_and_xlsx(played, staff, tmp_path):
+    import json
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    out = StringIO()
+    call_command("pay", "statement", "--period", "2026-03", stdout=out)
+    data = json.loads(out.getvalue())
+    assert data["status"] == "so_far"
+    assert (data["revenue"], data["credited"]) == ("7500.00", "6750.00")
+    assert sum(Decimal(p["total"]) for p in data["people"]) == Decimal(data["total"])
+    assert sum(Decimal(line["pay"]) for line in data["lines"]) == Decimal(data["total"])
+
+    out = StringIO()
+    call_command("pay", "statement", "--period", "2026-03", "--user", "hunter1", stdout=out)
+    mine = json.loads(out.getvalue())
+    assert {line["user"] for line in mine["lines"]} == {staff["hunter"][0].pk}
+    assert mine["total"] == "60120.00"
+
+    target = tmp_path / "march.csv"
+    call_command(
+        "pay", "statement", "--period", "2026-03", "--format", "csv", "--output", str(target)
+    )
+    rows = target.read_text().splitlines()
+    assert rows[0] == "People" and "Lines" in rows
+
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="needs --output"):
+        call_command("pay", "statement", "--period", "2026-03", "--format", "xlsx")
+    with pytest.raises(CommandError, match="nobody is called"):
+        call_command("pay", "statement", "--period", "2026-03", "--user", "ghost")
+    with pytest.raises(CommandError, match="YYYY-MM"):
+        call_command("pay", "statement", "--period", "March")
+    xlsx = tmp_path / "march.xlsx"
+    call_command(
+        "pay", "statement", "--period", "2026-03", "--format", "xlsx", "--output", str(xlsx)
+    )
+    from openpyxl import load_workbook
+
+    sheets = load_workbook(xlsx).sheetnames
+    assert sheets == ["People", "Lines"]
+
+
+def test_the_cli_closes_a_month_once(played, clock):
+    from io import StringIO
+
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    get_user_model().objects.create_superuser("boss", "boss@example.com", "x")
+    with pytest.raises(CommandError, match="not over yet"):
+        call_command("pay", "close", "--period", "2026-03")
+    clock.move_to(datetime(2026, 4, 1, 0, 30, tzinfo=UTC))
+    out = StringIO()
+    call_command("pay", "close", "--period", "2026-03", stdout=out)
+    assert out.getvalue().startswith("Closed 2026-03:")
+    with pytest.raises(CommandError, match="closed already"):
+        call_command("pay", "close", "--period", "2026-03")
+    assert PayPeriod.objects.count() == 1
