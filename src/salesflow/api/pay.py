@@ -101,5 +101,3 @@ class CloseView(APIView):
             "total": str(period_.total),
         }
         return Response(data, status=status.HTTP_201_CREATED)
-
-
