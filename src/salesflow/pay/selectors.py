@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Collection
-from dataclasses import dataclass, field
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -98,7 +98,7 @@ def _node_roles() -> dict[str, set[str]]:
     return nodes
 
 
-def _plan_on(plans: Collection[PayPlan]):  # type: ignore[no-untyped-def]
+def _plan_on(plans: Collection[PayPlan]) -> Callable[[datetime], PayPlan | None]:
     def plan_at(moment: datetime) -> PayPlan | None:
         return plan_for(timezone.localdate(moment), plans)
 
@@ -226,3 +226,50 @@ def statement_as_data(result: Statement) -> dict[str, object]:
             for line in result.lines
         ],
     }
+
+
+@dataclass(frozen=True)
+class LedgerShare:
+    """A person's credit at a stage over a window: the deals and their shares."""
+
+    node: str
+    user_id: int
+    deals: int
+    share: Decimal
+
+
+@dataclass(frozen=True)
+class Ledger:
+    shares: list[LedgerShare]
+    delivered: int  # deals delivered in the window
+    revenue: Decimal  # their commissionable amounts
+
+
+def credit_ledger(*, start: datetime, end: datetime) -> Ledger:
+    """The shares the statements credit in ``[start, end)`` (the ``credit`` lines: who
+    earns what of each deal, by stage and person), as the trail stood at ``end`` -- what
+    the daily report's contribution ledger shows, so the two never disagree. Stages are
+    credited under the plan in force on the day; with no plan in force, nothing is."""
+    plans = get_plans()
+    plan_at = _plan_on(plans)
+    groups: dict[tuple[str, int], list[Decimal]] = defaultdict(list)
+    delivered, revenue = 0, Decimal(0)
+    for deal in deal_trails(start=start, end=end):
+        deal = replace(deal, completions=tuple(c for c in deal.completions if c.finished < end))
+        if deal.delivered is not None and not deal.delivered < end:
+            deal = replace(deal, delivered=None)
+        if deal.delivered is not None and start <= deal.delivered < end:
+            delivered += 1
+            revenue += deal.amount
+        for line in deal_lines(deal, plan_for=plan_at, rate=_no_rate, start=start, end=end):
+            if line.kind == CREDIT:
+                groups[(line.node, line.user_id)].append(line.share)
+    shares = [
+        LedgerShare(node=node, user_id=user_id, deals=len(amounts), share=sum(amounts, Decimal(0)))
+        for (node, user_id), amounts in groups.items()
+    ]
+    return Ledger(shares=shares, delivered=delivered, revenue=revenue)
+
+
+def _no_rate(plan: PayPlan, user_id: int, node: str) -> Decimal:
+    return Decimal(0)

@@ -46,7 +46,7 @@ from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
 
 from salesflow.audit.models import AuditEvent
-from salesflow.clients.models import Lead, Order
+from salesflow.clients.models import Lead
 from salesflow.handoff.models import HandoffNote
 from salesflow.queues import terms
 from salesflow.queues.terms import StallReason
@@ -69,8 +69,6 @@ COMPLETION_ACTIONS = (
     AuditEvent.Action.BOUNCE,
     AuditEvent.Action.REJECT,
 )
-# completions that send the work back instead of forward
-BACKWARD_ACTIONS = (AuditEvent.Action.BOUNCE, AuditEvent.Action.REJECT)
 
 
 @dataclass(frozen=True)
@@ -139,14 +137,6 @@ class LatencyRow:
     claimed: int
     median: float | None
     longest: int | None
-
-
-@dataclass(frozen=True)
-class ContributionRow:
-    node: str
-    user_id: int
-    orders: int
-    amount: Any  # Decimal on PostgreSQL, float on SQLite
 
 
 # --- the database's dialect --------------------------------------------------------------
@@ -521,55 +511,6 @@ def handoff_latency(window: Window) -> list[LatencyRow]:
         )
         for row in rows
     ]
-
-
-def contributions(window: Window) -> list[ContributionRow]:
-    """The contribution ledger of the day: orders delivered during the day (their first
-    forward completion of the delivery stage), credited per stage to whoever last
-    completed that stage forward before the delivery, with the order's amount after
-    discount."""
-    with_clause, params = _common(window)
-    task, event, lead, order = _table(Task), _table(AuditEvent), _table(Lead), _table(Order)
-    backward = _marks(BACKWARD_ACTIONS, params, "backward")
-    params["delivery"] = window.layout.delivery
-    forward = (
-        "NOT EXISTS (SELECT 1 FROM {event} b WHERE b.task_id = {alias}.id"
-        f" AND b.action IN ({backward}))"
-    )
-    rows = _run(
-        f"""{with_clause},
-        delivered AS (
-            SELECT t.process_id, t.finished AS at FROM {task} t
-            WHERE t.flow_task = %(delivery)s AND t.status = %(done)s
-              AND t.finished >= %(start)s AND t.finished < %(end)s
-              AND {forward.format(event=event, alias="t")}
-              AND NOT EXISTS (
-                SELECT 1 FROM {task} p
-                WHERE p.process_id = t.process_id AND p.flow_task = t.flow_task
-                  AND p.status = %(done)s AND p.finished < t.finished
-                  AND {forward.format(event=event, alias="p")})
-        ),
-        carried AS (
-            SELECT d.process_id, s.node, t.owner_id,
-                ROW_NUMBER() OVER (
-                    PARTITION BY d.process_id, t.flow_task ORDER BY t.finished DESC, t.id DESC
-                ) AS latest
-            FROM delivered d
-            JOIN {task} t ON t.process_id = d.process_id
-            JOIN stage s ON s.flow_task = t.flow_task
-            WHERE t.status = %(done)s AND t.finished <= d.at
-              AND {forward.format(event=event, alias="t")}
-        )
-        SELECT c.node, c.owner_id, COUNT(*),
-            SUM(ROUND(o.amount * (100 - o.discount) / 100, 2))
-        FROM carried c
-        JOIN {lead} l ON l.process_id = c.process_id
-        JOIN {order} o ON o.lead_id = l.id
-        WHERE c.latest = 1 AND c.owner_id IS NOT NULL
-        GROUP BY c.node, c.owner_id""",
-        params,
-    )
-    return [ContributionRow(*row) for row in rows]
 
 
 def first_task_created() -> datetime | None:
