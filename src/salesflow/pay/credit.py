@@ -22,6 +22,8 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 from fractions import Fraction
+from functools import cache
+from math import lcm
 from typing import TypeVar
 
 from .plans import EVEN, HUNDRED, PayPlan
@@ -48,23 +50,37 @@ def split_amount(amount: Decimal, weights: Sequence[tuple[K, Fraction]]) -> dict
     """``amount`` (whole kopecks) split in proportion to ``weights`` by the largest
     remainder: the parts sum to exactly ``amount``. Keys of weight 0 get nothing; ties
     go to the earlier key in ``weights``."""
-    total = sum((w for _, w in weights), Fraction(0))
-    if total <= 0:
-        return {}
     cents = int((amount / KOPECK).to_integral_value(rounding=ROUND_DOWN))
     if Decimal(cents) * KOPECK != amount:
         raise ValueError(f"{amount} is not a whole number of kopecks")
-    parts: dict[K, int] = {}
-    remainders: list[tuple[Fraction, int, K]] = []
-    for index, (key, weight) in enumerate(weights):
-        exact = Fraction(cents) * weight / total
-        whole = exact.numerator // exact.denominator
-        parts[key] = parts.get(key, 0) + whole
-        remainders.append((exact - whole, -index, key))
-    left = cents - sum(parts.values())
-    for _, _, key in sorted(remainders, key=lambda r: (r[0], r[1]), reverse=True)[:left]:
-        parts[key] += 1
-    return {key: Decimal(part) * KOPECK for key, part in parts.items()}
+    keys = [key for key, _ in weights]
+    parts = _split_cents(cents, _whole_weights(tuple(weight for _, weight in weights)))
+    result: dict[K, Decimal] = {}
+    for key, part in zip(keys, parts, strict=True):
+        result[key] = result.get(key, Decimal(0)) + Decimal(part) * KOPECK
+    return result
+
+
+@cache
+def _whole_weights(weights: tuple[Fraction, ...]) -> tuple[int, ...]:
+    """The same proportions as whole numbers (exact: over the common denominator), so the
+    split is integer arithmetic -- it runs for every stage of every deal."""
+    denominator = lcm(*(weight.denominator for weight in weights)) if weights else 1
+    return tuple(int(weight * denominator) for weight in weights)
+
+
+def _split_cents(cents: int, weights: tuple[int, ...]) -> list[int]:
+    total = sum(weights)
+    if total <= 0:
+        return [0] * len(weights)
+    parts = [cents * weight // total for weight in weights]
+    left = cents - sum(parts)
+    if left:
+        # the largest remainders first, ties to the earlier key
+        order = sorted(range(len(weights)), key=lambda i: (-(cents * weights[i] % total), i))
+        for index in order[:left]:
+            parts[index] += 1
+    return parts
 
 
 @dataclass(frozen=True)
@@ -117,27 +133,36 @@ def stage_shares(deal: DealTrail, plan: PayPlan) -> list[Share]:
     to the person who redid it. The shares sum to exactly ``deal.amount``."""
     split = plan.split_for(deal.flow, repeat=deal.repeat)
     stage_amounts = split_amount(
-        deal.amount, [(node, Fraction(percent)) for node, percent in split.items()]
+        deal.amount, [(node, _fraction(percent)) for node, percent in split.items()]
     )
+    by_node: dict[str, list[Completion]] = {}
+    for completion in deal.completions:
+        by_node.setdefault(completion.node, []).append(completion)
     shares: list[Share] = []
     for node in split:
-        amount = stage_amounts.get(node, Decimal(0))
-        weights = _stage_weights(deal.of(node), plan)
-        if not weights:
-            shares.append(Share(node=node, user_id=None, amount=amount))
-            continue
-        people = split_amount(amount, sorted(weights.items(), key=lambda item: item[0]))
-        bounced = len(deal.of(node)) > 1
-        for user_id in sorted(weights):
-            shares.append(
-                Share(
-                    node=node,
-                    user_id=user_id,
-                    amount=people.get(user_id, Decimal(0)),
-                    bounced=bounced,
-                )
-            )
+        shares.extend(_node_shares(node, by_node.get(node, []), stage_amounts[node], plan))
     return shares
+
+
+def _node_shares(
+    node: str, done: Sequence[Completion], amount: Decimal, plan: PayPlan
+) -> list[Share]:
+    """One stage's amount between its people (see ``stage_shares``)."""
+    if len(done) == 1 and done[0].owner_id is not None and plan.reassigned != EVEN:
+        return [Share(node=node, user_id=done[0].owner_id, amount=amount)]  # the usual case
+    weights = _stage_weights(done, plan)
+    if not weights:
+        return [Share(node=node, user_id=None, amount=amount)]
+    people = split_amount(amount, sorted(weights.items(), key=lambda item: item[0]))
+    return [
+        Share(node=node, user_id=user_id, amount=people[user_id], bounced=len(done) > 1)
+        for user_id in sorted(weights)
+    ]
+
+
+@cache
+def _fraction(percent: Decimal) -> Fraction:
+    return Fraction(percent)
 
 
 def _stage_weights(done: Sequence[Completion], plan: PayPlan) -> dict[int, Fraction]:
@@ -298,16 +323,13 @@ def _advances(deal: DealTrail, *, plan_for: PlanFor, rate: Rate) -> dict[tuple[s
     plan = plan_for(first_on.finished)
     assert plan is not None and plan.advance is not None
     stage = plan.advance.stage
-    before = DealTrail(
-        process_id=deal.process_id,
-        client=deal.client,
-        flow=deal.flow,
-        amount=deal.amount,
-        repeat=deal.repeat,
-        completions=tuple(c for c in deal.completions if c.finished <= first_on.finished),
-    )
-    for share in stage_shares(before, plan):
-        if share.node != stage or share.user_id is None or share.amount <= 0:
+    split = plan.split_for(deal.flow, repeat=deal.repeat)
+    if stage not in split:
+        return {}  # a repeat order's split without the hunter's stage: nothing to advance
+    amounts = split_amount(deal.amount, [(node, _fraction(p)) for node, p in split.items()])
+    done = [c for c in deal.of(stage) if c.finished <= first_on.finished]
+    for share in _node_shares(stage, done, amounts[stage], plan):
+        if share.user_id is None or share.amount <= 0:
             continue
         percent = rate(plan, share.user_id, stage)
         commission = kopecks(share.amount * percent / HUNDRED)

@@ -12,7 +12,7 @@ import re
 from collections import defaultdict
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from django.contrib.auth import get_user_model
@@ -23,7 +23,7 @@ from salesflow.roles import get_roles
 
 from .credit import ADJUSTMENT, BASE, CREDIT, PayLine, deal_lines, node_rates
 from .models import PayAdjustment, PayPeriod
-from .plans import PayPlan, get_plans, plan_for
+from .plans import EVEN, PayPlan, get_plans, plan_for
 from .trail import deal_trails
 
 MONTH = re.compile(r"^(\d{4})-(\d{2})$")
@@ -99,8 +99,25 @@ def _node_roles() -> dict[str, set[str]]:
 
 
 def _plan_on(plans: Collection[PayPlan]) -> Callable[[datetime], PayPlan | None]:
+    """The plan in force at a moment (the day in the installation's time zone), by
+    comparing with each plan's first and last moments -- called for every line."""
+    tz = timezone.get_default_timezone()
+    spans = []
+    for plan in plans:
+        start = datetime.combine(plan.effective_from, datetime.min.time(), tzinfo=tz)
+        until = plan.effective_until
+        end = (
+            datetime.combine(until + timedelta(days=1), datetime.min.time(), tzinfo=tz)
+            if until is not None
+            else None
+        )
+        spans.append((start, end, plan))
+
     def plan_at(moment: datetime) -> PayPlan | None:
-        return plan_for(timezone.localdate(moment), plans)
+        for start, end, plan in spans:
+            if start <= moment and (end is None or moment < end):
+                return plan
+        return None
 
     return plan_at
 
@@ -114,7 +131,8 @@ def compute_lines(month: date) -> tuple[list[PayLine], Decimal]:
     rate = node_rates(_node_roles(), holders)
     lines: list[PayLine] = []
     revenue = Decimal(0)
-    for deal in deal_trails(start=start, end=end):
+    hands = any(plan.reassigned == EVEN for plan in plans)
+    for deal in deal_trails(start=start, end=end, holders=hands):
         if deal.delivered is not None and start <= deal.delivered < end:
             revenue += deal.amount
         lines.extend(deal_lines(deal, plan_for=plan_at, rate=rate, start=start, end=end))
@@ -254,7 +272,8 @@ def credit_ledger(*, start: datetime, end: datetime) -> Ledger:
     plan_at = _plan_on(plans)
     groups: dict[tuple[str, int], list[Decimal]] = defaultdict(list)
     delivered, revenue = 0, Decimal(0)
-    for deal in deal_trails(start=start, end=end):
+    hands = any(plan.reassigned == EVEN for plan in plans)
+    for deal in deal_trails(start=start, end=end, holders=hands):
         deal = replace(deal, completions=tuple(c for c in deal.completions if c.finished < end))
         if deal.delivered is not None and not deal.delivered < end:
             deal = replace(deal, delivered=None)
