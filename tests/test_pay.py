@@ -260,3 +260,21 @@ def test_the_cli_closes_a_month_once(played, clock):
     with pytest.raises(CommandError, match="closed already"):
         call_command("pay", "close", "--period", "2026-03")
     assert PayPeriod.objects.count() == 1
+
+
+def test_a_plan_may_split_a_reassigned_stage_evenly_between_its_holders(played, settings):
+    """M's qualification was held by hunter2, then moved to hunter1 who completed it."""
+    (settings.SALESFLOW_PAY_PLANS_DIR / "old.toml").write_text(
+        scenario.OLD.replace('rule = "completer"', 'rule = "even"')
+    )
+    plans.get_plans.cache_clear()
+    lines = statement(month=MARCH).lines
+    names = dict(get_user_model().objects.values_list("pk", "username"))
+    qualify = sorted(
+        (names[line.user_id], line.share)
+        for line in lines
+        if line.process_id == played["M"].process_id
+        and line.kind == CREDIT
+        and line.node == "conveyor.qualify"
+    )
+    assert qualify == [("hunter1", Decimal("150.00")), ("hunter2", Decimal("150.00"))]
