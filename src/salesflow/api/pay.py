@@ -16,7 +16,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from salesflow.exceptions import SalesflowError
+from salesflow.exceptions import NotFound, SalesflowError
 from salesflow.http import person
 from salesflow.pay.access import access_statement, access_team
 from salesflow.pay.exports import CONTENT_TYPES, file_name, statement_file
@@ -50,11 +50,13 @@ class PersonStatementView(APIView):
     @extend_schema(
         summary="A person's statement",
         description="Their own for everyone; anyone's for team leads and admins.",
-        responses={200: OpenApiTypes.OBJECT, **refusals(400, 403)},
+        responses={200: OpenApiTypes.OBJECT, **refusals(400, 403, 404)},
     )
     def get(self, request: Request, period: str, user_id: int) -> Response:
         viewer = person(request)
         month = _month(period)
+        if user_id > 2**31 - 1:
+            raise NotFound(_("Nobody has the id “%(id)s”.") % {"id": user_id})
         access_statement(viewer=viewer, person_id=user_id)
         return Response(statement_as_data(statement(month=month, user_ids=[user_id])))
 
@@ -65,7 +67,12 @@ class TeamStatementView(APIView):
         description="Everyone's pay for the month: team leads and admins. `?as=csv` or "
         "`?as=xlsx` gives the payroll file (a row per person, then the lines).",
         parameters=[OpenApiParameter("as", str, enum=["json", "csv", "xlsx"])],
-        responses={200: OpenApiTypes.OBJECT, **refusals(400, 403)},
+        responses={
+            (200, "application/json"): OpenApiTypes.OBJECT,
+            (200, "text/csv"): OpenApiTypes.STR,
+            (200, CONTENT_TYPES["xlsx"]): OpenApiTypes.BINARY,
+            **refusals(400, 403),
+        },
     )
     def get(self, request: Request, period: str) -> Response | HttpResponse:
         viewer = person(request)

@@ -32,8 +32,8 @@ MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 def parse_month(value: str) -> date:
     """``"2026-03"`` -> date(2026, 3, 1); ValueError with the reason otherwise."""
     match = MONTH.match(value.strip())
-    if not match or not 1 <= int(match[2]) <= 12:
-        raise ValueError(f"{value!r} is not a month such as 2026-03 (YYYY-MM)")
+    if not match or not 1 <= int(match[2]) <= 12 or not 1970 <= int(match[1]) <= 9998:
+        raise ValueError(f"{value[:20]!r} is not a month such as 2026-03 (YYYY-MM)")
     return date(int(match[1]), int(match[2]), 1)
 
 
