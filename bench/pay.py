@@ -73,5 +73,5 @@ def run(*, tasks: int, days: int, months_ago: int, runs: int, keepdb: bool) -> d
         "revenue": str(result.revenue),
         "credited": str(result.credited),
         "total": str(result.total),
-        "credited_per_stage_deal": len([line for line in result.lines if line.kind == CREDIT]),
+        "credit_lines": len([line for line in result.lines if line.kind == CREDIT]),
     }
