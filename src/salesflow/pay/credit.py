@@ -18,7 +18,7 @@ of its lines' rounded figures, so totals and lines agree to the kopeck.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Hashable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 from fractions import Fraction
@@ -83,7 +83,7 @@ def _split_cents(cents: int, weights: tuple[int, ...]) -> list[int]:
     return parts
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Completion:
     """A stage completed forward (not a task sent back by a bounce or a rejection)."""
 
@@ -94,7 +94,7 @@ class Completion:
     holders: tuple[int, ...] = ()  # everyone who held the task, first to last
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class DealTrail:
     """What the trail says about one deal."""
 
@@ -111,12 +111,8 @@ class DealTrail:
     def of(self, node: str) -> list[Completion]:
         return [c for c in self.completions if c.node == node]
 
-    def first(self, node: str) -> Completion | None:
-        done = self.of(node)
-        return done[0] if done else None
 
-
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Share:
     node: str
     user_id: int | None  # None: a stage nobody carried (the company keeps it)
@@ -185,7 +181,7 @@ def _stage_weights(done: Sequence[Completion], plan: PayPlan) -> dict[int, Fract
     return {person: weight for person, weight in weights.items() if weight > 0}
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class PayLine:
     """One line of a statement: a deal's stage (or referral, advance, clawback,
     adjustment, base) for one person."""
@@ -204,7 +200,6 @@ class PayLine:
     pay: Decimal = Decimal(0)  # what this line adds to the statement
     plan: str = ""
     note: str = ""
-    extra: dict[str, str] = field(default_factory=dict, compare=False)
 
 
 # rate(plan, user_id, node) -> percent
@@ -367,9 +362,14 @@ def node_rates(
     """The commission rate of a person at a stage: the best rate among their roles that
     perform the stage, else among all their roles (a team lead who stepped in)."""
 
+    known: dict[tuple[str, int, str], Decimal] = {}
+
     def rate(plan: PayPlan, user_id: int, node: str) -> Decimal:
-        mine = person_roles.get(user_id, ())
-        performing = [code for code in mine if code in node_roles.get(node, ())]
-        return plan.commission_for(performing or mine)
+        key = (plan.code, user_id, node)
+        if key not in known:
+            mine = person_roles.get(user_id, ())
+            performing = [code for code in mine if code in node_roles.get(node, ())]
+            known[key] = plan.commission_for(performing or mine)
+        return known[key]
 
     return rate
