@@ -127,16 +127,13 @@ def stage_shares(deal: DealTrail, plan: PayPlan) -> list[Share]:
     when the plan's ``reassigned`` rule is "even"); each later completion is a redo after
     a bounce, which moves the plan's bounce cost from the person whose work was sent back
     to the person who redid it. The shares sum to exactly ``deal.amount``."""
-    split = plan.split_for(deal.flow, repeat=deal.repeat)
-    stage_amounts = split_amount(
-        deal.amount, [(node, _fraction(percent)) for node, percent in split.items()]
-    )
+    stage_amounts = _stage_amounts(deal, plan)
     by_node: dict[str, list[Completion]] = {}
     for completion in deal.completions:
         by_node.setdefault(completion.node, []).append(completion)
     shares: list[Share] = []
-    for node in split:
-        shares.extend(_node_shares(node, by_node.get(node, []), stage_amounts[node], plan))
+    for node, amount in stage_amounts.items():
+        shares.extend(_node_shares(node, by_node.get(node, []), amount, plan))
     return shares
 
 
@@ -156,9 +153,25 @@ def _node_shares(
     ]
 
 
-@cache
-def _fraction(percent: Decimal) -> Fraction:
-    return Fraction(percent)
+# (plan, flow, repeat) -> the plan (kept, so its id is not reused), the stages, their
+# weights in whole numbers: worked out once per plan, not for every deal
+_SPLITS: dict[tuple[int, str, bool], tuple[PayPlan, tuple[str, ...], tuple[int, ...]]] = {}
+
+
+def _stage_amounts(deal: DealTrail, plan: PayPlan) -> dict[str, Decimal]:
+    """The deal's amount between the stages of its split (largest remainder)."""
+    key = (id(plan), deal.flow, deal.repeat)
+    known = _SPLITS.get(key)
+    if known is None or known[0] is not plan:
+        split = plan.split_for(deal.flow, repeat=deal.repeat)
+        weights = _whole_weights(tuple(Fraction(percent) for percent in split.values()))
+        known = _SPLITS[key] = (plan, tuple(split), weights)
+    _, nodes, weights = known
+    cents = int((deal.amount / KOPECK).to_integral_value(rounding=ROUND_DOWN))
+    if Decimal(cents) * KOPECK != deal.amount:
+        raise ValueError(f"{deal.amount} is not a whole number of kopecks")
+    parts = _split_cents(cents, weights)
+    return {node: Decimal(part) * KOPECK for node, part in zip(nodes, parts, strict=True)}
 
 
 def _stage_weights(done: Sequence[Completion], plan: PayPlan) -> dict[int, Fraction]:
@@ -318,10 +331,9 @@ def _advances(deal: DealTrail, *, plan_for: PlanFor, rate: Rate) -> dict[tuple[s
     plan = plan_for(first_on.finished)
     assert plan is not None and plan.advance is not None
     stage = plan.advance.stage
-    split = plan.split_for(deal.flow, repeat=deal.repeat)
-    if stage not in split:
+    amounts = _stage_amounts(deal, plan)
+    if stage not in amounts:
         return {}  # a repeat order's split without the hunter's stage: nothing to advance
-    amounts = split_amount(deal.amount, [(node, _fraction(p)) for node, p in split.items()])
     done = [c for c in deal.of(stage) if c.finished <= first_on.finished]
     for share in _node_shares(stage, done, amounts[stage], plan):
         if share.user_id is None or share.amount <= 0:
