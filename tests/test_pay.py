@@ -278,3 +278,19 @@ def test_a_plan_may_split_a_reassigned_stage_evenly_between_its_holders(played, 
         and line.node == "conveyor.qualify"
     )
     assert qualify == [("hunter1", Decimal("150.00")), ("hunter2", Decimal("150.00"))]
+
+
+def test_the_team_statement_page_shows_each_persons_total_and_the_bounce(played):
+    from django.test import Client
+
+    admin = get_user_model().objects.create_superuser("boss", "boss@example.com", "x")
+    client = Client()
+    client.force_login(admin)
+    text = client.get("/pay/team/", {"period": "2026-03"}).content.decode()
+    assert "So far: the month is not over" in text
+    assert "part of the share moved by a bounce" in text
+    assert "P LLC" in text
+    # hunter1: base 60,000.00 and 120.00 earned in March
+    assert "60120.00" in text
+    ru = client.get("/pay/team/", {"period": "2026-03"}, HTTP_ACCEPT_LANGUAGE="ru")
+    assert "часть доли перешла из-за возврата" in ru.content.decode()

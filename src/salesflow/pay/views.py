@@ -38,6 +38,8 @@ KIND_LABELS = {
     BASE: gettext_lazy("base"),
 }
 
+NOTE_LABELS = {"bounce": gettext_lazy("part of the share moved by a bounce")}
+
 
 def _month(request: HttpRequest) -> date | None:
     value = request.GET.get("period") or request.POST.get("period")
@@ -61,6 +63,8 @@ def _context(result: Statement) -> dict[str, Any]:
             "name": result.names.get(line.user_id, ""),
             "kind": KIND_LABELS.get(line.kind, line.kind),
             "stage": _stage_title(line.node) if line.node else "",
+            # the engine's own marks are words of the data; a person's reason is shown as is
+            "note": NOTE_LABELS.get(line.note, line.note),
         }
         for line in result.lines
     ]
