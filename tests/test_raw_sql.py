@@ -65,7 +65,6 @@ def test_every_statement_of_the_daily_report_runs():
         assert queries.completions(window) == []
         assert queries.notes(window) == []
         assert queries.handoff_latency(window) == []
-        assert queries.contributions(window) == []
 
 
 @pytest.fixture

@@ -165,16 +165,25 @@ def test_handoff_quality_per_transition(played):
     assert len(transitions) == 4
 
 
-def test_the_ledger_credits_the_delivered_order_to_each_stage_that_carried_it(played):
+def test_the_ledger_credits_each_stage_its_share_as_the_pay_statements_do(played):
     report = day_figures(day=DAY)
-    # E: 2,000.00 at 2.5 % -> 1,950.00; A's order is not delivered and earns nobody anything
+    # E: 2,000.00 at 2.5 % -> 1,950.00, split 30/40/10/10/10 by the shipped pay plan; the
+    # follow-up is not done yet, so its 195.00 is credited to nobody that day; A's order
+    # is not delivered and earns nobody anything
     assert [(s.name, s.node, s.orders, s.amount) for s in report.ledger] == [
-        ("hunter2", "conveyor.qualify", 1, Decimal("1950.00")),
-        ("account_manager2", "conveyor.prepare_order", 1, Decimal("1950.00")),
-        ("document_clerk2", "conveyor.documents", 1, Decimal("1950.00")),
-        ("expeditor1", "conveyor.delivery", 1, Decimal("1950.00")),
+        ("hunter2", "conveyor.qualify", 1, Decimal("585.00")),
+        ("account_manager2", "conveyor.prepare_order", 1, Decimal("780.00")),
+        ("document_clerk2", "conveyor.documents", 1, Decimal("195.00")),
+        ("expeditor1", "conveyor.delivery", 1, Decimal("195.00")),
     ]
     assert (report.orders_delivered, report.delivered_amount) == (1, Decimal("1950.00"))
+    # the same shares as the month's statement
+    from salesflow.pay.credit import CREDIT
+    from salesflow.pay.selectors import statement
+
+    month = statement(month=DAY.replace(day=1))
+    credited = sorted((line.node, line.share) for line in month.lines if line.kind == CREDIT)
+    assert credited == sorted((s.node, s.amount) for s in report.ledger)
 
 
 def test_totals_add_up_every_stage(played):
@@ -387,7 +396,7 @@ def test_the_command_writes_csv_and_xlsx_files(played, tmp_path):
     report_command("--date", "2026-03-02", "--output", str(tmp_path / "day.csv"))
     csv_text = (tmp_path / "day.csv").read_bytes().decode()
     assert csv_text.startswith("Key figures\r\nFigure,Value\r\nDay,2026-03-02\r\n")
-    assert "Contribution ledger\r\nPerson,Stage,Orders,Amount\r\nhunter2,Qualify,1,1950.00" in (
+    assert "Contribution ledger\r\nPerson,Stage,Orders,Amount\r\nhunter2,Qualify,1,585.00" in (
         csv_text
     )
 
@@ -400,7 +409,7 @@ def test_the_command_writes_csv_and_xlsx_files(played, tmp_path):
     roles = list(book["Roles"].iter_rows(values_only=True))
     assert roles[1][:4] == ("Active-sales manager", 2, 2, 0)
     ledger = list(book["Contribution ledger"].iter_rows(values_only=True))
-    assert ledger[1] == ("hunter2", "Qualify", 1, 1950)
+    assert ledger[1] == ("hunter2", "Qualify", 1, 585)
     assert Snapshot.objects.count() == 1  # built twice, stored once
 
 

@@ -16,6 +16,7 @@ class SalesflowConfig(AppConfig):
         # columns, which sit above them (they are imported here, once every app is ready).
         from .conveyor.registry import node_permissions
         from .models import ENGINE_PERMISSIONS
+        from .pay.plans import PayPlanError, check_plans, get_plans
         from .queues.columns import COLUMNS
         from .roles import RoleFileError, check_roles, get_roles
         from .services import after_migrate
@@ -31,5 +32,11 @@ class SalesflowConfig(AppConfig):
             )
         except RoleFileError as exc:
             raise ImproperlyConfigured(f"Bad role file: {exc}") from None
+        # The pay plans likewise: a split that is not 100 %, a rate below zero, a stage
+        # no flow has or two plans in force on one day stop the start with file and key.
+        try:
+            check_plans(get_plans(), nodes=node_permissions(), roles=get_roles())
+        except PayPlanError as exc:
+            raise ImproperlyConfigured(f"Bad pay plan: {exc}") from None
 
         post_migrate.connect(after_migrate, dispatch_uid="salesflow-after-migrate")

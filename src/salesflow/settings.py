@@ -89,6 +89,7 @@ INSTALLED_APPS = [
     "salesflow.api",
     "salesflow.reports",
     "salesflow.activities",
+    "salesflow.pay",
     # the company's conveyors
     "flows",
 ]
@@ -321,6 +322,10 @@ SALESFLOW_REPEAT_ORDER_NODE = env.str(
     "SALESFLOW_REPEAT_ORDER_NODE", default="flows.conveyor.ConveyorFlow.repeat_order"
 )
 SALESFLOW_ROLES_DIR = Path(env.str("SALESFLOW_ROLES_DIR", default=str(PROJECT_DIR / "roles")))
+# the pay plans (salesflow.pay.plans): one TOML file per plan, checked at start-up
+SALESFLOW_PAY_PLANS_DIR = Path(
+    env.str("SALESFLOW_PAY_PLANS_DIR", default=str(SALESFLOW_ROLES_DIR / "pay"))
+)
 
 # --- clients: intake, de-duplication, the public web form, reactivation ----------------
 # National phone numbers ("8 900 ...") are read as numbers of this country (ISO code).

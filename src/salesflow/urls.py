@@ -11,6 +11,7 @@ from .activities.viewsets import ActivitiesApp
 from .conveyor.registry import flows
 from .conveyor.viewsets import ConveyorAppViewset
 from .intake.viewsets import ClientsApp
+from .pay.views import PayApplication
 from .queues.viewsets import WorkApp
 from .reports.views import ReportsApplication
 from .signin import SigninViewset
@@ -23,6 +24,7 @@ site = Site(
         *(ConveyorAppViewset(flow_class, icon="conveyor_belt") for flow_class in flows()),
         ClientsApp(),
         ActivitiesApp(),
+        PayApplication(),
         ReportsApplication(),
     ],
 )

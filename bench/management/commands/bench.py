@@ -12,6 +12,7 @@ BENCHMARKS = {
     "claim": "bench.claim",
     "intake": "bench.intake",
     "report": "bench.report",
+    "pay": "bench.pay",
     "http": "bench.http",
     "timeline": "bench.timeline",
     "mail": "bench.mail",

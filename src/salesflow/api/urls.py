@@ -5,7 +5,7 @@ from drf_spectacular.views import SpectacularAPIView
 from rest_framework.permissions import AllowAny
 from rest_framework.routers import SimpleRouter
 
-from . import activities, views
+from . import activities, pay, views
 
 router = SimpleRouter()
 router.register("leads", views.LeadViewSet, basename="lead")
@@ -20,6 +20,15 @@ urlpatterns = [
     # the company's memory (salesflow.activities)
     path("clients/<str:pk>/timeline/", activities.TimelineView.as_view(), name="client-timeline"),
     path("calls/", activities.CallView.as_view(), name="calls"),
+    # pay (salesflow.pay)
+    path("pay/<str:period>/me/", pay.MyStatementView.as_view(), name="pay-mine"),
+    path(
+        "pay/<str:period>/people/<int:user_id>/",
+        pay.PersonStatementView.as_view(),
+        name="pay-person",
+    ),
+    path("pay/<str:period>/team/", pay.TeamStatementView.as_view(), name="pay-team"),
+    path("pay/<str:period>/close/", pay.CloseView.as_view(), name="pay-close"),
     *router.urls,
     re_path(r"^(?P<path>.*)$", views.not_found),
 ]

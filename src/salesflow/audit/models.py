@@ -45,6 +45,8 @@ class AuditEvent(models.Model):
         LEAK_WARNING = "leak_warning", _("Leak early warning")
         LEAK_CLEARED = "leak_cleared", _("Cleared a suspension of reveals")
         ADMIN_CHANGE = "admin_change", _("Changed in the admin")
+        PAY_CLOSE = "pay_close", _("Closed a pay period")
+        PAY_ADJUST = "pay_adjust", _("Adjusted pay")
 
     created = models.DateTimeField(_("when"), default=timezone.now, db_index=True)
     actor = models.ForeignKey(

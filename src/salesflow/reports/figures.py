@@ -18,6 +18,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.utils.translation import gettext as _
 
+from salesflow.pay.selectors import credit_ledger
 from salesflow.people import display_names
 from salesflow.roles import get_roles
 
@@ -279,22 +280,23 @@ class _DayBuilder:
             row.latency_max_seconds = latency.longest
 
     def contributions(self) -> None:
-        delivery = settings.SALESFLOW_DELIVERY_NODE
-        for share in queries.contributions(self.window):
-            amount = Decimal(str(share.amount or 0)).quantize(Decimal("0.01"))
+        """The contribution ledger: the shares the pay statements credit that day (each
+        deal's amount split between the people who carried its stages, by the pay plan:
+        ``salesflow.pay``), not the whole amount at every stage."""
+        ledger = credit_ledger(start=self.window.start, end=self.window.end)
+        for share in ledger.shares:
             self.ledger.append(
                 LedgerRow(
                     user_id=share.user_id,
                     name="",
                     node=share.node,
                     title="",
-                    orders=share.orders,
-                    amount=amount,
+                    orders=share.deals,
+                    amount=share.share.quantize(Decimal("0.01")),
                 )
             )
-            if share.node == delivery:
-                self.delivered += share.orders
-                self.delivered_amount += amount
+        self.delivered = ledger.delivered
+        self.delivered_amount = ledger.revenue.quantize(Decimal("0.01"))
 
 
 def _whole(seconds: float | None) -> int | None:

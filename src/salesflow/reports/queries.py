@@ -48,7 +48,7 @@ from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
 
 from salesflow.audit.models import AuditEvent
-from salesflow.clients.models import Lead, Order
+from salesflow.clients.models import Lead
 from salesflow.handoff.models import HandoffNote
 from salesflow.queues import terms
 from salesflow.queues.terms import StallReason
@@ -72,8 +72,6 @@ COMPLETION_ACTIONS = (
     AuditEvent.Action.BOUNCE,
     AuditEvent.Action.REJECT,
 )
-# completions that send the work back instead of forward
-BACKWARD_ACTIONS = (AuditEvent.Action.BOUNCE, AuditEvent.Action.REJECT)
 
 
 @dataclass(frozen=True)
@@ -142,14 +140,6 @@ class LatencyRow:
     claimed: int
     median: float | None
     longest: int | None
-
-
-@dataclass(frozen=True)
-class ContributionRow:
-    node: str
-    user_id: int
-    orders: int
-    amount: Any  # Decimal on PostgreSQL, float on SQLite
 
 
 # --- the database's dialect --------------------------------------------------------------
@@ -526,60 +516,6 @@ def handoff_latency(window: Window) -> list[LatencyRow]:
         )
         for row in rows
     ]
-
-
-def contributions(window: Window) -> list[ContributionRow]:
-    """The contribution ledger of the day: orders delivered during the day (their first
-    forward completion of the delivery stage), credited per stage to whoever last
-    completed that stage forward before the delivery, with the order's amount after
-    discount."""
-    with_clause, params = _common(window)
-    T, E, L, Ord = Names(Task), Names(AuditEvent), Names(Lead), Names(Order)
-    backward = _marks(BACKWARD_ACTIONS, params, "backward")
-    params["delivery"] = window.layout.delivery
-
-    def forward(alias: str) -> str:
-        """The task ``alias`` finished forward (neither bounced nor rejected)."""
-        return (
-            f"NOT EXISTS (SELECT 1 FROM {E.table} b WHERE b.{E.task} = {alias}.{T.id}"
-            f" AND b.{E.action} IN ({backward}))"
-        )
-
-    rows = _run(
-        f"""{with_clause},
-        delivered AS (
-            SELECT t.{T.process} AS process_id, t.{T.finished} AS at FROM {T.table} t
-            WHERE t.{T.flow_task} = %(delivery)s AND t.{T.status} = %(done)s
-              AND t.{T.finished} >= %(start)s AND t.{T.finished} < %(end)s
-              AND {forward("t")}
-              AND NOT EXISTS (
-                SELECT 1 FROM {T.table} p
-                WHERE p.{T.process} = t.{T.process} AND p.{T.flow_task} = t.{T.flow_task}
-                  AND p.{T.status} = %(done)s AND p.{T.finished} < t.{T.finished}
-                  AND {forward("p")})
-        ),
-        carried AS (
-            SELECT d.process_id, s.node, t.{T.owner} AS owner_id,
-                ROW_NUMBER() OVER (
-                    PARTITION BY d.process_id, t.{T.flow_task}
-                    ORDER BY t.{T.finished} DESC, t.{T.id} DESC
-                ) AS latest
-            FROM delivered d
-            JOIN {T.table} t ON t.{T.process} = d.process_id
-            JOIN stage s ON s.flow_task = t.{T.flow_task}
-            WHERE t.{T.status} = %(done)s AND t.{T.finished} <= d.at
-              AND {forward("t")}
-        )
-        SELECT c.node, c.owner_id, COUNT(*),
-            SUM(ROUND(o.{Ord.amount} * (100 - o.{Ord.discount}) / 100, 2))
-        FROM carried c
-        JOIN {L.table} l ON l.{L.process} = c.process_id
-        JOIN {Ord.table} o ON o.{Ord.lead} = l.{L.id}
-        WHERE c.latest = 1 AND c.owner_id IS NOT NULL
-        GROUP BY c.node, c.owner_id""",
-        params,
-    )
-    return [ContributionRow(*row) for row in rows]
 
 
 def first_task_created() -> datetime | None:
