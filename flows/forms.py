@@ -15,6 +15,8 @@ from salesflow.clients.models import Lead
 from salesflow.conveyor.forms import StageForm
 from salesflow.conveyor.stage import StageWork
 
+from .models import SideTask
+
 
 class QualifyForm(StageForm):
     OUTCOMES = [
@@ -247,3 +249,56 @@ class ReminderForm(StageForm):
 
     def handoff_required(self) -> bool:
         return False
+
+
+class SideTaskForm(StageForm):
+    """A side task done: what came of it (goes back to whoever holds the stage, and on
+    the client's timeline). The brief is shown above the field."""
+
+    result = forms.CharField(
+        label=_("Result"),
+        help_text=_("What was done: it goes back to whoever holds the stage now."),
+        widget=forms.Textarea(attrs={"rows": 4}),
+        max_length=5000,
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        side_task = SideTask.objects.filter(process_id=self.work.task.process_id).first()
+        if side_task is not None:
+            self.fields["result"].help_text = _("The brief (%(kind)s): %(brief)s") % {
+                "kind": side_task.kind,
+                "brief": side_task.brief,
+            }
+
+    def clean_result(self) -> str:
+        result = str(self.cleaned_data["result"]).strip()
+        if not result:
+            raise forms.ValidationError(_("Write what came of it."))
+        return result
+
+
+class SideTaskRequestForm(forms.Form):
+    """Handing a side task over from a stage page: the kind, the brief, wait or go on. The
+    service checks the kind against the role files and refuses an empty brief."""
+
+    kind = forms.CharField(label=_("Kind"), widget=forms.Select)
+    brief = forms.CharField(
+        label=_("Brief"),
+        help_text=_("What the assistant must do, and by when."),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=4000,
+    )
+    wait = forms.BooleanField(
+        label=_("The stage waits for it (it cannot be completed until the side task is done)"),
+        required=False,
+    )
+
+    def __init__(self, *args: Any, choices: list[tuple[str, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["kind"].widget.choices = choices
+
+
+class SideTaskCancelForm(forms.Form):
+    reason = forms.CharField(label=_("Why cancel it?"), required=False, max_length=2000)

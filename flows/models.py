@@ -1,10 +1,19 @@
 """The conveyor's process: viewflow's Process, plus what its gateways read."""
 
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from viewflow import jsonstore
-from viewflow.workflow.models import Process
+from viewflow.workflow.models import Process, Task
 
-from .permissions import DECLARED, REMINDER_DECLARED
+from salesflow.clients.models import Client, Lead
+
+from .permissions import (
+    DECLARED,
+    REMINDER_DECLARED,
+    SIDE_TASK_DECLARED,
+)
 
 
 class ConveyorProcess(Process):
@@ -29,3 +38,88 @@ class ReminderProcess(Process):
         verbose_name = _("reminder")
         verbose_name_plural = _("reminders")
         permissions = REMINDER_DECLARED
+
+
+class SideTaskProcess(Process):
+    """A piece of non-selling work handed over from a stage (``flows.sidetasks``); what it
+    is lives on its ``SideTask``."""
+
+    class Meta:
+        proxy = True
+        verbose_name = _("side task")
+        verbose_name_plural = _("side tasks")
+        permissions = SIDE_TASK_DECLARED
+
+
+class SideTask(models.Model):
+    """A side task: who handed it over from which stage, what kind, the brief, whether the
+    stage waits for it, and -- when done -- the result and whom it went back to."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("Open")
+        DONE = "done", _("Done")
+        CANCELLED = "cancelled", _("Cancelled")
+
+    process = models.OneToOneField(
+        Process, on_delete=models.PROTECT, related_name="side_task", verbose_name=_("process")
+    )
+    origin_task = models.ForeignKey(
+        Task, on_delete=models.PROTECT, related_name="+", verbose_name=_("handed over from")
+    )
+    client = models.ForeignKey(
+        Client, on_delete=models.PROTECT, related_name="+", verbose_name=_("client")
+    )
+    lead = models.ForeignKey(
+        Lead,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("deal"),
+    )
+    kind = models.CharField(_("kind"), max_length=30)
+    brief = models.TextField(_("brief"))
+    waits = models.BooleanField(_("the stage waits for it"), default=False)
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.OPEN
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("handed over by"),
+    )
+    created = models.DateTimeField(_("created"), default=timezone.now)
+    result = models.TextField(_("result"), blank=True)
+    finished = models.DateTimeField(_("finished"), null=True, blank=True)
+    finished_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("finished by"),
+    )
+    # whoever held the stage (or the deal's current stage) when the result came back
+    returned_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("result returned to"),
+    )
+    cancel_reason = models.TextField(_("why cancelled"), blank=True)
+
+    class Meta:
+        verbose_name = _("side task")
+        verbose_name_plural = _("side tasks")
+        indexes = [models.Index(fields=["lead", "-created"], name="flows_sidetask_lead")]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(brief__regex=r"\S"), name="flows_sidetask_brief_not_empty"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.kind}"

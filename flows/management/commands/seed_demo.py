@@ -25,6 +25,8 @@ DEMO_USERS = {
     "clerk": "document_clerk",
     "expeditor": "expeditor",
     "teamlead": "team_lead",
+    "assistant": "assistant",
+    "operator": "database_operator",
     "admin": None,
 }
 
