@@ -11,11 +11,11 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 
 from salesflow.activities.reminders import reminder_for_process
-from salesflow.clients.models import Lead
+from salesflow.clients.models import Contact, Lead
 from salesflow.conveyor.forms import StageForm
 from salesflow.conveyor.stage import StageWork
 
-from .models import SideTask
+from .models import DataIssue, SideTask
 
 
 class QualifyForm(StageForm):
@@ -302,3 +302,64 @@ class SideTaskRequestForm(forms.Form):
 
 class SideTaskCancelForm(forms.Form):
     reason = forms.CharField(label=_("Why cancel it?"), required=False, max_length=2000)
+
+
+class DataFixForm(StageForm):
+    """A data-quality task done: what was done (required), and the fix itself -- the
+    decision on a probable duplicate, the card's tax number and decision maker, the client
+    an unmatched message belongs to. Only the fields of the problem's kind are shown."""
+
+    DECISIONS = [
+        ("", _("(decide)")),
+        ("merge", _("The same company: merge into the known client")),
+        ("keep_apart", _("A different company: keep it apart")),
+    ]
+
+    decision = forms.ChoiceField(label=_("Probable duplicate"), choices=DECISIONS, required=False)
+    tax_number = forms.CharField(label=_("Tax number"), required=False, max_length=20)
+    decision_maker = forms.ChoiceField(label=_("Decision maker"), required=False, choices=[])
+    match_client = forms.IntegerField(
+        label=_("Client number"),
+        required=False,
+        min_value=1,
+        help_text=_("Whose message or call this is (leave empty if nobody's, and say why)."),
+    )
+    note = forms.CharField(
+        label=_("What was done"),
+        widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=2000,
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        issue = DataIssue.objects.filter(process_id=self.work.task.process_id).first()
+        kind = issue.kind if issue is not None else ""
+        keep = {"note"}
+        if kind == DataIssue.Kind.DUPLICATE:
+            keep.add("decision")
+        elif kind == DataIssue.Kind.UNMATCHED:
+            keep.add("match_client")
+        elif kind in (DataIssue.Kind.INCOMPLETE, DataIssue.Kind.UNREACHABLE):
+            keep.update({"tax_number", "decision_maker"})
+            contacts = (
+                Contact.objects.filter(client_id=issue.client_id)
+                if issue is not None and issue.client_id is not None
+                else Contact.objects.none()
+            )
+            choice_field = self.fields["decision_maker"]
+            assert isinstance(choice_field, forms.ChoiceField)
+            choice_field.choices = [("", "-")] + [(str(c.pk), c.name) for c in contacts]
+        for name in list(self.fields):
+            if name not in keep:
+                del self.fields[name]
+        if issue is not None:
+            self.fields["note"].help_text = issue.detail
+
+    def clean_note(self) -> str:
+        note = str(self.cleaned_data["note"]).strip()
+        if not note:
+            raise forms.ValidationError(_("Say what was done."))
+        return note
+
+    def reason(self) -> str:
+        return str(self.cleaned_data["note"])

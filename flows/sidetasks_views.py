@@ -20,7 +20,6 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 from viewflow.workflow.models import Task
 
-from salesflow.conveyor.registry import node_ref
 from salesflow.exceptions import NotFound, NotPermitted, SalesflowError
 from salesflow.http import person
 from salesflow.queues.access import access_task
@@ -32,8 +31,6 @@ from .models import SideTask
 
 if TYPE_CHECKING:
     from salesflow.conveyor.stage import StageWork
-
-SIDE_FLOW = "sidetasks"
 
 
 def _flow() -> Any:
@@ -49,8 +46,7 @@ def stage_panel(*, request: HttpRequest, task: Task, work: StageWork) -> SafeStr
     """The stage page's side-task panel (``SALESFLOW_STAGE_PANELS``): the side tasks handed
     over from this deal's stages -- the results come back to whoever holds it now -- and,
     on a stage other than a side task's own, the form to hand one over."""
-    is_side = node_ref(task.flow_task).startswith(f"{SIDE_FLOW}.")
-    if is_side:
+    if not getattr(task.flow_task.flow_class, "takes_side_tasks", True):
         return mark_safe("")  # noqa: S308 - nothing of anyone's
     side_tasks = sidework.side_tasks_of_process(task.process_id)
     flow = _flow()

@@ -105,8 +105,11 @@ def side_task_request(*, task: Task, user: User, kind: str, brief: str, wait: bo
         )
     with locked_task(task, WORK_RELATED) as locked:
         work = work_for(task=locked, user=user)
-        if locked.flow_task.flow_class is _flow():
-            raise NotPermitted(_("A side task cannot hand over side tasks of its own."))
+        if not getattr(locked.flow_task.flow_class, "takes_side_tasks", True):
+            raise NotPermitted(
+                _("“%(stage)s” is non-selling work itself: it hands over no side tasks.")
+                % {"stage": locked.flow_task.task_title}
+            )
         lead = work.lead
         client_id = process_client_id(locked.process)
         if client_id is None:

@@ -274,3 +274,19 @@ def test_the_cancel_page_lets_only_the_holder_or_a_lead(client, at_stage, staff,
     side.refresh_from_db()
     expected = SideTask.Status.CANCELLED if who == "holder" else SideTask.Status.OPEN
     assert side.status == expected
+
+
+def test_refusals_and_the_waiting_reason_speak_russian(at_stage):
+    from django.utils import translation
+
+    sim, process_id, task, hunter = at_stage
+    with translation.override("ru"):
+        with pytest.raises(StageInvalid) as refused:
+            side_task_request(task=task, user=hunter, kind="offer", brief="", wait=True)
+        assert "Напишите задание" in refused.value.message
+        side_task_request(task=task, user=hunter, kind="offer", brief="КП на насосы", wait=True)
+        task.refresh_from_db()
+        with pytest.raises(StageOnHold) as held:
+            complete_origin(sim, task, hunter)
+        assert "ждёт ассистента" in held.value.message
+        assert "Подготовить коммерческое предложение" in held.value.message

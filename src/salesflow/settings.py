@@ -307,6 +307,7 @@ SALESFLOW_FLOWS = env.list(
         "flows.conveyor.ConveyorFlow",
         "flows.reminders.RemindersFlow",
         "flows.sidetasks.SideTasksFlow",
+        "flows.dataquality.DataQualityFlow",
     ],
 )
 # Start nodes the engine's intake uses: new leads, and repeat orders of known clients.
