@@ -35,8 +35,9 @@ class DataQualityFlow(flow.Flow):
     process_class = DataQualityProcess
     process_title = _("Data quality")
     lock_impl = lock.select_for_update_lock
-    # non-selling work itself: its stages hand over no side tasks (flows.sidework)
-    takes_side_tasks = False
+    # non-selling work itself: measured as such in the daily report (the engine's
+    # registry.is_selling), and its stages hand over no side tasks (flows.sidework)
+    selling = False
 
     start = Begin().Annotation(title=_("A problem with a client's data")).Next(this.fix)
     start_unmatched = (

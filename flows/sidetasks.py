@@ -31,8 +31,9 @@ class SideTasksFlow(flow.Flow):
     process_class = SideTaskProcess
     process_title = _("Side tasks")
     lock_impl = lock.select_for_update_lock
-    # non-selling work itself: its stages hand over no side tasks (flows.sidework)
-    takes_side_tasks = False
+    # non-selling work itself: measured as such in the daily report (the engine's
+    # registry.is_selling), and its stages hand over no side tasks (flows.sidework)
+    selling = False
 
     start = Begin().Annotation(title=_("Handed over from a stage")).Next(this.do)
     do = (

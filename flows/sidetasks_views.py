@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 from viewflow.workflow.models import Task
 
+from salesflow.conveyor.registry import is_selling
 from salesflow.exceptions import NotFound, NotPermitted, SalesflowError
 from salesflow.http import person
 from salesflow.queues.access import access_task
@@ -46,7 +47,7 @@ def stage_panel(*, request: HttpRequest, task: Task, work: StageWork) -> SafeStr
     """The stage page's side-task panel (``SALESFLOW_STAGE_PANELS``): the side tasks handed
     over from this deal's stages -- the results come back to whoever holds it now -- and,
     on a stage other than a side task's own, the form to hand one over."""
-    if not getattr(task.flow_task.flow_class, "takes_side_tasks", True):
+    if not is_selling(task.flow_task):
         return mark_safe("")  # noqa: S308 - nothing of anyone's
     side_tasks = sidework.side_tasks_of_process(task.process_id)
     flow = _flow()

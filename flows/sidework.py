@@ -33,6 +33,7 @@ from salesflow.audit.models import AuditEvent
 from salesflow.audit.services import audit_record
 from salesflow.clients.models import Client, Lead
 from salesflow.conveyor.locking import locked_task
+from salesflow.conveyor.registry import is_selling
 from salesflow.conveyor.selectors import WORK_RELATED, process_client_id
 from salesflow.conveyor.services import stage_hold, stage_release, work_for
 from salesflow.conveyor.stage import Begin, StageWork
@@ -105,7 +106,7 @@ def side_task_request(*, task: Task, user: User, kind: str, brief: str, wait: bo
         )
     with locked_task(task, WORK_RELATED) as locked:
         work = work_for(task=locked, user=user)
-        if not getattr(locked.flow_task.flow_class, "takes_side_tasks", True):
+        if not is_selling(locked.flow_task):
             raise NotPermitted(
                 _("“%(stage)s” is non-selling work itself: it hands over no side tasks.")
                 % {"stage": locked.flow_task.task_title}
