@@ -11,6 +11,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from viewflow.workflow.models import Task
 
+from flows.models import SideTask
 from salesflow.clients.models import Client, Lead
 from salesflow.handoff.models import HandoffNote
 
@@ -21,8 +22,12 @@ def test_simulate_drives_leads_along_the_conveyor_and_reports_as_json():
     call_command("simulate", "--leads", "6", "--seed", "3", "--json", stdout=out)
     summary = json.loads(out.getvalue())
     assert set(summary) == {
-        "leads", "finished", "tasks_completed", "handoffs", "bounces", "approvals", "seconds",
+        "leads", "finished", "tasks_completed", "handoffs", "bounces", "approvals",
+        "side_tasks", "seconds",
     }  # fmt: skip
+    done = SideTask.objects.filter(status=SideTask.Status.DONE)
+    assert summary["side_tasks"] == done.count() > 0
+    assert not SideTask.objects.filter(status=SideTask.Status.OPEN).exists()
     assert summary["leads"] == 6 == Lead.objects.count()
     assert 0 < summary["finished"] <= 6
     assert summary["handoffs"] == HandoffNote.objects.filter(kind="handoff").count()
