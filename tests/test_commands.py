@@ -67,8 +67,13 @@ def test_seed_demo_creates_people_and_deals_at_every_stage_once():
         "documents",
         "delivery",
         "follow_up",
+        "do",  # a side task the prepared order waits for
+        "fix",  # the database operator's queue
     }
     assert HandoffNote.objects.filter(kind="bounce").exists()
+    assert SideTask.objects.filter(waits=True, status=SideTask.Status.OPEN).count() == 1
+    assert users.get(username="assistant").groups.filter(name="assistant").exists()
+    assert users.get(username="operator").groups.filter(name="database_operator").exists()
 
 
 @pytest.mark.parametrize(
