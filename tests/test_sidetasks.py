@@ -290,3 +290,42 @@ def test_refusals_and_the_waiting_reason_speak_russian(at_stage):
             complete_origin(sim, task, hunter)
         assert "ждёт ассистента" in held.value.message
         assert "Подготовить коммерческое предложение" in held.value.message
+
+
+def test_the_assistants_pool_shows_each_side_task_with_its_company_in_constant_queries(
+    client, at_stage, staff
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    sim, process_id, task, hunter = at_stage
+    side_task_request(task=task, user=hunter, kind="offer", brief="An offer", wait=False)
+    client.force_login(staff["assistant"][0])
+    with CaptureQueriesContext(connection) as one:
+        page = client.get("/work/pools/assistant/")
+    assert page.status_code == 200
+    company = Process.objects.get(pk=process_id).lead.client.name
+    assert company in page.content.decode()
+
+    for number in range(3):  # more side tasks from more deals: the same statements
+        other = sim.open_task(sim.add_deal(10 + number))
+        claims.task_claim(task=other, user=staff["hunter"][1])
+        other.refresh_from_db()
+        side_task_request(task=other, user=staff["hunter"][1], kind="card", brief="x", wait=False)
+    with CaptureQueriesContext(connection) as four:
+        page = client.get("/work/pools/assistant/")
+    assert len(four) == len(one)
+
+
+def test_the_panel_and_its_refusal_read_in_russian(client, at_stage):
+    sim, process_id, task, hunter = at_stage
+    client.force_login(hunter)
+    client.cookies["django_language"] = "ru"
+    page = client.get(task.flow_task.reverse("execute", args=[task.process_id, task.pk]))
+    body = page.content.decode()
+    assert "Передать ассистенту" in body
+    assert "Подготовить коммерческое предложение" in body
+    answer = client.post(request_url(task), {"kind": "horoscope", "brief": ""})
+    assert answer.status_code == 400
+    text = answer.content.decode()
+    assert "не вид побочной задачи" in text and "Напишите задание" in text

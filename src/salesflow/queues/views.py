@@ -33,7 +33,7 @@ from viewflow.views.list import DataSourceColumn
 from viewflow.workflow.models import Task
 
 from salesflow.clients.models import Lead
-from salesflow.conveyor.selectors import lead_of
+from salesflow.conveyor.selectors import lead_of, process_subject
 from salesflow.exceptions import NotFound, NotPermitted, SalesflowError
 from salesflow.http import person
 from salesflow.roles import Role, can_manage_queues, holds_role, roles_of
@@ -67,7 +67,10 @@ class TaskCells:
 
     def company(self, task: Task) -> str:
         lead = lead_of(task)
-        return lead.client.name if lead else ""
+        if lead is not None:
+            return lead.client.name
+        subject = process_subject(task.process)  # work about a client, no deal
+        return subject.client.name if subject is not None else ""
 
     def source(self, task: Task) -> str:
         lead = lead_of(task)
