@@ -4,6 +4,8 @@ stage then; bad input refused with the reason and nothing written; the pages' ru
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from viewflow.workflow.models import Process, Task
 from viewflow.workflow.status import PROCESS, STATUS
@@ -329,3 +331,24 @@ def test_the_panel_and_its_refusal_read_in_russian(client, at_stage):
     assert answer.status_code == 400
     text = answer.content.decode()
     assert "не вид побочной задачи" in text and "Напишите задание" in text
+
+
+def test_a_side_task_has_its_roles_sla_stall_and_masking(at_stage, staff):
+    import time_machine
+    from django.utils import timezone
+
+    from salesflow.clients.selectors import contact_entitlement
+    from salesflow.queues import stalled, terms
+
+    sim, process_id, task, hunter = at_stage
+    side = side_task_request(task=task, user=hunter, kind="offer", brief="An offer", wait=True)
+    stage = side_stage(side)
+    assert terms.DUE in stage.data  # the assistant role's SLA (1 day)
+    first, second = staff["assistant"]
+    claims.task_claim(task=stage, user=first)
+    # the side task's holder reads the client's contacts as their work; a colleague does not
+    assert contact_entitlement(user=first, client_id=side.client_id).holds_task
+    assert not contact_entitlement(user=second, client_id=side.client_id).holds_task
+
+    with time_machine.travel(timezone.now() + timedelta(days=2)):
+        assert stage.pk in stalled.stalled_scan()  # past its SLA: stalled, like any stage
