@@ -256,3 +256,23 @@ def test_a_fix_page_is_its_holders(client, staff, who, status):
         body = page.content.decode()
         assert "no tax number" in body  # what is wrong, above the fix
         assert "Tax number" in body and "Hand to the assistant" not in body
+
+
+def test_the_scan_is_a_periodic_job_and_a_command(staff):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from flows.tasks import data_quality_scan as job
+    from salesflow.celery import app
+    from salesflow.schedules import DEFAULT_SCHEDULES
+
+    names = [spec["task"] for spec in DEFAULT_SCHEDULES.values()]
+    assert "flows.tasks.data_quality_scan" in names
+    app.loader.import_default_modules()
+    assert "flows.tasks.data_quality_scan" in app.tasks
+    ClientFactory(name="No Tax Ltd", tax_number="")
+    assert job()["incomplete"] == 1
+    out = StringIO()
+    call_command("data_quality_scan", "--json", stdout=out)
+    assert '"incomplete": 0' in out.getvalue()  # already listed
