@@ -352,3 +352,17 @@ def test_a_side_task_has_its_roles_sla_stall_and_masking(at_stage, staff):
 
     with time_machine.travel(timezone.now() + timedelta(days=2)):
         assert stage.pk in stalled.stalled_scan()  # past its SLA: stalled, like any stage
+
+
+def test_the_account_managers_inbox_says_what_a_stage_waits_for(client, driver, staff):
+    sim = driver()
+    process_id = sim.add_deal(20)
+    task = sim.advance_to(process_id, "prepare_order")
+    if task.owner_id is None:
+        claims.task_claim(task=task, user=staff["account_manager"][0])
+        task.refresh_from_db()
+    side = side_task_request(task=task, user=task.owner, kind="offer", brief="An offer", wait=True)
+    client.force_login(task.owner)
+    body = client.get("/work/pools/account_manager/mine/").content.decode()
+    assert "Waiting for" in body
+    assert f"waiting for the assistant (side task #{side.pk}" in body

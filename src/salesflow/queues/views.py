@@ -44,7 +44,7 @@ from .claims import task_claim_next
 from .columns import COLUMNS
 from .forms import ConsoleFilter, OffboardForm, PoolFilter, ReassignForm
 from .moves import tasks_reassign, user_offboard
-from .terms import Priority, StallReason, terms_of
+from .terms import HOLDS, Priority, StallReason, terms_of
 
 
 def task_url(task: Task) -> str:
@@ -125,6 +125,10 @@ class TaskCells:
 
     def owner(self, task: Task) -> str:
         return task.owner.get_username() if task.owner_id else _("in the pool")
+
+    def waiting(self, task: Task) -> str:
+        holds: dict[str, str] = (task.data or {}).get(HOLDS) or {}
+        return "; ".join(holds.values())
 
     def stalled(self, task: Task) -> str:
         marks = terms_of(task)
