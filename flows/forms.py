@@ -11,9 +11,11 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 
 from salesflow.activities.reminders import reminder_for_process
-from salesflow.clients.models import Lead
+from salesflow.clients.models import Contact, Lead
 from salesflow.conveyor.forms import StageForm
 from salesflow.conveyor.stage import StageWork
+
+from .models import DataIssue, SideTask
 
 
 class QualifyForm(StageForm):
@@ -247,3 +249,117 @@ class ReminderForm(StageForm):
 
     def handoff_required(self) -> bool:
         return False
+
+
+class SideTaskForm(StageForm):
+    """A side task done: what came of it (goes back to whoever holds the stage, and on
+    the client's timeline). The brief is shown above the field."""
+
+    result = forms.CharField(
+        label=_("Result"),
+        help_text=_("What was done: it goes back to whoever holds the stage now."),
+        widget=forms.Textarea(attrs={"rows": 4}),
+        max_length=5000,
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        side_task = SideTask.objects.filter(process_id=self.work.task.process_id).first()
+        if side_task is not None:
+            self.fields["result"].help_text = _("The brief (%(kind)s): %(brief)s") % {
+                "kind": side_task.kind,
+                "brief": side_task.brief,
+            }
+
+    def clean_result(self) -> str:
+        result = str(self.cleaned_data["result"]).strip()
+        if not result:
+            raise forms.ValidationError(_("Write what came of it."))
+        return result
+
+
+class SideTaskRequestForm(forms.Form):
+    """Handing a side task over from a stage page: the kind, the brief, wait or go on. The
+    service checks the kind against the role files and refuses an empty brief."""
+
+    kind = forms.CharField(label=_("Kind"), widget=forms.Select)
+    brief = forms.CharField(
+        label=_("Brief"),
+        help_text=_("What the assistant must do, and by when."),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=4000,
+    )
+    wait = forms.BooleanField(
+        label=_("The stage waits for it (it cannot be completed until the side task is done)"),
+        required=False,
+    )
+
+    def __init__(self, *args: Any, choices: list[tuple[str, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["kind"].widget.choices = choices
+
+
+class SideTaskCancelForm(forms.Form):
+    reason = forms.CharField(label=_("Why cancel it?"), required=False, max_length=2000)
+
+
+class DataFixForm(StageForm):
+    """A data-quality task done: what was done (required), and the fix itself -- the
+    decision on a probable duplicate, the card's tax number and decision maker, the client
+    an unmatched message belongs to. Only the fields of the problem's kind are shown."""
+
+    DECISIONS = [
+        ("", _("(decide)")),
+        ("merge", _("The same company: merge into the known client")),
+        ("keep_apart", _("A different company: keep it apart")),
+    ]
+
+    decision = forms.ChoiceField(label=_("Probable duplicate"), choices=DECISIONS, required=False)
+    tax_number = forms.CharField(label=_("Tax number"), required=False, max_length=20)
+    decision_maker = forms.ChoiceField(label=_("Decision maker"), required=False, choices=[])
+    match_client = forms.IntegerField(
+        label=_("Client number"),
+        required=False,
+        min_value=1,
+        help_text=_("Whose message or call this is (leave empty if nobody's, and say why)."),
+    )
+    note = forms.CharField(
+        label=_("What was done"),
+        widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=2000,
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        issue = DataIssue.objects.filter(process_id=self.work.task.process_id).first()
+        kind = issue.kind if issue is not None else ""
+        keep = {"note"}
+        if kind == DataIssue.Kind.DUPLICATE:
+            keep.add("decision")
+        elif kind == DataIssue.Kind.UNMATCHED:
+            keep.add("match_client")
+        elif kind in (DataIssue.Kind.INCOMPLETE, DataIssue.Kind.UNREACHABLE):
+            keep.update({"tax_number", "decision_maker"})
+            contacts = (
+                Contact.objects.filter(client_id=issue.client_id)
+                if issue is not None and issue.client_id is not None
+                else Contact.objects.none()
+            )
+            choice_field = self.fields["decision_maker"]
+            assert isinstance(choice_field, forms.ChoiceField)
+            choice_field.choices = [("", "-")] + [(str(c.pk), c.name) for c in contacts]
+        for name in list(self.fields):
+            if name not in keep:
+                del self.fields[name]
+        if issue is not None:
+            self.fields["note"].help_text = issue.detail
+
+    def clean_note(self) -> str:
+        note = str(self.cleaned_data["note"]).strip()
+        if not note:
+            raise forms.ValidationError(_("Say what was done."))
+        return note
+
+    def reason(self) -> str:
+        return str(self.cleaned_data["note"])

@@ -26,3 +26,11 @@ DECLARED = [
 # the reminder flow's one stage: a next step promised to a client (flows/reminders.py)
 REMIND_CLIENT = "flows.remind_client"
 REMINDER_DECLARED = [(REMIND_CLIENT.split(".")[1], _("Can do the next steps promised to clients"))]
+
+# the side-task flow's one stage: non-selling work handed over from a stage (the assistants)
+DO_SIDE_TASK = "flows.do_side_task"
+SIDE_TASK_DECLARED = [(DO_SIDE_TASK.split(".")[1], _("Can do side tasks handed over from stages"))]
+
+# the data-quality flow's one stage: the base's quality (the database operators)
+FIX_DATA = "flows.fix_client_data"
+DATA_QUALITY_DECLARED = [(FIX_DATA.split(".")[1], _("Can fix the client base's data"))]

@@ -30,8 +30,9 @@ from salesflow.exceptions import ClaimConflict, SeparationOfDutiesViolated
 from salesflow.handoff.templates import DATE, HandoffTemplate
 from salesflow.intake.services import lead_intake
 from salesflow.queues import claims
-from salesflow.roles import get_roles
+from salesflow.roles import get_roles, side_task_kinds
 
+from . import sidework
 from .models import ConveyorProcess
 
 COMPANIES = (
@@ -54,6 +55,8 @@ class Summary:
     handoffs: int = 0
     bounces: int = 0
     approvals: int = 0
+    # side tasks handed to the assistants (the stage waited for each) and done
+    side_tasks: int = 0
     seconds: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
@@ -69,6 +72,9 @@ class Odds:
     over_limit: float = 0.25
     reject: float = 0.2
     bounce: float = 0.08
+    # a selling stage hands a side task to the assistants and waits for it (only when the
+    # staff has assistants; none unless asked for, so other runs keep their paths)
+    side_task: float = 0.0
 
 
 def ensure_staff(
@@ -185,6 +191,12 @@ class ConveyorSimulator:
             self._bounced.add(key)
             self.send_back(task, user)
         else:
+            if (
+                self.odds.side_task
+                and self.staff.get("assistant")
+                and self.rng.random() < self.odds.side_task
+            ):
+                self.side_task(task, user)
             data = getattr(self, f"data_{node.name}")(task)
             result = services.stage_complete(
                 task=task,
@@ -197,6 +209,27 @@ class ConveyorSimulator:
             self.summary.approvals += node.is_approval
         self.summary.tasks_completed += 1
         return True
+
+    def side_task(self, task: Task, user: Any) -> None:
+        """The stage's holder hands a side task over and waits; an assistant takes it
+        from the pool and does it (its result goes back to the holder)."""
+        side = sidework.side_task_request(
+            task=task,
+            user=user,
+            kind=self.rng.choice(list(side_task_kinds())),
+            brief=self.rng.choice(WORDS),
+            wait=True,
+        )
+        side_stage = Task.objects.get(process_id=side.process_id, flow_task_type="HUMAN")
+        assistant = side_stage.owner if side_stage.status != STATUS.NEW else None
+        if assistant is None:
+            assistant = next(self._turns["assistant"])
+            side_stage = claims.task_claim(task=side_stage, user=assistant)
+        services.stage_complete(
+            task=side_stage, user=assistant, data={"result": self.rng.choice(WORDS)}
+        )
+        self.summary.side_tasks += 1
+        self.summary.tasks_completed += 1
 
     def advance_to(self, process_id: int, node_name: str, *, max_steps: int = 20) -> Task:
         """Step until the process's open task is at ``node_name``; returns that task."""

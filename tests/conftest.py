@@ -16,7 +16,15 @@ from salesflow.intake.services import lead_intake
 
 from .factories import ClientFactory, ContactFactory, UserFactory
 
-ROLES = ("hunter", "account_manager", "document_clerk", "expeditor", "team_lead")
+ROLES = (
+    "hunter",
+    "account_manager",
+    "document_clerk",
+    "expeditor",
+    "team_lead",
+    "assistant",
+    "database_operator",
+)
 
 
 def pytest_sessionstart(session):

@@ -274,4 +274,16 @@ EXPECTED_STAGES = {
         median_age_seconds=None, age_buckets=[0, 0, 0, 0, 0], created=0, completed=0,
         finished_late=0, outcomes={}, handoffs=0, bounces_received=0, bounces_caused=0,
     ),
+    # side tasks (the assistants') and the base's quality (the database operators'): none
+    # that day
+    "sidetasks.do": dict(
+        open=0, unassigned=0, in_work=0, stalled=0, overdue=0, oldest_age_seconds=None,
+        median_age_seconds=None, age_buckets=[0, 0, 0, 0, 0], created=0, completed=0,
+        finished_late=0, outcomes={}, handoffs=0, bounces_received=0, bounces_caused=0,
+    ),
+    "dataquality.fix": dict(
+        open=0, unassigned=0, in_work=0, stalled=0, overdue=0, oldest_age_seconds=None,
+        median_age_seconds=None, age_buckets=[0, 0, 0, 0, 0], created=0, completed=0,
+        finished_late=0, outcomes={}, handoffs=0, bounces_received=0, bounces_caused=0,
+    ),
 }  # fmt: skip

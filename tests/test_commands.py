@@ -11,6 +11,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from viewflow.workflow.models import Task
 
+from flows.models import SideTask
 from salesflow.clients.models import Client, Lead
 from salesflow.handoff.models import HandoffNote
 
@@ -21,8 +22,12 @@ def test_simulate_drives_leads_along_the_conveyor_and_reports_as_json():
     call_command("simulate", "--leads", "6", "--seed", "3", "--json", stdout=out)
     summary = json.loads(out.getvalue())
     assert set(summary) == {
-        "leads", "finished", "tasks_completed", "handoffs", "bounces", "approvals", "seconds",
+        "leads", "finished", "tasks_completed", "handoffs", "bounces", "approvals",
+        "side_tasks", "seconds",
     }  # fmt: skip
+    done = SideTask.objects.filter(status=SideTask.Status.DONE)
+    assert summary["side_tasks"] == done.count() > 0
+    assert not SideTask.objects.filter(status=SideTask.Status.OPEN).exists()
     assert summary["leads"] == 6 == Lead.objects.count()
     assert 0 < summary["finished"] <= 6
     assert summary["handoffs"] == HandoffNote.objects.filter(kind="handoff").count()
@@ -62,8 +67,13 @@ def test_seed_demo_creates_people_and_deals_at_every_stage_once():
         "documents",
         "delivery",
         "follow_up",
+        "do",  # a side task the prepared order waits for
+        "fix",  # the database operator's queue
     }
     assert HandoffNote.objects.filter(kind="bounce").exists()
+    assert SideTask.objects.filter(waits=True, status=SideTask.Status.OPEN).count() == 1
+    assert users.get(username="assistant").groups.filter(name="assistant").exists()
+    assert users.get(username="operator").groups.filter(name="database_operator").exists()
 
 
 @pytest.mark.parametrize(

@@ -44,6 +44,8 @@ ROLES = (
     "document_clerk",
     "expeditor",
     "team_lead",
+    "assistant",
+    "database_operator",
     "admin",
 )
 LEADS_AND_ADMINS = {"team_lead", "admin"}
@@ -212,15 +214,25 @@ ACTIONS = [
            lambda c, w: offboard(c, w.leaver),
            redirect_to("/work/console/"),
            lambda w, u: not type(w.leaver).objects.get(pk=w.leaver.pk).is_active),
-    Action("reveal a contact", False, frozenset(LEADS_AND_ADMINS),
+    # the database operator fixes cards: may reveal any client's contacts (recorded, watched)
+    Action("reveal a contact", False, frozenset({*LEADS_AND_ADMINS, "database_operator"}),
            lambda c, w: c.post(f"/clients/{w.client_id}/contacts/{w.contact_id}/reveal/"),
            status(200), audited(AuditEvent.Action.REVEAL)),
     # the held task's holder shows its client's contact (recorded); the roles that may
     # reveal any contact do too; nobody else
-    Action("show contact", False, frozenset({"hunter", *LEADS_AND_ADMINS}),
+    Action("show contact", False, frozenset({"hunter", "database_operator", *LEADS_AND_ADMINS}),
            lambda c, w: c.post(f"/clients/{w.held.process.lead.client_id}/contacts/"
                                f"{w.held_contact_id}/reveal/"),
            status(200), audited(AuditEvent.Action.REVEAL)),
+    # only the holder of a stage hands a side task over from it (issue 16)
+    Action("hand a side task over", False, frozenset({"hunter"}),
+           lambda c, w: c.post(f"/sidetasks/from/{w.held.pk}/",
+                               {"kind": "offer", "brief": "An offer for 20 pumps"}),
+           redirect_to("/execute/"), audited(AuditEvent.Action.SIDE_TASK)),
+    # probable duplicates: the database operators' queue; the team leads keep the right
+    Action("view the probable duplicates", False,
+           frozenset({"database_operator", *LEADS_AND_ADMINS}),
+           lambda c, w: c.get("/clients/duplicates/"), status(200)),
     Action("export the clients", False, frozenset({"admin"}),
            lambda c, w: c.post("/clients/export/"), status(200), audited(AuditEvent.Action.EXPORT)),
     Action("open the admin", False, frozenset({"admin"}),
@@ -243,10 +255,11 @@ ACTIONS = [
     Action("API: bounce", True, frozenset({"document_clerk"}),
            lambda c, w: c.post(f"/api/tasks/{w.documents.pk}/bounce/", QUESTION, format="json"),
            status(200), finished(lambda w: w.documents)),
-    Action("API: reveal a contact", True, frozenset(LEADS_AND_ADMINS),
+    Action("API: reveal a contact", True, frozenset({*LEADS_AND_ADMINS, "database_operator"}),
            lambda c, w: c.post(f"/api/contacts/{w.contact_id}/reveal/"),
            status(200), audited(AuditEvent.Action.REVEAL)),
-    Action("API: show contact", True, frozenset({"hunter", *LEADS_AND_ADMINS}),
+    Action("API: show contact", True,
+           frozenset({"hunter", "database_operator", *LEADS_AND_ADMINS}),
            lambda c, w: c.post(f"/api/contacts/{w.held_contact_id}/reveal/",
                                {}, format="json"),
            status(200), audited(AuditEvent.Action.REVEAL)),
@@ -306,6 +319,7 @@ def test_the_table_covers_every_role_and_the_actions_asked_for():
         "reassign", "offboard", "reveal a contact", "export the clients",
         "download the report", "open the admin",
         "show contact", "unassign with reason", "clear a suspension",
+        "hand a side task over", "view the probable duplicates",
     }  # fmt: skip
     names = {action.name for action in ACTIONS}
     assert asked <= names

@@ -84,7 +84,15 @@ def test_each_stage_figure_matches_the_hand_built_day(played):
 
 def test_role_figures_sum_their_stages_and_take_medians_over_all_their_work(played):
     roles = {row.key: row for row in day_figures(day=DAY).roles}
-    assert list(roles) == ["hunter", "account_manager", "team_lead", "document_clerk", "expeditor"]
+    assert list(roles) == [
+        "hunter",
+        "account_manager",
+        "team_lead",
+        "document_clerk",
+        "expeditor",
+        "assistant",
+        "database_operator",
+    ]
     assert figures(roles["hunter"]) == EXPECTED_STAGES["conveyor.qualify"]
     # prepare order (A, 9 h, with account1) and follow up (E, 7 h, in the pool)
     assert figures(roles["account_manager"]) == dict(
@@ -619,3 +627,48 @@ def test_the_api_says_so_for_a_day_without_a_report_or_not_a_day(staff, played):
     assert missing.status_code == 404
     assert "There is no report for" in missing.json()["detail"]
     assert api.get("/api/reports/daily/yesterday/").status_code == 400
+
+
+# --- selling and non-selling time ------------------------------------------------------------
+
+
+def test_selling_and_non_selling_time_per_person_on_a_hand_built_day(staff, clock):
+    """A hunter who also does side tasks: qualify taken 09:00, done 11:00 (2 h selling);
+    the side task handed over at 09:30, taken 11:00, done 12:00 (1 h non-selling); a lead
+    taken the evening before at 22:00 and qualified at 01:00 counts from midnight (1 h)."""
+    from flows.sidework import side_task_request
+    from salesflow.conveyor.services import stage_complete
+    from tests.factories import UserFactory
+
+    person = UserFactory(username="hunter_assistant", roles=["hunter", "assistant"])
+    clock.move_to(at(-1, 22))
+    night = scenario.new_lead("Night Owl Ltd")
+    scenario.claim(night, person)
+    clock.move_to(at(0, 1))
+    scenario.complete(night, person, outcome="disqualified", disqualification_reason="no budget")
+
+    clock.move_to(at(0, 9))
+    lead = scenario.new_lead("Split Day Ltd")
+    task = scenario.claim(lead, person)
+    clock.move_to(at(0, 9, 30))
+    side = side_task_request(task=task, user=person, kind="offer", brief="An offer", wait=False)
+    clock.move_to(at(0, 11))
+    scenario.complete(lead, person, outcome="disqualified", disqualification_reason="too small")
+    side_stage = scenario.Task.objects.get(process_id=side.process_id, flow_task_type="HUMAN")
+    side_stage = claims.task_claim(task=side_stage, user=person)
+    clock.move_to(at(0, 12))
+    stage_complete(task=side_stage, user=person, data={"result": "Sent"})
+    clock.move_to(at(1, 0, 5))
+
+    report = day_figures(day=DAY)
+    row = next(p for p in report.people if p.user_id == person.pk)
+    assert row.selling_seconds == 3 * H  # 00:00-01:00 and 09:00-11:00
+    assert row.non_selling_seconds == 1 * H
+    assert row.non_selling_share == pytest.approx(0.25)
+    stored = services.daily_report_build(day=DAY)
+    kept = PersonFigures.objects.get(snapshot=stored, user=person)
+    assert (kept.selling_seconds, kept.non_selling_seconds) == (3 * H, H)
+    read_back = next(p for p in daily_report(day=DAY).people if p.user_id == person.pk)
+    assert read_back.non_selling_share == pytest.approx(0.25)
+    people = json.loads(report_json(report))["people"]
+    assert next(p for p in people if p["user_id"] == person.pk)["non_selling_seconds"] == H

@@ -81,7 +81,7 @@ def test_the_page_draws_its_charts_inline_without_scripts_or_a_cdn(reported):
         section = page[page.index(f'id="{chart}"') :]
         assert section.index("<svg") < section.index("</section>")
     # the 30-day lines: a point per role for each of the two stored days
-    assert page.count("<circle") == 2 * 5
+    assert page.count("<circle") == 2 * 7  # seven roles
     assert 'class="sf-table" id="table-roles"' in page  # the tables behind the charts
     external = re.findall(r'(?:src|href)="(https?:)?//', page)
     assert not external

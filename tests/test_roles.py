@@ -46,7 +46,23 @@ def write(directory: Path, **files: str) -> Path:
 
 def test_the_shipped_roles_cover_every_stage():
     roles = get_roles()
-    assert set(roles) == {"hunter", "account_manager", "document_clerk", "expeditor", "team_lead"}
+    assert set(roles) == {
+        "hunter",
+        "account_manager",
+        "document_clerk",
+        "expeditor",
+        "team_lead",
+        "assistant",
+        "database_operator",
+    }
+    assert roles["assistant"].title["ru"] == "Технический ассистент"
+    assert roles["database_operator"].title["en"] == "Database operator"
+    assert "offer" in roles["assistant"].side_task_kinds
+    assert roles["database_operator"].card_rules == (
+        "tax_number",
+        "decision_maker",
+        "working_contact",
+    )
     assert roles["team_lead"].nodes == ("conveyor.approve_discount",)
     assert roles["account_manager"].discount_limit == Decimal("5")
 
@@ -119,6 +135,23 @@ def test_a_good_file_is_read_with_its_durations_and_rules(tmp_path):
         ),
         (lambda t: t + "[leak_watch]\ncalls = 3\n", "leak_watch.calls", "unknown key"),
         (lambda t: "leak_watch = 5\n" + t, "leak_watch", "must be a table"),
+        (lambda t: 'side_task_kinds = "offer"\n' + t, "side_task_kinds", "must be a table"),
+        (
+            lambda t: t + '[side_task_kinds]\nOffer = { en = "Offer", ru = "КП" }\n',
+            "side_task_kinds.Offer",
+            "lower-case identifier",
+        ),
+        (
+            lambda t: t + '[side_task_kinds]\noffer = { en = "Offer" }\n',
+            "side_task_kinds.offer.ru",
+            "missing or empty",
+        ),
+        (
+            lambda t: t + '[side_task_kinds]\noffer = { en = "Offer", ru = "КП", de = "A" }\n',
+            "side_task_kinds.offer.de",
+            "unknown key",
+        ),
+        (lambda t: 'card_rules = ["shoe_size"]\n' + t, "card_rules", "unknown rule"),
     ],
 )
 def test_a_bad_file_is_refused_with_the_file_the_key_and_the_reason(tmp_path, change, key, reason):
@@ -227,7 +260,7 @@ def test_sync_gives_each_role_group_exactly_its_permissions():
     }
     lead = set(Group.objects.get(name="team_lead").permissions.values_list("codename", flat=True))
     assert {"approve_discount", "manage_queues", "view_reports", "manage_conveyorprocess"} <= lead
-    assert Role.objects.filter(active=True).count() == 5
+    assert Role.objects.filter(active=True).count() == 7
 
 
 @pytest.mark.django_db
@@ -241,3 +274,12 @@ def test_a_role_whose_file_is_gone_is_deactivated_and_loses_its_permissions():
     ghost = Role.objects.get(code="ghost")
     assert not ghost.active
     assert not ghost_group.permissions.exists()
+
+
+def test_a_side_task_kind_declared_by_two_roles_is_refused(tmp_path):
+    kinds = '[side_task_kinds]\noffer = { en = "Offer", ru = "КП" }\n'
+    write(tmp_path, hunter=GOOD + kinds, clerk=CLERK + kinds)
+    with pytest.raises(RoleFileError) as refused:
+        read_roles(tmp_path, nodes=NODES, engine_permissions=(), columns=COLUMNS)
+    assert refused.value.key == "side_task_kinds.offer"
+    assert "already declared by" in refused.value.reason

@@ -66,3 +66,10 @@ class WipLimitReached(SalesflowError):
     """The person already holds as many open tasks as their role allows."""
 
     status = 409
+
+
+class StageOnHold(SalesflowError):
+    """The stage waits for work it handed over (a side task): it cannot be completed or
+    sent back until that is done or cancelled."""
+
+    status = 409

@@ -36,6 +36,12 @@ A role file looks like this::
     exports = 2                          # exports of the client base
     suspend_reveals = true               # over a limit: no more reveals until a lead clears it
 
+    [side_task_kinds]                    # the side tasks a stage may hand to this role
+    offer = { en = "Prepare a commercial offer", ru = "Подготовить КП" }
+
+    card_rules = ["tax_number"]          # what a complete client card has (CARD_RULES);
+                                         # a card missing one is work for this role's pool
+
 A role without ``[leak_watch]`` (or a key of it) gets ``DEFAULT_LEAK_LIMITS``.
 
 Node references are ``<flow>.<node>``, where ``<flow>`` is the flow's ``app_name`` (the
@@ -84,6 +90,11 @@ PULL, ROUND_ROBIN, LEAST_LOADED = "pull", "round_robin", "least_loaded"
 # checks every name: salesflow.queues.columns)
 DEFAULT_COLUMNS = ("stage", "company", "age", "due", "priority")
 DISTRIBUTIONS = (PULL, ROUND_ROBIN, LEAST_LOADED)
+# What a complete client card has (``card_rules``; checked by the data-quality scan):
+# a tax number, a decision maker among its contacts, a contact that works (a phone or an
+# e-mail that has not bounced).
+CARD_RULES = ("tax_number", "decision_maker", "working_contact")
+SIDE_TASK_KIND = re.compile(r"^[a-z][a-z0-9_]{0,29}$")
 ROLE_CODE = re.compile(r"^[a-z][a-z0-9_]{1,49}$")
 _DURATION_PART = re.compile(r"(\d+)\s*([dhm])")
 _DURATION = re.compile(r"^\s*(\d+\s*[dhm]\s*)+$")
@@ -158,6 +169,10 @@ class Role:
     # for the team leads ("deals without a next step"); None: never
     next_step_within: timedelta | None = None
     leak_watch: LeakLimits = DEFAULT_LEAK_LIMITS
+    # the side tasks a stage may hand to this role: code -> {"en": title, "ru": title}
+    side_task_kinds: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    # what a complete client card has (CARD_RULES); a card missing one is this role's work
+    card_rules: tuple[str, ...] = ()
     # everything else the file says, for display
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False)
 
@@ -196,6 +211,8 @@ class _Reader:
         "pool",
         "next_step_within",
         "leak_watch",
+        "side_task_kinds",
+        "card_rules",
     }
 
     def __init__(self, path: Path, data: Mapping[str, Any]) -> None:
@@ -236,6 +253,8 @@ class _Reader:
             pool=self.pool(),
             next_step_within=self.next_step_within(),
             leak_watch=self.leak_watch(),
+            side_task_kinds=self.side_task_kinds(),
+            card_rules=self.card_rules(),
             raw=dict(self.data),
         )
 
@@ -349,6 +368,33 @@ class _Reader:
             columns=tuple(columns),
         )
 
+    def side_task_kinds(self) -> dict[str, dict[str, str]]:
+        table = self.data.get("side_task_kinds", {})
+        if not isinstance(table, dict):
+            raise self.error("side_task_kinds", "must be a table [side_task_kinds]")
+        kinds: dict[str, dict[str, str]] = {}
+        for code, title in table.items():
+            key = f"side_task_kinds.{code}"
+            if not SIDE_TASK_KIND.match(code):
+                raise self.error(key, "a kind's code must be a lower-case identifier")
+            if not isinstance(title, dict):
+                raise self.error(key, "must be a table such as { en = '...', ru = '...' }")
+            self.unknown_keys(key, title, ("en", "ru"))
+            for language in ("en", "ru"):
+                if not isinstance(title.get(language), str) or not title[language].strip():
+                    raise self.error(f"{key}.{language}", "missing or empty")
+            kinds[code] = dict(title)
+        return kinds
+
+    def card_rules(self) -> tuple[str, ...]:
+        rules = self.string_list("card_rules")
+        for name in rules:
+            if name not in CARD_RULES:
+                raise self.error(
+                    "card_rules", f"unknown rule {name!r} (known: {', '.join(CARD_RULES)})"
+                )
+        return rules
+
     def leak_watch(self) -> LeakLimits:
         table = self.data.get("leak_watch", {})
         if not isinstance(table, dict):
@@ -447,6 +493,23 @@ def check_roles(
                 "pool.distribution",
                 f"{node} is also performed by {first.code} ({first.path}) with"
                 f" distribution {first.pool.distribution!r}: one pool, one policy",
+            )
+    kinds: dict[str, Role] = {}
+    for role in roles.values():
+        for code in role.side_task_kinds:
+            if code in kinds:
+                raise RoleFileError(
+                    role.path,
+                    f"side_task_kinds.{code}",
+                    f"already declared by {kinds[code].code} ({kinds[code].path}):"
+                    " a kind goes to one role",
+                )
+            kinds[code] = role
+        if role.side_task_kinds and not role.stages:
+            raise RoleFileError(
+                role.path,
+                "side_task_kinds",
+                "a role taking side tasks must perform the side-task stage ([stages])",
             )
     covered = {node for role in roles.values() for node in role.nodes}
     for node in sorted(set(nodes) - covered):
@@ -574,6 +637,19 @@ def leak_limits_for(user: AnyUser) -> LeakLimits:
         exports=max(limit.exports for limit in limits),
         suspend_reveals=all(limit.suspend_reveals for limit in limits),
     )
+
+
+def side_task_kinds() -> dict[str, Role]:
+    """Every side-task kind the role files declare, with the role it is handed to (two
+    roles declaring one kind: ``check_roles`` refuses it)."""
+    return {code: role for role in get_roles().values() for code in role.side_task_kinds}
+
+
+def card_rules() -> tuple[str, ...]:
+    """What a complete client card has: the rules every role file declares, in the order
+    of CARD_RULES."""
+    declared = {rule for role in get_roles().values() for rule in role.card_rules}
+    return tuple(rule for rule in CARD_RULES if rule in declared)
 
 
 def team_lead_addresses() -> list[str]:

@@ -55,6 +55,12 @@ DEFAULT_SCHEDULES: dict[str, dict[str, Any]] = {
         "task": "salesflow.queues.tasks.hand_out_waiting",
         "every": 60,
     },
+    "flows: the database operator's queue": {
+        # duplicates, incomplete cards, failed contacts, unmatched mail -> the operators'
+        # pool (a job of the company's flows, sent by name: the engine does not import it)
+        "task": "flows.tasks.data_quality_scan",
+        "every": 900,
+    },
 }
 
 

@@ -312,9 +312,20 @@ LOGGING = {
 # --- salesflow -------------------------------------------------------------------------
 # The engine finds the company's conveyors and roles here; it never imports flows/ itself.
 SALESFLOW_FLOWS = env.list(
-    "SALESFLOW_FLOWS", default=["flows.conveyor.ConveyorFlow", "flows.reminders.RemindersFlow"]
+    "SALESFLOW_FLOWS",
+    default=[
+        "flows.conveyor.ConveyorFlow",
+        "flows.reminders.RemindersFlow",
+        "flows.sidetasks.SideTasksFlow",
+        "flows.dataquality.DataQualityFlow",
+    ],
 )
 # Start nodes the engine's intake uses: new leads, and repeat orders of known clients.
+# What a stage page shows besides its own work: callables ``(request, task, work) -> HTML``
+# the flows provide (the side tasks a stage handed over), found by name like the flows.
+SALESFLOW_STAGE_PANELS = env.list(
+    "SALESFLOW_STAGE_PANELS", default=["flows.sidetasks_views.stage_panel"]
+)
 SALESFLOW_INTAKE_NODE = env.str(
     "SALESFLOW_INTAKE_NODE", default="flows.conveyor.ConveyorFlow.intake"
 )

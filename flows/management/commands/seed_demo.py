@@ -12,6 +12,8 @@ from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
+from flows.dataquality_work import data_quality_scan
+from flows.sidework import side_task_request
 from flows.simulation import ConveyorSimulator, Odds
 from salesflow.clients.models import Client
 
@@ -25,6 +27,8 @@ DEMO_USERS = {
     "clerk": "document_clerk",
     "expeditor": "expeditor",
     "teamlead": "team_lead",
+    "assistant": "assistant",
+    "operator": "database_operator",
     "admin": None,
 }
 # full names, so that the pages name people as a team would (salesflow.people)
@@ -106,4 +110,18 @@ class Command(BaseCommand):
         # disqualified and nurtured leads
         ConveyorSimulator(staff=staff, odds=Odds(1, 0, 0, 0, 0)).finish(deal())
         ConveyorSimulator(staff=staff, odds=Odds(0, 1, 0, 0, 0)).finish(deal())
+        # an account manager's order waits for the assistant's commercial offer
+        offer = calm.advance_to(deal(), "prepare_order")
+        if offer.owner is None:
+            calm._claim(offer)
+            offer.refresh_from_db()
+        side_task_request(
+            task=offer,
+            user=offer.owner,
+            kind="offer",
+            brief="A commercial offer for 40 pumps on our letterhead, by Friday.",
+            wait=True,
+        )
+        # the database operator's queue: the demo's cards lack tax numbers
+        data_quality_scan(limit=20)
         self.say(f"Demo deals: {next(n) - 1} deals at every stage of the conveyor.")

@@ -6,9 +6,18 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
-from flows.simulation import ConveyorSimulator, ensure_staff
+from flows.simulation import ConveyorSimulator, Odds, ensure_staff
 
-STAFF = {"hunter": 2, "account_manager": 2, "document_clerk": 1, "expeditor": 1, "team_lead": 1}
+STAFF = {
+    "hunter": 2,
+    "account_manager": 2,
+    "document_clerk": 1,
+    "expeditor": 1,
+    "team_lead": 1,
+    "assistant": 1,
+}
+# how often a stage hands a side task to the assistants (and waits for it)
+SIDE_TASK_ODDS = 0.1
 
 
 class Command(BaseCommand):
@@ -28,7 +37,9 @@ class Command(BaseCommand):
             raise CommandError("--leads must be at least 1")
         with transaction.atomic():
             staff = ensure_staff("sim_", STAFF)
-        summary = ConveyorSimulator(staff=staff, seed=seed).run(leads)
+        summary = ConveyorSimulator(
+            staff=staff, seed=seed, odds=Odds(side_task=SIDE_TASK_ODDS)
+        ).run(leads)
         if json:
             self.stdout.write(_json(summary.as_dict()))
         else:

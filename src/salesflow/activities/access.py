@@ -23,6 +23,7 @@ from django.utils.translation import gettext as _
 from salesflow.clients.models import Client
 from salesflow.clients.selectors import Entitlement, contact_entitlement
 from salesflow.exceptions import NotFound, NotPermitted
+from salesflow.models import MERGE_CLIENTS
 from salesflow.roles import can_manage_queues
 
 from .models import Activity, MailMessage
@@ -97,6 +98,25 @@ def may_triage(user: AnyUser) -> bool:
     """Who sorts out mail and calls that matched no client, and watches for deals left
     without a next step: the team leads (and admins)."""
     return user.is_authenticated and can_manage_queues(user)
+
+
+def may_match(user: AnyUser) -> bool:
+    """Who puts mail and calls that matched no client on a client's timeline: the team
+    leads, and whoever keeps the client base (``clients.merge_clients``: the database
+    operators, whose queue lists them)."""
+    return may_triage(user) or bool(
+        user.is_authenticated and user.is_active and user.has_perm(MERGE_CLIENTS)
+    )
+
+
+def require_may_match(user: AnyUser) -> None:
+    if not may_match(user):
+        raise NotPermitted(
+            _(
+                "Mail and calls that matched no client are for the team leads and the "
+                "database operators."
+            )
+        )
 
 
 def require_may_triage(user: AnyUser) -> None:

@@ -23,7 +23,7 @@ from salesflow.exceptions import ClaimConflict, NotFound, NotPermitted, Salesflo
 from salesflow.queues.claims import task_touch
 from salesflow.queues.selectors import IN_WORK
 
-from .access import require_may_log, require_may_triage
+from .access import require_may_log, require_may_match
 from .models import Activity
 from .reminders import reminder_schedule
 
@@ -182,7 +182,7 @@ def activity_log_on_task(
 def activity_match_client(*, activity_id: int, client: Client, by: User) -> Activity:
     """A team lead says whose an unmatched e-mail or call is: it joins that client's
     timeline. Refused for an activity that already has a client (nothing changes)."""
-    require_may_triage(by)
+    require_may_match(by)
     activity = Activity.objects.select_for_update().filter(pk=activity_id).first()
     if activity is None:
         raise NotFound(_("Activity #%(id)s does not exist.") % {"id": activity_id})

@@ -64,6 +64,8 @@ STAGE_ACTIONS = (
     AuditEvent.Action.APPROVE,
     AuditEvent.Action.REJECT,
     AuditEvent.Action.CANCEL,
+    AuditEvent.Action.SIDE_TASK,
+    AuditEvent.Action.DATA_FIX,
 )
 HANDOVER_ACTIONS = (AuditEvent.Action.REASSIGN, AuditEvent.Action.UNASSIGN)
 FIELD_NAMES = {"phone": gettext_lazy("phone"), "email": gettext_lazy("e-mail")}
@@ -406,6 +408,10 @@ def _event(entry: Entry, row: AuditEvent, viewer: Viewer, names: dict[int, str])
         title = _("%(stage)s: rejected") % {"stage": stage}
     elif action == AuditEvent.Action.CANCEL:
         title = _("%(stage)s: cancelled") % {"stage": stage}
+    elif action == AuditEvent.Action.SIDE_TASK:
+        title = _("%(stage)s: a side task handed to the assistants") % {"stage": stage}
+    elif action == AuditEvent.Action.DATA_FIX:
+        title = _("The client card fixed")
     elif action == AuditEvent.Action.REASSIGN:
         if row.to_user_id:
             title = _("%(stage)s: moved from %(from)s to %(to)s") % {

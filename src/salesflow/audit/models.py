@@ -35,6 +35,8 @@ class AuditEvent(models.Model):
         APPROVE = "approve", _("Approved")
         REJECT = "reject", _("Rejected")
         CANCEL = "cancel", _("Cancelled")
+        SIDE_TASK = "side_task", _("Handed a side task over")
+        DATA_FIX = "data_fix", _("Fixed a client card")
         STALLED = "stalled", _("Marked stalled")
         DEACTIVATE = "deactivate", _("Deactivated a user")
         REVEAL = "reveal", _("Revealed a contact")

@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 
 from salesflow.audit.models import AuditEvent
 from salesflow.audit.services import audit_record
-from salesflow.exceptions import ClaimConflict, NotFound, NotPermitted
+from salesflow.exceptions import ClaimConflict, NotFound, NotPermitted, StageInvalid
 from salesflow.handoff.models import HandoffNote
 from salesflow.models import EXPORT_CLIENTS, MERGE_CLIENTS
 from salesflow.roles import discount_limit_for
@@ -268,3 +268,78 @@ def order_approve_discount(*, order: Order, user: User) -> None:
     order.discount_approved_by = user
     order.discount_needs_approval = False
     order.save(update_fields=["discount_approved_by", "discount_needs_approval"])
+
+
+# --- fixing a card ---------------------------------------------------------------------------
+
+CARD_FIELDS = ("tax_number", "legal_name", "legal_address", "bank_details", "website")
+
+
+@transaction.atomic
+def client_card_fix(
+    *,
+    client_id: int,
+    user: User,
+    changes: dict[str, str],
+    decision_maker_id: int | None = None,
+    task: Task | None = None,
+    reason: str = "",
+) -> Client:
+    """Fix a client's card (the database operator's work, or anyone's whose task it is):
+    the fields of ``changes`` (``CARD_FIELDS`` only) and, with ``decision_maker_id``, which
+    of its contacts decides. One DATA_FIX audit event with what was and what is, like any
+    change to a card; a refusal -- an unknown field, a tax number another client has, a
+    contact of another client, a merged card -- writes nothing. The caller checks that
+    ``user`` may (their task, or a role that keeps the base)."""
+    client = Client.objects.select_for_update().filter(pk=client_id).first()
+    if client is None:
+        raise NotFound(_("Client #%(id)s does not exist.") % {"id": client_id})
+    if client.merged_into_id is not None:
+        raise ClaimConflict(
+            _("%(client)s was merged into another client; fix that one.") % {"client": client}
+        )
+    errors: dict[str, list[str]] = {}
+    for name in changes:
+        if name not in CARD_FIELDS:
+            errors[name] = [_("Not a field of the card that can be fixed here.")]
+    cleaned = {name: str(value).strip() for name, value in changes.items()}
+    tax = cleaned.get("tax_number")
+    if tax:
+        key = normalize.tax_key(tax)
+        if not key:
+            errors["tax_number"] = [_("A tax number is made of digits.")]
+        elif Client.objects.filter(tax_key=key).exclude(pk=client.pk).exists():
+            errors["tax_number"] = [
+                _("Another client has this tax number: a probable duplicate, not a fix.")
+            ]
+    contact = None
+    if decision_maker_id is not None:
+        contact = Contact.objects.filter(pk=decision_maker_id, client=client).first()
+        if contact is None:
+            errors["decision_maker"] = [_("That contact is not at this client.")]
+    if errors:
+        raise StageInvalid(_("The card was not changed: check the fields marked."), errors=errors)
+    before = {name: getattr(client, name) for name in cleaned}
+    changed = [name for name in cleaned if before[name] != cleaned[name]]
+    for name in changed:
+        setattr(client, name, cleaned[name])
+    if changed:
+        client.save(update_fields=changed)
+    if contact is not None and not contact.is_decision_maker:
+        contact.is_decision_maker = True
+        contact.save(update_fields=["is_decision_maker"])
+        changed.append("decision_maker")
+    audit_record(
+        action=AuditEvent.Action.DATA_FIX,
+        actor=user,
+        task=task,
+        client_id=client.pk,
+        reason=reason[:500],
+        data={
+            "changed": changed,
+            "before": {name: before[name] for name in changed if name in before},
+            "after": {name: cleaned[name] for name in changed if name in cleaned},
+            "decision_maker": contact.pk if contact is not None else None,
+        },
+    )
+    return client

@@ -57,6 +57,13 @@ def human_nodes() -> dict[str, StageNode]:
     }
 
 
+def is_selling(node: Any) -> bool:
+    """Whether a node's work is selling: every flow's is, unless the flow says
+    ``selling = False`` (side tasks, the base's quality). The daily report splits each
+    person's time by it; non-selling work hands over no side tasks."""
+    return bool(getattr(node.flow_class, "selling", True))
+
+
 def node_permissions() -> dict[str, str | None]:
     """Each stage's reference and the permission its tasks need (what the role files are
     checked against)."""

@@ -34,12 +34,14 @@ from salesflow.exceptions import (
     HandoffNotAcknowledged,
     NotPermitted,
     StageInvalid,
+    StageOnHold,
 )
 from salesflow.handoff.models import HandoffNote
 from salesflow.handoff.selectors import incoming_notes, pending_note_expressions
 from salesflow.handoff.services import handoff_acknowledge, handoff_create, handoff_validate
 from salesflow.handoff.templates import BOUNCE_TEMPLATE
 from salesflow.people import display_name
+from salesflow.queues import terms
 from salesflow.queues.claims import task_touch
 from salesflow.queues.rules import completion_expressions, completion_refusal
 from salesflow.watch import services as watch
@@ -117,6 +119,52 @@ def _check_rules(work: StageWork) -> None:
         raise refusal
 
 
+def _check_holds(task: Task) -> None:
+    """A stage waiting for work it handed over (``stage_hold``) is neither completed nor
+    sent back: the task's data says so (read with it, under its lock: no query)."""
+    holds: dict[str, str] = (task.data or {}).get(terms.HOLDS) or {}
+    if holds:
+        raise StageOnHold(
+            _(
+                "This stage is waiting: %(reasons)s. It can be completed when that is done "
+                "or cancelled."
+            )
+            % {"reasons": "; ".join(holds.values())}
+        )
+
+
+def stage_hold(*, task: Task, key: str, reason: str) -> None:
+    """Make the stage wait for something (``key``: e.g. a side task's id), with a reason
+    the holder reads when completing it is refused. Call with the task locked
+    (``locked_task``) and re-read under that lock; one UPDATE of the task's data."""
+    data = dict(task.data or {})
+    data[terms.HOLDS] = {**(data.get(terms.HOLDS) or {}), key: reason}
+    task.data = data
+    task.save(update_fields=["data"])
+
+
+def stage_release(*, task: Task, key: str) -> bool:
+    """Drop one thing the stage waits for; whether it was waiting for it. Call with the
+    task locked (``locked_task``), like ``stage_hold``."""
+    data = dict(task.data or {})
+    holds = dict(data.get(terms.HOLDS) or {})
+    if holds.pop(key, None) is None:
+        return False
+    if holds:
+        data[terms.HOLDS] = holds
+    else:
+        data.pop(terms.HOLDS, None)
+    task.data = data
+    task.save(update_fields=["data"])
+    return True
+
+
+def stage_holds(task: Task) -> dict[str, str]:
+    """What the stage waits for (key -> reason), from the task as read."""
+    holds: dict[str, str] = (task.data or {}).get(terms.HOLDS) or {}
+    return holds
+
+
 def _take_pending_note(work: StageWork, *, acknowledge: bool) -> int | None:
     """Refuse while a note waits unread, unless ``acknowledge``: then acknowledge it.
     The task must have been read with ``_pending(task)``."""
@@ -175,6 +223,7 @@ def stage_complete(
     ) as locked:
         work = _work(locked, user)
         _check_rules(work)
+        _check_holds(locked)
         node = work.node
         acknowledged = _take_pending_note(work, acknowledge=acknowledge)
         form = node.form_class(data=data, work=work)
@@ -256,6 +305,7 @@ def stage_bounce(
     ) as locked:
         work = _work(locked, user)
         _check_rules(work)
+        _check_holds(locked)
         node = work.node
         target = node.bounce_node
         if target is None:

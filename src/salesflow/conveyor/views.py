@@ -12,6 +12,7 @@ from __future__ import annotations
 from functools import wraps
 from typing import TYPE_CHECKING, Any, cast
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -19,6 +20,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.http.response import HttpResponseBase
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 from django.views import generic
 from viewflow.workflow.models import Task
@@ -194,6 +196,10 @@ class StageView(generic.TemplateView):
             client_card=client_card(client=self.work.client, user=self.request.user)
             if self.work.client is not None
             else None,
+            panels=[
+                import_string(panel)(request=self.request, task=self.task, work=self.work)
+                for panel in settings.SALESFLOW_STAGE_PANELS
+            ],
         )
         return context
 

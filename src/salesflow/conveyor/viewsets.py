@@ -11,7 +11,8 @@ product's pools ("Work"). So this application mounts only:
   (``unassign/``) and an index that sends a person to the one of them they may use --
   all through the engine's services and ``queues.access.access_task``;
 * the flow's chart (``chart/``: a picture, no data) and the application's front page: the
-  chart inside the page, with the roles that work each stage and their time.
+  chart inside the page, with the roles that work each stage and their time;
+* the pages a flow declares itself (``Flow.pages()``), which call its services.
 
 Every other way a task changes is not mounted. The sidebar is the Work menu, so working
 a task never switches to a second vocabulary.
@@ -66,6 +67,11 @@ class ConveyorAppViewset(FlowAppViewset):
             node.parent = flow
             patterns, app_name, namespace = node.urls
             urls.append(path("", include((patterns, app_name), namespace=namespace)))
+        # a flow's own pages (``pages()``: e.g. handing a side task over from a stage),
+        # each going through the flow's services like the stages' pages do
+        pages = getattr(flow, "pages", None)
+        if pages is not None:
+            urls.extend(pages())
         return urls
 
     def get_context_data(self, request: HttpRequest) -> dict[str, Any]:

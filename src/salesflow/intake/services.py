@@ -261,7 +261,9 @@ def lead_start(*, lead: Lead) -> Lead:
 def _review_to_decide(*, review_id: int, user: User) -> DuplicateReview:
     """The open review, locked, if ``user`` may decide it."""
     if not user.is_active or not user.has_perm(MERGE_CLIENTS):
-        raise NotPermitted(_("Only a team lead can merge clients or keep them apart."))
+        raise NotPermitted(
+            _("Only a team lead or a database operator can merge clients or keep them apart.")
+        )
     review = (
         DuplicateReview.objects.select_for_update(of=("self",))
         .select_related("lead", "client", "candidate", "decided_by")

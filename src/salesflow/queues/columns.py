@@ -40,5 +40,7 @@ COLUMNS: dict[str, Column] = {
         Column("delivery_address", _("Delivery address"), None),
         Column("owner", _("Owner"), "owner__username"),
         Column("stalled", _("Stalled"), "data__sf_stalled"),
+        # what the stage waits for before it can be completed (a side task): Task.data
+        Column("waiting", _("Waiting for"), None),
     )
 }

@@ -35,7 +35,15 @@ if TYPE_CHECKING:
 OPEN = (STATUS.NEW, STATUS.ASSIGNED, STATUS.STARTED)
 IN_WORK = (STATUS.ASSIGNED, STATUS.STARTED)
 # What a row of a pool, an inbox or the console shows, read with the task.
-POOL_RELATED = ("process__lead__client", "process__lead__order", "owner")
+# (a side task's or a data-quality task's process is linked to its client and the deal it
+# serves by its subject: read in the same query, so their rows show the company too)
+POOL_RELATED = (
+    "process__lead__client",
+    "process__lead__order",
+    "process__subject__client",
+    "process__subject__lead__client",
+    "owner",
+)
 # The most urgent first: priority, then the nearest due date, then the oldest. The pool
 # index (migration 0001) holds the open tasks in this order.
 URGENCY = (f"-{terms.PRIORITY_PATH}", terms.DUE_PATH, "created", "pk")

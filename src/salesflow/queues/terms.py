@@ -39,6 +39,10 @@ TOUCHED = "sf_touched"
 HANDOUT = "sf_handout"
 # A task created by a bounce (its stage's performer is asked again).
 BOUNCED = "sf_bounced"
+# What a stage waits for before it may be completed or sent back: {key: reason}, set and
+# dropped by ``conveyor.services.stage_hold`` / ``stage_release`` (a flow's side task the
+# stage waits for). Read with the task under its lock: costs no query.
+HOLDS = "sf_holds"
 
 # ORM paths, for filters and order_by (they compile to the indexed expressions)
 DUE_PATH = f"data__{DUE}"

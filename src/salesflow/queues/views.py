@@ -33,7 +33,7 @@ from viewflow.workflow.models import Task
 
 from salesflow import people
 from salesflow.clients.models import Lead
-from salesflow.conveyor.selectors import lead_of
+from salesflow.conveyor.selectors import lead_of, process_subject
 from salesflow.exceptions import ClaimConflict, NotFound, NotPermitted, SalesflowError
 from salesflow.people import display_name, display_names
 from salesflow.roles import Role, can_manage_queues, holds_role, roles_of
@@ -45,7 +45,7 @@ from .claims import task_claim_next
 from .columns import COLUMNS
 from .forms import ConsoleFilter, OffboardForm, PoolFilter, ReassignForm
 from .moves import OffboardPlan, tasks_reassign, user_offboard
-from .terms import Priority, StallReason, terms_of
+from .terms import HOLDS, Priority, StallReason, terms_of
 
 
 def task_url(task: Task) -> str:
@@ -78,7 +78,10 @@ class TaskColumns:
 
     def company(self, task: Task) -> str:
         lead = lead_of(task)
-        return lead.client.name if lead else ""
+        if lead is not None:
+            return lead.client.name
+        subject = process_subject(task.process)  # work about a client, no deal
+        return subject.client.name if subject is not None else ""
 
     def source(self, task: Task) -> str:
         lead = lead_of(task)
@@ -133,6 +136,10 @@ class TaskColumns:
 
     def owner(self, task: Task) -> str:
         return people.shown(task.owner, self.namesakes) if task.owner else _("in the pool")
+
+    def waiting(self, task: Task) -> str:
+        holds: dict[str, str] = (task.data or {}).get(HOLDS) or {}
+        return "; ".join(holds.values())
 
     def stalled(self, task: Task) -> str:
         marks = terms_of(task)

@@ -114,6 +114,9 @@ def report_tables(report: DailyReport) -> list[Table]:
                 _("Handoffs written"),
                 _("Bounces received"),
                 _("Bounces caused"),
+                _("Selling work, h"),
+                _("Non-selling work, h"),
+                _("Non-selling share"),
             ],  # fmt: skip
             [
                 [
@@ -130,6 +133,9 @@ def report_tables(report: DailyReport) -> list[Table]:
                     p.handoffs,
                     p.bounces_received,
                     p.bounces_caused,
+                    hours(p.selling_seconds),
+                    hours(p.non_selling_seconds),
+                    None if p.non_selling_share is None else round(p.non_selling_share, 3),
                 ]  # fmt: skip
                 for p in report.people
             ],

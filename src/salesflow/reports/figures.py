@@ -84,6 +84,15 @@ class QueueRow(WorkRow):
 class PersonRow(WorkRow):
     user_id: int = 0
     name: str = ""
+    # time on the work finished that day, from when each task was taken (queries.work_time)
+    selling_seconds: int = 0
+    non_selling_seconds: int = 0
+
+    @property
+    def non_selling_share(self) -> float | None:
+        """The share of the person's working time that went to non-selling work."""
+        total = self.selling_seconds + self.non_selling_seconds
+        return self.non_selling_seconds / total if total else None
 
 
 @dataclass
@@ -201,6 +210,7 @@ class _DayBuilder:
         self.notes()
         self.latency()
         self.contributions()
+        self.work_time()
         for code, role in self.roles.items():
             for ref in get_roles()[code].nodes:
                 if ref in self.stages:
@@ -278,6 +288,12 @@ class _DayBuilder:
             row.claimed = latency.claimed
             row.latency_median_seconds = _whole(latency.median)
             row.latency_max_seconds = latency.longest
+
+    def work_time(self) -> None:
+        for spent in queries.work_time(self.window):
+            person = self.person(spent.owner_id)
+            person.selling_seconds = spent.selling
+            person.non_selling_seconds = spent.non_selling
 
     def contributions(self) -> None:
         """The contribution ledger: the shares the pay statements credit that day (each

@@ -13,7 +13,13 @@ from django.utils.translation import gettext as _
 from viewflow.workflow.fields import get_task_ref
 
 from salesflow.clients.models import Lead
-from salesflow.conveyor.registry import flows, handoff_target, human_nodes, node_ref
+from salesflow.conveyor.registry import (
+    flows,
+    handoff_target,
+    human_nodes,
+    is_selling,
+    node_ref,
+)
 from salesflow.conveyor.stage import is_stage
 from salesflow.roles import get_roles
 
@@ -91,6 +97,7 @@ def report_layout() -> queries.Layout:
         ),
         approvals=tuple(ref for ref, node in nodes.items() if node.is_approval),
         delivery=get_task_ref(nodes[delivery]) if delivery in nodes else delivery,
+        non_selling=tuple(get_task_ref(node) for node in nodes.values() if not is_selling(node)),
     )
 
 

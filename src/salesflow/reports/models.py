@@ -152,6 +152,16 @@ class StageFigures(QueueWork, DayWork):
 
 class PersonFigures(HeldWork, DayWork):
     snapshot = models.ForeignKey(Snapshot, on_delete=models.CASCADE, related_name="people")
+    selling_seconds = models.PositiveBigIntegerField(
+        _("time on selling stages, s"),
+        default=0,
+        help_text=_("Of the work finished that day, from when each task was taken."),
+    )
+    non_selling_seconds = models.PositiveBigIntegerField(
+        _("time on non-selling work, s"),
+        default=0,
+        help_text=_("Side tasks and the base's quality, counted the same way."),
+    )
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.PROTECT,

@@ -53,6 +53,7 @@ def daily_report(*, day: date) -> DailyReport | None:
 
 _WORK_FIELDS = tuple(f.name for f in fields(WorkRow))
 _QUEUE_FIELDS = (*_WORK_FIELDS, "open", "unassigned", "created")
+_PERSON_FIELDS = (*_WORK_FIELDS, "selling_seconds", "non_selling_seconds")
 _TRANSITION_FIELDS = tuple(
     f.name for f in fields(TransitionRow) if f.name not in ("from_title", "to_title")
 )
@@ -82,7 +83,7 @@ def _stored(snapshot: Snapshot) -> DailyReport:
                 for row in snapshot.stages.all()
             ],
             people=[
-                PersonRow(user_id=row.user_id, **copy(row, _WORK_FIELDS))
+                PersonRow(user_id=row.user_id, **copy(row, _PERSON_FIELDS))
                 for row in snapshot.people.all()
             ],
             transitions=[
