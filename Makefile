@@ -38,7 +38,7 @@ lint: install
 
 ## messages: refresh and compile the translations (en, ru)
 messages: install
-	cd src/salesflow && ../../$(BIN)/salesflow makemessages -l ru --no-obsolete
+	cd src/salesflow && ../../$(BIN)/salesflow makemessages -l ru --no-obsolete -e html,txt,py,svg
 	cd flows && ../$(BIN)/salesflow makemessages -l ru --no-obsolete
 	$(BIN)/salesflow compilemessages --ignore=.venv --ignore=var
 
