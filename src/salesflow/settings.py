@@ -89,6 +89,7 @@ INSTALLED_APPS = [
     "salesflow.api",
     "salesflow.reports",
     "salesflow.activities",
+    "salesflow.targets",
     # the company's conveyors
     "flows",
 ]

@@ -1,0 +1,323 @@
+"""Targets: the role files' [[targets]], the measures over a hand-built week whose every
+figure is known in advance, the scorecard's access rules, SMART goals and their refusals."""
+
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+import time_machine
+from django.utils import timezone
+
+from salesflow.activities.models import Activity
+from salesflow.exceptions import NotPermitted
+from salesflow.queues.columns import COLUMNS
+from salesflow.roles import RoleFileError, get_roles, read_roles
+from salesflow.targets.access import access_scorecard, access_team_grid
+from salesflow.targets.measures import MEASURES
+from salesflow.targets.models import Goal
+from salesflow.targets.periods import PeriodInvalid, period_parse
+from salesflow.targets.selectors import (
+    attainment,
+    goal_progress,
+    team_grid,
+    weighted_attainment,
+)
+from salesflow.targets.services import GoalInvalid, goal_set, goal_tick
+
+from .report_scenario import bounce, claim, complete, new_lead
+from .test_roles import GOOD, write
+
+UTC = timezone.get_fixed_timezone(0)
+MONDAY = date(2026, 3, 2)
+WEEK = period_parse("2026-W10")
+MONTH = period_parse("2026-03")
+
+
+def at(day_offset: int, hour: int) -> datetime:
+    return datetime.combine(MONDAY + timedelta(days=day_offset), datetime.min.time()).replace(
+        hour=hour, tzinfo=UTC
+    )
+
+
+# --- the role files -----------------------------------------------------------------------
+
+TARGETS = """
+[[targets]]
+measure = "calls"
+target = 60
+weight = 40
+period = "week"
+
+[[targets]]
+measure = "notes_sent_back"
+target = 2
+weight = 60
+period = "week"
+"""
+
+
+def test_the_shipped_roles_carry_targets_whose_weights_sum_to_100():
+    hunter = get_roles()["hunter"]
+    weekly = [t for t in hunter.targets if t.period == "week"]
+    assert [t.measure for t in weekly] == [
+        "calls",
+        "meetings",
+        "card_completeness",
+        "notes_sent_back",
+    ]
+    assert sum(t.weight for t in weekly) == 100
+    assert all(t.measure in MEASURES for role in get_roles().values() for t in role.targets)
+
+
+def test_a_role_file_with_targets_is_read(tmp_path):
+    roles = read_roles(
+        write(tmp_path, hunter=GOOD + TARGETS),
+        nodes={"conveyor.qualify": "flows.qualify_lead"},
+        engine_permissions=(),
+        columns=COLUMNS,
+        measures=MEASURES,
+    )
+    assert [(t.measure, t.target, t.weight) for t in roles["hunter"].targets] == [
+        ("calls", Decimal(60), Decimal(40)),
+        ("notes_sent_back", Decimal(2), Decimal(60)),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("change", "key", "reason"),
+    [
+        (('"calls"', '"chats"'), "targets[0].measure", "unknown measure 'chats'"),
+        (("target = 60", "target = -1"), "targets[0].target", "must not be negative"),
+        (("weight = 60", "weight = 50"), "targets", "sum to 90 %, not 100 %"),
+        (('period = "week"', 'period = "year"'), "targets[0].period", "must be one of"),
+        (("target = 60", 'target = "many"'), "targets[0].target", "not a number"),
+    ],
+)
+def test_a_bad_target_is_refused_with_file_key_and_reason(tmp_path, change, key, reason):
+    text = (GOOD + TARGETS).replace(*change, 1)
+    with pytest.raises(RoleFileError) as refusal:
+        read_roles(
+            write(tmp_path, hunter=text),
+            nodes={"conveyor.qualify": "flows.qualify_lead"},
+            engine_permissions=(),
+            columns=COLUMNS,
+            measures=MEASURES,
+        )
+    assert refusal.value.path.endswith("hunter.toml")
+    assert refusal.value.key == key
+    assert reason in refusal.value.reason
+
+
+# --- periods and attainment ---------------------------------------------------------------
+
+
+def test_periods_are_written_as_a_day_an_iso_week_or_a_month():
+    assert (WEEK.first, WEEK.last) == (date(2026, 3, 2), date(2026, 3, 8))
+    assert (MONTH.first, MONTH.last) == (date(2026, 3, 1), date(2026, 3, 31))
+    assert period_parse("2026-03-05").last == date(2026, 3, 5)
+    assert WEEK.previous().label == "2026-W09"
+    with pytest.raises(PeriodInvalid, match="ISO week"):
+        period_parse("March")
+
+
+def test_attainment_is_capped_and_lower_is_better_where_the_measure_says_so():
+    assert attainment(actual=Decimal(30), target=Decimal(60), better="higher") == Decimal(50)
+    assert attainment(actual=Decimal(600), target=Decimal(60), better="higher") == Decimal(150)
+    assert attainment(actual=Decimal(1), target=Decimal(2), better="lower") == Decimal(100)
+    assert attainment(actual=Decimal(4), target=Decimal(2), better="lower") == Decimal(50)
+    assert attainment(actual=Decimal(0), target=Decimal(0), better="higher") == Decimal(100)
+
+
+# --- a hand-built week --------------------------------------------------------------------
+
+
+@pytest.fixture
+def week(staff):
+    """hunter1 qualifies A (on time) and B (a day late); account1 prepares A's order
+    (1,000.00, no discount), clerk1 sends it back once, account1 hands it on again, clerk1
+    does the documents and expeditor1 delivers it on Friday; B's client does not order.
+    hunter1 makes 3 calls and a meeting this week (and a call the next Monday, which does
+    not count); A's client card is complete, B's is not."""
+    hunter1, account1 = staff["hunter"][0], staff["account_manager"][0]
+    clerk1, expeditor1 = staff["document_clerk"][0], staff["expeditor"][0]
+    with time_machine.travel(at(0, 9), tick=False) as clock:
+        a, b = new_lead("A"), new_lead("B")
+        a.client.legal_name, a.client.tax_number = "Lead A LLC", "7701234567"
+        a.client.save(update_fields=["legal_name", "tax_number"])
+        clock.move_to(at(0, 11))
+        complete(a, hunter1)
+        clock.move_to(at(1, 12))
+        complete(b, hunter1)  # due at 09:00 on Tuesday: three hours late
+        clock.move_to(at(1, 14))
+        complete(a, account1, amount="1000.00", discount="0")
+        clock.move_to(at(2, 10))
+        claim(a, clerk1)
+        bounce(a, clerk1)
+        clock.move_to(at(2, 12))
+        complete(a, account1, amount="1000.00", discount="0")
+        clock.move_to(at(2, 13))
+        complete(b, account1, outcome="no_order", lost_reason="a competitor was cheaper")
+        clock.move_to(at(3, 10))
+        complete(a, clerk1)
+        clock.move_to(at(4, 10))
+        complete(a, expeditor1)
+    for day, kind in ((0, "call"), (1, "call"), (2, "call"), (3, "meeting"), (7, "call")):
+        Activity.objects.create(
+            kind=kind, client=a.client, author=hunter1, occurred=at(day, 15), text="spoke"
+        )
+    return staff
+
+
+def figures(code, person, period):
+    return MEASURES[code].compute([person.pk], period.start, period.end)[person.pk]
+
+
+def test_every_figure_of_the_hand_built_week_is_known_in_advance(week):
+    hunter1, account1 = week["hunter"][0], week["account_manager"][0]
+    clerk1, expeditor1 = week["document_clerk"][0], week["expeditor"][0]
+    assert figures("calls", hunter1, WEEK) == 3
+    assert figures("meetings", hunter1, WEEK) == 1
+    assert figures("calls", hunter1, WEEK.next()) == 1
+    assert figures("card_completeness", hunter1, WEEK) == 50  # A complete, B not
+    assert figures("notes_sent_back", account1, WEEK) == 1
+    assert figures("notes_sent_back", hunter1, WEEK) == 0
+    assert figures("qualified_to_order", hunter1, MONTH) == 50  # A ordered, B did not
+    assert figures("within_sla", hunter1, MONTH) == 50  # B was late
+    for person in (hunter1, account1, clerk1, expeditor1):
+        assert figures("revenue_delivered", person, MONTH) == Decimal("1000.00")
+    assert figures("revenue_delivered", week["hunter"][1], MONTH) == 0
+    assert figures("reactivated_reordered", account1, MONTH) == 0
+
+
+def test_the_scorecard_weights_the_week_as_the_role_file_says(week):
+    hunter1 = week["hunter"][0]
+    card = access_scorecard(viewer=hunter1, person_id=None, period=WEEK)
+    assert [(line.measure.code, line.actual, line.attainment) for line in card.lines] == [
+        ("calls", 3, Decimal("5.0")),
+        ("meetings", 1, Decimal("20.0")),
+        ("card_completeness", Decimal("50.0"), Decimal("62.5")),
+        ("notes_sent_back", 0, Decimal("100.0")),
+    ]
+    # (40 * 5 + 20 * 20 + 20 * 62.5 + 20 * 100) / 100
+    assert card.attainment == Decimal("38.5")
+    assert weighted_attainment(user=hunter1, period=WEEK) == Decimal("38.5")
+    assert card.lines[0].trend[-2:] == (("2026-W09", 0), ("2026-W10", 3))
+
+
+def test_the_team_grid_puts_the_worst_first(week):
+    grid = team_grid(period=WEEK)
+    # only notes_sent_back (0 or 1, at most 2) is met by those without calls and meetings
+    assert [(card.person.username, card.attainment) for card in grid] == [
+        ("account_manager1", Decimal(20)),
+        ("account_manager2", Decimal(20)),
+        ("hunter2", Decimal(20)),
+        ("hunter1", Decimal("38.5")),
+    ]
+
+
+def test_the_team_grid_sends_the_same_queries_for_two_people_or_ten(
+    week, django_assert_max_num_queries
+):
+    from .factories import UserFactory
+
+    with django_assert_max_num_queries(30) as few:
+        team_grid(period=WEEK)
+    for n in range(8):
+        UserFactory(username=f"extra{n}", roles=["hunter"])
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        team_grid(period=WEEK)
+
+
+# --- who sees which scorecard -------------------------------------------------------------
+
+
+def test_a_person_sees_only_their_own_scorecard(week):
+    hunter1, hunter2 = week["hunter"]
+    with pytest.raises(NotPermitted, match="only your own"):
+        access_scorecard(viewer=hunter2, person_id=hunter1.pk, period=WEEK)
+    assert access_scorecard(viewer=hunter2, person_id=hunter2.pk, period=WEEK).person == hunter2
+    with pytest.raises(NotPermitted):
+        access_team_grid(viewer=hunter1, period=WEEK)
+
+
+def test_a_team_lead_sees_anyones_scorecard_and_the_grid(week):
+    lead, hunter1 = week["team_lead"][0], week["hunter"][0]
+    assert access_scorecard(viewer=lead, person_id=hunter1.pk, period=WEEK).attainment == Decimal(
+        "38.5"
+    )
+    assert {card.person.pk for card in access_team_grid(viewer=lead, period=WEEK)} >= {hunter1.pk}
+
+
+# --- SMART goals --------------------------------------------------------------------------
+
+
+def test_a_team_lead_sets_a_measured_goal_and_its_progress_is_computed(week):
+    lead, hunter1 = week["team_lead"][0], week["hunter"][0]
+    with time_machine.travel(at(0, 8), tick=False):
+        goal = goal_set(
+            lead=lead,
+            person=hunter1,
+            what="Make 6 calls this week",
+            measure="calls",
+            target="6",
+            deadline=MONDAY + timedelta(days=6),
+        )
+    with time_machine.travel(at(6, 20), tick=False):
+        (progress,) = goal_progress(goals=[goal])
+    assert (progress.actual, progress.percent, progress.achieved) == (3, Decimal(50), False)
+
+
+def test_a_goal_without_a_measure_is_ticked_by_a_team_lead(week):
+    lead, hunter1 = week["team_lead"][0], week["hunter"][0]
+    goal = goal_set(
+        lead=lead,
+        person=hunter1,
+        what="Bring back 10 lapsed clients",
+        measure="",
+        target=10,
+        deadline=timezone.localdate() + timedelta(days=20),
+    )
+    with pytest.raises(NotPermitted):
+        goal_tick(lead=hunter1, goal_id=goal.pk)
+    goal_tick(lead=lead, goal_id=goal.pk)
+    (progress,) = goal_progress(goals=[Goal.objects.get(pk=goal.pk)])
+    assert progress.achieved and progress.percent == 100
+    with pytest.raises(GoalInvalid, match="already ticked"):
+        goal_tick(lead=lead, goal_id=goal.pk)
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "message"),
+    [
+        ({"deadline": date(2020, 1, 1)}, "deadline", "in the past"),
+        ({"target": "-3"}, "target", "must not be negative"),
+        ({"measure": "chats"}, "measure", "Unknown measure"),
+        ({"what": "  "}, "what", "Say what"),
+    ],
+)
+def test_a_bad_goal_is_refused_and_nothing_is_saved(staff, changes, field, message):
+    lead, hunter1 = staff["team_lead"][0], staff["hunter"][0]
+    values = {
+        "what": "Ten proposals",
+        "measure": "proposals",
+        "target": "10",
+        "deadline": timezone.localdate() + timedelta(days=5),
+        **changes,
+    }
+    with pytest.raises(GoalInvalid) as refusal:
+        goal_set(lead=lead, person=hunter1, **values)
+    assert message in refusal.value.errors[field][0]
+    assert not Goal.objects.exists()
+
+
+def test_only_a_team_lead_sets_goals(staff):
+    with pytest.raises(NotPermitted):
+        goal_set(
+            lead=staff["hunter"][1],
+            person=staff["hunter"][0],
+            what="Ten proposals",
+            measure="proposals",
+            target=10,
+            deadline=timezone.localdate() + timedelta(days=5),
+        )
+    assert not Goal.objects.exists()
