@@ -321,3 +321,125 @@ def test_only_a_team_lead_sets_goals(staff):
             deadline=timezone.localdate() + timedelta(days=5),
         )
     assert not Goal.objects.exists()
+
+
+# --- the pages, the API and the command line ----------------------------------------------
+
+
+def api_as(user):
+    from rest_framework.test import APIClient
+
+    api = APIClient()
+    api.force_authenticate(user)
+    return api
+
+
+@pytest.mark.parametrize(
+    ("who", "status"), [("anonymous", 302), ("hunter2", 403), ("self", 200), ("lead", 200)]
+)
+def test_the_scorecard_page_is_for_its_person_and_the_team_leads(week, who, status):
+    from .test_http import signed_in
+
+    hunter1 = week["hunter"][0]
+    viewer = {"hunter2": week["hunter"][1], "self": hunter1, "lead": week["team_lead"][0]}
+    client = signed_in(viewer[who]) if who in viewer else __import__("django").test.Client()
+    response = client.get(f"/targets/?period=2026-W10&person={hunter1.pk}")
+    assert response.status_code == status
+    if status == 200:
+        text = response.content.decode()
+        assert "38.5 %" in text and "Calls made" in text
+        assert "/targets/evidence/calls/?period=2026-W10" in text
+
+
+def test_the_evidence_page_lists_the_calls_behind_the_figure(week):
+    from .test_http import signed_in
+
+    hunter1 = week["hunter"][0]
+    response = signed_in(hunter1).get("/targets/evidence/calls/?period=2026-W10")
+    assert response.status_code == 200
+    assert response.content.decode().count("Lead A LLC</a>") == 3
+
+
+def test_the_team_grid_page_refuses_a_hunter_and_shows_a_lead_the_worst_first(week):
+    from .test_http import signed_in
+
+    assert signed_in(week["hunter"][0]).get("/targets/team/").status_code == 403
+    response = signed_in(week["team_lead"][0]).get("/targets/team/?period=2026-W10")
+    text = response.content.decode()
+    assert response.status_code == 200
+    assert text.index("hunter2") < text.index(">hunter1<")
+    bad = signed_in(week["team_lead"][0]).get("/targets/team/?period=March")
+    assert bad.status_code == 400 and "ISO week" in bad.content.decode()
+
+
+def test_a_team_lead_sets_a_goal_on_the_page(staff):
+    from .test_http import signed_in
+
+    lead, hunter1 = staff["team_lead"][0], staff["hunter"][0]
+    deadline = (timezone.localdate() + timedelta(days=9)).isoformat()
+    body = {"person": hunter1.pk, "what": "Ten proposals", "measure": "proposals"}
+    response = signed_in(lead).post(
+        "/targets/goals/", {**body, "target": "10", "deadline": deadline}
+    )
+    assert response.status_code == 302
+    assert Goal.objects.get().person == hunter1
+    refused = signed_in(hunter1).post(
+        "/targets/goals/", {**body, "target": "1", "deadline": deadline}
+    )
+    assert refused.status_code == 403 and Goal.objects.count() == 1
+
+
+def test_the_api_answers_with_the_pages_access_rules(week):
+    hunter1, hunter2, lead = week["hunter"][0], week["hunter"][1], week["team_lead"][0]
+    mine = api_as(hunter1).get("/api/scorecards/me/?period=2026-W10")
+    assert mine.status_code == 200 and mine.json()["attainment"] == "38.5"
+    assert api_as(hunter2).get(f"/api/scorecards/{hunter1.pk}/?period=2026-W10").status_code == 403
+    theirs = api_as(lead).get(f"/api/scorecards/{hunter1.pk}/?period=2026-W10")
+    assert theirs.json()["lines"][0] == {
+        "measure": "calls",
+        "layer": "standard",
+        "title": "Calls made",
+        "unit": "count",
+        "better": "higher",
+        "target": "60",
+        "weight": "40",
+        "actual": "3",
+        "attainment": "5.0",
+        "trend": [
+            {"period": p, "actual": "0"}
+            for p in ("2026-W05", "2026-W06", "2026-W07", "2026-W08", "2026-W09")
+        ]
+        + [{"period": "2026-W10", "actual": "3"}],
+    }
+    assert api_as(hunter1).get("/api/scorecards/team/").status_code == 403
+    team = api_as(lead).get("/api/scorecards/team/?period=2026-W10").json()["results"]
+    assert team[-1]["person"]["username"] == "hunter1"
+    assert api_as(lead).get("/api/scorecards/me/?period=soon").status_code == 400
+
+
+def test_the_command_prints_a_scorecard_as_json_and_refuses_a_bad_period(week):
+    import json
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    out = StringIO()
+    call_command(
+        "targets",
+        "scorecard",
+        "--period",
+        "2026-W10",
+        "--user",
+        "hunter1",
+        "--format",
+        "json",
+        stdout=out,
+    )
+    assert json.loads(out.getvalue())["attainment"] == "38.5"
+    out = StringIO()
+    call_command("targets", "scorecard", "--period", "2026-W10", stdout=out)
+    assert out.getvalue().splitlines()[-5].startswith("hunter1 (2026-W10): 38.5 %")
+    with pytest.raises(CommandError, match="ISO week"):
+        call_command("targets", "scorecard", "--period", "last week")
+    with pytest.raises(CommandError, match="no user 'nobody'"):
+        call_command("targets", "scorecard", "--period", "2026-W10", "--user", "nobody")

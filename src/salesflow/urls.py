@@ -12,6 +12,7 @@ from .intake.viewsets import ClientsApp
 from .queues.viewsets import WorkApp
 from .reports.views import ReportsApplication
 from .signin import SigninViewset
+from .targets.views import TargetsApplication
 from .views import health
 
 site = Site(
@@ -22,6 +23,7 @@ site = Site(
         ClientsApp(),
         ActivitiesApp(),
         ReportsApplication(),
+        TargetsApplication(),
     ],
 )
 

@@ -13,6 +13,7 @@ router.register("tasks", views.TaskViewSet, basename="task")
 router.register("clients", views.ClientViewSet, basename="client")
 router.register("contacts", views.ContactViewSet, basename="contact")
 router.register("reports/daily", views.ReportViewSet, basename="report")
+router.register("scorecards", views.ScorecardViewSet, basename="scorecard")
 
 urlpatterns = [
     # the schema describes the API, holds no data: readable without signing in
