@@ -443,3 +443,53 @@ def test_the_command_prints_a_scorecard_as_json_and_refuses_a_bad_period(week):
         call_command("targets", "scorecard", "--period", "last week")
     with pytest.raises(CommandError, match="no user 'nobody'"):
         call_command("targets", "scorecard", "--period", "2026-W10", "--user", "nobody")
+
+
+# --- the funnel ---------------------------------------------------------------------------
+
+
+def test_every_figure_of_the_weeks_funnel_is_known_in_advance(week):
+    from salesflow.targets.funnel import funnel
+
+    result = funnel(first=MONDAY, last=MONDAY + timedelta(days=6))
+    assert result.leads_by_source == {"manual": 2}
+    assert (result.leads, result.qualified, result.orders, result.delivered) == (2, 2, 1, 1)
+    assert result.orders_value == result.delivered_value == Decimal("1000.00")
+    assert result.lost == {"a competitor was cheaper": 1} and result.disqualified == {}
+    assert result.conversion == {
+        "lead_to_qualified": Decimal(100),
+        "qualified_to_order": Decimal(50),
+        "order_to_delivered": Decimal(100),
+    }
+    stages = {row.node: row for row in result.stages}
+    # A took 2 h to qualify, B 27 h
+    assert (stages["conveyor.qualify"].finished, stages["conveyor.qualify"].median_hours) == (
+        2,
+        Decimal("14.5"),
+    )
+    # prepare_order: A from its handoff (Mon 11:00) to Tue 14:00 = 27 h, A again after the
+    # bounce (Wed 10:00 -> 12:00 = 2 h), B (Tue 12:00 -> Wed 13:00 = 25 h): the median is 25 h
+    assert stages["conveyor.prepare_order"].median_hours == Decimal(25)
+    assert (stages["conveyor.follow_up"].open, stages["conveyor.follow_up"].open_value) == (
+        1,
+        Decimal("1000.00"),
+    )
+    # nothing has gone all the way yet: no history to convert the open pipeline with
+    assert result.forecast == Decimal("1000.00")
+    assert result.revenue == {"new": Decimal("1000.00"), "repeat": 0, "reactivation": 0}
+    assert result.revenue_trend == ((date(2026, 3, 1), result.revenue),)
+
+
+@pytest.mark.parametrize(
+    ("first", "last", "message"),
+    [
+        (date(2026, 3, 8), date(2026, 3, 2), "before it starts"),
+        (date(2026, 3, 2), date(2099, 1, 1), "in the future"),
+        (None, date(2026, 3, 2), "both"),
+    ],
+)
+def test_a_bad_range_is_refused_with_the_reason(db, first, last, message):
+    from salesflow.targets.funnel import funnel_range_check
+
+    with pytest.raises(PeriodInvalid, match=message):
+        funnel_range_check(first=first, last=last)
