@@ -493,3 +493,45 @@ def test_a_bad_range_is_refused_with_the_reason(db, first, last, message):
 
     with pytest.raises(PeriodInvalid, match=message):
         funnel_range_check(first=first, last=last)
+
+
+def test_the_funnel_page_api_and_command_agree_and_keep_to_team_leads(week, tmp_path):
+    import json
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+    from openpyxl import load_workbook
+
+    from .test_http import signed_in
+
+    lead, hunter1 = week["team_lead"][0], week["hunter"][0]
+    query = "first=2026-03-02&last=2026-03-08"
+    assert signed_in(hunter1).get(f"/reports/funnel/?{query}").status_code == 403
+    page = signed_in(lead).get(f"/reports/funnel/?{query}")
+    text = page.content.decode()
+    assert page.status_code == 200
+    assert "a competitor was cheaper" in text and "open pipeline" in text.lower()
+    assert "the share of the deals that reached that stage" in text  # the method, stated
+    bad = signed_in(lead).get("/reports/funnel/?first=2026-03-08&last=2026-03-02")
+    assert bad.status_code == 400 and "before it starts" in bad.content.decode()
+    csv_file = signed_in(lead).get(f"/reports/funnel/?{query}&format=csv")
+    assert csv_file["Content-Type"].startswith("text/csv")
+    assert "Delivered,1,1000.00,100.0" in csv_file.content.decode()
+
+    assert (
+        api_as(hunter1).get("/api/reports/funnel/?from=2026-03-02&to=2026-03-08").status_code == 403
+    )
+    document = api_as(lead).get("/api/reports/funnel/?from=2026-03-02&to=2026-03-08").json()
+    assert (document["leads"], document["qualified"], document["orders"]) == (2, 2, 1)
+    assert api_as(lead).get("/api/reports/funnel/?from=2026-03-02&to=2099-01-01").status_code == 400
+
+    out = StringIO()
+    call_command("report", "funnel", "--from", "2026-03-02", "--to", "2026-03-08", stdout=out)
+    assert json.loads(out.getvalue()) == document
+    target = tmp_path / "funnel.xlsx"
+    call_command(
+        "report", "funnel", "--from", "2026-03-02", "--to", "2026-03-08", "--output", str(target)
+    )
+    assert "Funnel" in load_workbook(target).sheetnames
+    with pytest.raises(CommandError, match="before it starts"):
+        call_command("report", "funnel", "--from", "2026-03-08", "--to", "2026-03-02")

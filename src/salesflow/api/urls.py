@@ -21,6 +21,7 @@ urlpatterns = [
     # the company's memory (salesflow.activities)
     path("clients/<str:pk>/timeline/", activities.TimelineView.as_view(), name="client-timeline"),
     path("calls/", activities.CallView.as_view(), name="calls"),
+    path("reports/funnel/", views.funnel_view, name="funnel"),
     *router.urls,
     re_path(r"^(?P<path>.*)$", views.not_found),
 ]

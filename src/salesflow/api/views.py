@@ -10,6 +10,7 @@ role's ``pool/`` and ``claim-next/``.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from django.db.models import QuerySet
@@ -39,6 +40,7 @@ from salesflow.queues import selectors as pools
 from salesflow.queues.access import access_pool, access_task
 from salesflow.reports.access import access_daily_report
 from salesflow.reports.exports import report_document
+from salesflow.reports.funnel import access_funnel, funnel_document
 from salesflow.targets.access import access_scorecard, access_team_grid
 from salesflow.targets.exports import scorecard_document
 from salesflow.targets.periods import MONTH, WEEK, Period, period_containing, period_parse
@@ -412,6 +414,32 @@ class ReportViewSet(viewsets.GenericViewSet):
         return Response(report_document(report))
 
 
+def _query_day(request: Request, name: str) -> date | None:
+    value = request.query_params.get(name)
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ValidationError({name: [_("Write a day as YYYY-MM-DD.")]}) from None
+
+
+@extend_schema(
+    summary="The funnel and forecast of a date range (team leads and admins)",
+    parameters=[
+        OpenApiParameter("from", OpenApiTypes.DATE, required=True),
+        OpenApiParameter("to", OpenApiTypes.DATE, required=True),
+    ],
+    responses={200: OpenApiTypes.OBJECT, **refusals(400, 403)},
+)
+@api_view(["GET"])
+def funnel_view(request: Request) -> Response:
+    result = access_funnel(
+        user=person(request), first=_query_day(request, "from"), last=_query_day(request, "to")
+    )
+    return Response(funnel_document(result))
+
+
 def _period(request: Request, default_kind: str) -> Period:
     text = request.query_params.get("period", "")
     if not text:
@@ -444,7 +472,7 @@ class ScorecardViewSet(viewsets.GenericViewSet):
         summary="A person's scorecard",
         description="Their own for anyone; anyone's for a team lead.",
         parameters=[PERIOD, OpenApiParameter("id", int, OpenApiParameter.PATH)],
-        responses={200: OpenApiTypes.OBJECT, **refusals(400, 403)},
+        responses={200: OpenApiTypes.OBJECT, **refusals(400, 403, 404)},
     )
     def retrieve(self, request: Request, pk: str) -> Response:
         if not pk.isdigit():

@@ -46,7 +46,7 @@ from salesflow.clients.models import Lead, Order
 from salesflow.conveyor.registry import human_nodes
 
 from .measures import CARRIED, QUALIFIED
-from .periods import PeriodInvalid, local_midnight
+from .periods import FIRST_YEAR, PeriodInvalid, local_midnight
 
 HUNDRED = Decimal(100)
 OPEN = (STATUS.NEW, STATUS.ASSIGNED, STATUS.STARTED)
@@ -112,6 +112,8 @@ def funnel_range_check(*, first: date | None, last: date | None) -> tuple[date, 
             _("The range ends (%(last)s) before it starts (%(first)s).")
             % {"first": first.isoformat(), "last": last.isoformat()}
         )
+    if first.year < FIRST_YEAR:
+        raise PeriodInvalid(_("The range starts before %(year)s.") % {"year": FIRST_YEAR})
     today = timezone.localdate()
     if last > today:
         raise PeriodInvalid(

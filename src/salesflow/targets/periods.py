@@ -19,6 +19,9 @@ from salesflow.exceptions import SalesflowError
 DAY, WEEK, MONTH = "day", "week", "month"
 _WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+# the years a period may fall in (a trend reaches back from it; the end of a period must
+# still be a date)
+FIRST_YEAR, LAST_YEAR = 1970, 9000
 
 
 class PeriodInvalid(SalesflowError):
@@ -85,11 +88,14 @@ def period_parse(text: str) -> Period:
     value = (text or "").strip()
     try:
         if match := _WEEK.match(value):
-            first = date.fromisocalendar(int(match[1]), int(match[2]), 1)
-            return Period(WEEK, first)
-        if match := _MONTH.match(value):
-            return Period(MONTH, date(int(match[1]), int(match[2]), 1))
-        return Period(DAY, date.fromisoformat(value))
+            period = Period(WEEK, date.fromisocalendar(int(match[1]), int(match[2]), 1))
+        elif match := _MONTH.match(value):
+            period = Period(MONTH, date(int(match[1]), int(match[2]), 1))
+        else:
+            period = Period(DAY, date.fromisoformat(value))
+        if not FIRST_YEAR <= period.first.year <= LAST_YEAR:
+            raise ValueError(value)
+        return period
     except ValueError:
         raise PeriodInvalid(
             _(
