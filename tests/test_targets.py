@@ -535,3 +535,35 @@ def test_the_funnel_page_api_and_command_agree_and_keep_to_team_leads(week, tmp_
     assert "Funnel" in load_workbook(target).sheetnames
     with pytest.raises(CommandError, match="before it starts"):
         call_command("report", "funnel", "--from", "2026-03-08", "--to", "2026-03-02")
+
+
+# --- dependence on one person -------------------------------------------------------------
+
+
+def test_a_client_whose_work_went_through_one_person_is_listed_with_who(week):
+    from salesflow.targets.dependence import dependence
+
+    from .factories import ClientFactory
+
+    hunter1, hunter2 = week["hunter"]
+    lonely = ClientFactory(name="Lonely LLC")
+    for n in range(6):
+        Activity.objects.create(
+            kind="call", client=lonely, author=hunter2, occurred=at(n, 10), text="again"
+        )
+    Activity.objects.create(kind="note", client=lonely, author=hunter1, occurred=at(1, 11))
+    result = dependence(until=at(30, 0))
+    assert [(c.client, c.busiest, c.people, c.work, c.share) for c in result.clients] == [
+        ("Lonely LLC", "hunter2", 2, 7, Decimal("85.7"))
+    ]
+    # A was carried by four people; B has too little work to say; Lonely depends on one
+    assert result.active_clients == 3 and result.share == Decimal("33.3")
+    # a year later nothing is left in the window
+    assert dependence(until=at(400, 0)).clients == ()
+
+
+def test_the_dependence_list_is_for_team_leads(week):
+    from .test_http import signed_in
+
+    assert signed_in(week["hunter"][0]).get("/targets/dependence/").status_code == 403
+    assert signed_in(week["team_lead"][0]).get("/targets/dependence/").status_code == 200

@@ -20,7 +20,14 @@ from viewflow.urls import Application
 
 from salesflow.exceptions import NotPermitted, SalesflowError
 
-from .access import access_person, access_scorecard, access_team_grid, is_team_lead
+from .access import (
+    access_person,
+    access_scorecard,
+    access_team_grid,
+    is_team_lead,
+    require_team_lead,
+)
+from .dependence import MINIMUM_WORK, THRESHOLD, dependence
 from .measures import MEASURES
 from .periods import MONTH, WEEK, Period, period_containing, period_parse
 from .selectors import evidence
@@ -192,6 +199,19 @@ class GoalTickView(View):
         return HttpResponseRedirect(reverse("targets:scorecard") + f"?person={goal.person_id}")
 
 
+class DependenceView(View):
+    """Clients that depend on one person, with who (team leads)."""
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        try:
+            require_team_lead(request.user)
+        except SalesflowError as error:
+            _refused(error)
+            raise
+        context = {"result": dependence(), "threshold": THRESHOLD, "minimum": MINIMUM_WORK}
+        return render(request, "salesflow/targets/dependence.html", context)
+
+
 def _signed_in(user: Any) -> bool:
     return bool(user.is_authenticated and user.is_active)
 
@@ -209,4 +229,5 @@ class TargetsApplication(Application):
     team_path = path("team/", TeamGridView.as_view(), name="team")
     evidence_path = path("evidence/<str:measure>/", EvidenceView.as_view(), name="evidence")
     goal_path = path("goals/", GoalSetView.as_view(), name="goal_set")
+    dependence_path = path("dependence/", DependenceView.as_view(), name="dependence")
     tick_path = path("goals/<int:goal_id>/tick/", GoalTickView.as_view(), name="goal_tick")
