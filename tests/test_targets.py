@@ -567,3 +567,23 @@ def test_the_dependence_list_is_for_team_leads(week):
 
     assert signed_in(week["hunter"][0]).get("/targets/dependence/").status_code == 403
     assert signed_in(week["team_lead"][0]).get("/targets/dependence/").status_code == 200
+
+
+def test_the_daily_report_has_a_targets_section_and_the_dependence_figure(week):
+    from salesflow.reports.models import Snapshot
+    from salesflow.reports.services import daily_report_build
+
+    from .test_http import signed_in
+
+    daily_report_build(day=MONDAY + timedelta(days=4))
+    snapshot = Snapshot.objects.get()
+    assert (snapshot.active_clients, snapshot.dependent_clients) == (2, 0)
+    page = signed_in(week["team_lead"][0]).get("/reports/daily/").content.decode()
+    section = page[page.index('id="targets"') : page.index('id="definitions"')]
+    assert "0 of 2 clients worked on in the last 12 months depend on one person." in section
+    # hunter1's month so far: qualified_to_order 50 % of 30 (capped at 150) x 60 and
+    # within_sla 50 % of 90 (55.6) x 40
+    assert (
+        f'?period=2026-03&amp;person={week["hunter"][0].pk}">hunter1</a></th><td>112.2</td>'
+        in section
+    )

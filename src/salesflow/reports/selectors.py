@@ -99,6 +99,8 @@ def _stored(snapshot: Snapshot) -> DailyReport:
             ],
             orders_delivered=snapshot.orders_delivered,
             delivered_amount=snapshot.delivered_amount,
+            active_clients=snapshot.active_clients,
+            dependent_clients=snapshot.dependent_clients,
             generated=snapshot.generated,
             emailed=snapshot.emailed,
         ),
@@ -188,3 +190,25 @@ def report_recipients() -> list[str]:
         .order_by("email")
         .values_list("email", flat=True)
     )
+
+
+@dataclass(frozen=True)
+class DependenceTrend:
+    """The share (percent) of the clients worked on that depend on one person, at the end
+    of each of ``days`` (None: no report that day)."""
+
+    days: list[date]
+    shares: list[float | None]
+
+
+def dependence_trend(*, last_day: date, days: int = 30) -> DependenceTrend:
+    """From the stored snapshots, in one query."""
+    first_day = last_day - timedelta(days=days - 1)
+    calendar = [first_day + timedelta(days=n) for n in range(days)]
+    stored = {
+        day: round(dependent * 100 / active, 1) if active else None
+        for day, active, dependent in Snapshot.objects.filter(
+            day__gte=first_day, day__lte=last_day
+        ).values_list("day", "active_clients", "dependent_clients")
+    }
+    return DependenceTrend(days=calendar, shares=[stored.get(day) for day in calendar])

@@ -103,6 +103,8 @@ def daily_report_build(*, day: date) -> Snapshot:
                 "generated": timezone.now(),
                 "orders_delivered": report.orders_delivered,
                 "delivered_amount": report.delivered_amount,
+                "active_clients": report.active_clients,
+                "dependent_clients": report.dependent_clients,
             },
         )
         for model in ROW_MODELS:

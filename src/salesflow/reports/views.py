@@ -23,6 +23,8 @@ from django.views import View
 from viewflow.urls import Application
 
 from salesflow.exceptions import NotPermitted, SalesflowError
+from salesflow.targets.periods import MONTH, period_containing
+from salesflow.targets.selectors import team_grid
 
 from . import charts
 from .access import (
@@ -35,7 +37,7 @@ from .exports import CONTENT_TYPES, FORMATS, file_name, report_file, report_tabl
 from .funnel import access_funnel, funnel_charts, funnel_file, funnel_file_name, funnel_tables
 from .layout import outcome_label
 from .models import AGE_BUCKET_LABELS
-from .selectors import key_figures
+from .selectors import dependence_trend, key_figures
 
 
 class DayForm(forms.Form):
@@ -101,7 +103,22 @@ class DailyReportView(View):
             context["refusal"] = error.message
             return render(request, self.template_name, context, status=error.status)
         report = overview.report
+        reliance = dependence_trend(last_day=report.day)
+        month = period_containing(MONTH, report.day)
         context.update(
+            team=team_grid(period=month, until=report.ends),
+            team_month=month,
+            dependence=reliance,
+            dependence_chart=charts.line_chart(
+                _("Clients that depend on one person, % of those worked on, last 30 days"),
+                [day.strftime("%d.%m") for day in reliance.days],
+                [
+                    (
+                        _("depend on one person, %"),
+                        [None if share is None else round(share) for share in reliance.shares],
+                    )
+                ],
+            ),
             overview=overview,
             report=report,
             figures=key_figures(report, overview.day_before, overview.week_before),

@@ -175,13 +175,17 @@ def team(*, kind: str | None = None) -> list[Any]:
     return people
 
 
-def team_grid(*, period: Period, people: Sequence[Any] | None = None) -> list[Scorecard]:
-    """Everyone's scorecard for ``period`` (no trend, no goals), worst attainment first:
+def team_grid(
+    *, period: Period, people: Sequence[Any] | None = None, until: datetime | None = None
+) -> list[Scorecard]:
+    """Everyone's scorecard for ``period`` (no trend, no goals) -- up to ``until`` if that
+    is earlier than its end (the daily report's month so far) -- worst attainment first:
     each measure computed once for the whole team. Call through ``access.access_team_grid``."""
     people = team(kind=period.kind) if people is None else people
     targets = {person.pk: targets_for(person, period.kind) for person in people}
     codes = {t.measure for person_targets in targets.values() for t in person_targets}
-    figures = compute(codes, [person.pk for person in people], period.start, period.end)
+    end = min(period.end, until) if until is not None else period.end
+    figures = compute(codes, [person.pk for person in people], period.start, end)
     names = display_names(people)
     cards = []
     for person in people:
