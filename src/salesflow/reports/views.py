@@ -110,7 +110,7 @@ class DailyReportView(View):
             team_month=month,
             dependence=reliance,
             dependence_chart=charts.line_chart(
-                _("Clients that depend on one person, % of those worked on, last 30 days"),
+                _("Clients that depend on one person, percent of those worked on, last 30 days"),
                 [day.strftime("%d.%m") for day in reliance.days],
                 [
                     (
