@@ -31,7 +31,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import connection
-from django.db.models import Count, DurationField, ExpressionWrapper, F, OuterRef, Q, Subquery
+from django.db.models import Count, DurationField, Exists, ExpressionWrapper, F, OuterRef, Q
 from django.db.models.aggregates import Aggregate
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
@@ -50,14 +50,14 @@ from .periods import FIRST_YEAR, PeriodInvalid, local_midnight
 
 HUNDRED = Decimal(100)
 OPEN = (STATUS.NEW, STATUS.ASSIGNED, STATUS.STARTED)
-HISTORY_DAYS = 180
+HISTORY_DAYS = 90
 TREND_MONTHS = 6
 NEW, REPEAT, REACTIVATION = "new", "repeat", "reactivation"
 FORECAST_METHOD = gettext_lazy(
     "Forecast for the month = revenue already delivered in the month + for each stage, the "
     "value of the deals open there now × the share of the deals that reached that stage in "
-    "the last 180 days (and are finished) that were delivered. A deal without an order yet "
-    "is valued at the average delivered order of those 180 days."
+    "the last 90 days (and are finished) that were delivered. A deal without an order yet "
+    "is valued at the average delivered order of those 90 days."
 )
 
 
@@ -145,20 +145,28 @@ def _percent(part: int, whole: int) -> Decimal | None:
 
 
 def _ended(status: str, start: Any, end: Any) -> dict[str, int]:
-    """Deals of ``status`` whose last stage was finished in the range, by reason."""
-    last_done = (
-        AuditEvent.objects.filter(process_id=OuterRef("process_id"), action__in=CARRIED)
-        .order_by("-created", "-id")
-        .values("created")[:1]
+    """Deals of ``status`` whose last stage was finished in the range, by reason: read
+    from the range's stage completions (no later one in the deal), not from every lead of
+    that status in the history."""
+    later = AuditEvent.objects.filter(
+        process_id=OuterRef("process_id"), action__in=CARRIED, created__gt=OuterRef("created")
     )
-    reason = "lost_reason" if status == Lead.Status.LOST else "disqualification_reason"
+    reason = (
+        "process__lead__lost_reason"
+        if status == Lead.Status.LOST
+        else "process__lead__disqualification_reason"
+    )
     rows = (
-        Lead.objects.filter(status=status, process__isnull=False)
-        .annotate(ended=Subquery(last_done))
-        .filter(ended__gte=start, ended__lt=end)
+        AuditEvent.objects.filter(
+            action__in=CARRIED,
+            created__gte=start,
+            created__lt=end,
+            process__lead__status=status,
+        )
+        .exclude(Exists(later))
         .order_by()
         .values_list(reason)
-        .annotate(n=Count("id"))
+        .annotate(n=Count("process_id", distinct=True))
     )
     return {text.strip() or "-": n for text, n in sorted(rows, key=lambda r: (-r[1], r[0]))}
 

@@ -37,15 +37,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from django.db.models import Count, Exists, OuterRef, Q, Subquery
+from django.db import connection
+from django.db.models import Count, DateTimeField, Exists, F, OuterRef, Q, Subquery
 from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Cast
 from django.utils.dateparse import parse_datetime
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 from salesflow.activities.models import Activity
 from salesflow.audit.models import AuditEvent
-from salesflow.clients.models import Client, Contact, Lead, Order
+from salesflow.clients.models import Contact, Lead, Order
 from salesflow.queues import terms
 
 STANDARD, KPI = "standard", "kpi"
@@ -114,30 +116,23 @@ def _carried(users: Collection[int], start: datetime, end: datetime) -> Q:
 
 def card_completeness(users: Collection[int], start: datetime, end: datetime) -> Values:
     values = _zeros(users)
-    pairs = set(
+    reachable = Contact.objects.filter(client=OuterRef("client_id")).exclude(phone="")
+    rows = (
         AuditEvent.objects.filter(_carried(users, start, end), client__isnull=False)
+        .annotate(reachable=Exists(reachable.exclude(email="")))
         .order_by()
-        .values_list("actor_id", "client_id")
-        .distinct()
-    )
-    complete = set(
-        Client.objects.filter(pk__in={client for _user, client in pairs})
-        .exclude(legal_name="")
-        .exclude(tax_number="")
-        .filter(
-            Exists(
-                Contact.objects.filter(client=OuterRef("pk")).exclude(phone="").exclude(email="")
-            )
+        .values_list("actor_id")
+        .annotate(
+            whole=Count("client_id", distinct=True),
+            part=Count(
+                "client_id",
+                distinct=True,
+                filter=Q(reachable=True) & ~Q(client__legal_name="") & ~Q(client__tax_number=""),
+            ),
         )
-        .values_list("pk", flat=True)
     )
-    whole: dict[int, int] = defaultdict(int)
-    part: dict[int, int] = defaultdict(int)
-    for user_id, client_id in pairs:
-        whole[user_id] += 1
-        part[user_id] += client_id in complete
-    for user_id, n in whole.items():
-        values[user_id] = _percent(part[user_id], n)
+    for user_id, whole, part in rows:
+        values[user_id] = _percent(part, whole)
     return values
 
 
@@ -229,18 +224,32 @@ def qualified_to_order(users: Collection[int], start: datetime, end: datetime) -
 
 
 def within_sla(users: Collection[int], start: datetime, end: datetime) -> Values:
-    """Compared in Python: the due time is kept in the task's JSON terms as text, which
-    PostgreSQL and SQLite compare with a timestamp differently."""
+    """The due time is kept in the task's JSON terms as text: PostgreSQL casts it and
+    counts in SQL; on SQLite (which compares it as text) it is compared in Python."""
     values = _zeros(users)
-    rows = (
-        AuditEvent.objects.filter(
-            actor_id__in=users,
-            action__in=FINISHED,
-            created__gte=start,
-            created__lt=end,
-            task__isnull=False,
+    events = AuditEvent.objects.filter(
+        actor_id__in=users,
+        action__in=FINISHED,
+        created__gte=start,
+        created__lt=end,
+        task__isnull=False,
+    )
+    if connection.vendor == "postgresql":
+        due_time = Cast(KeyTextTransform(terms.DUE, "task__data"), DateTimeField())
+        grouped = (
+            events.annotate(due=due_time)
+            .order_by()
+            .values_list("actor_id")
+            .annotate(
+                whole=Count("task_id", distinct=True),
+                late=Count("task_id", distinct=True, filter=Q(task__finished__gt=F("due"))),
+            )
         )
-        .annotate(due=KeyTextTransform(terms.DUE, "task__data"))
+        for user_id, finished_tasks, late_tasks in grouped:
+            values[user_id] = _percent(finished_tasks - late_tasks, finished_tasks)
+        return values
+    rows = (
+        events.annotate(due=KeyTextTransform(terms.DUE, "task__data"))
         .order_by()
         .values_list("actor_id", "task_id", "task__finished", "due")
     )
@@ -248,8 +257,8 @@ def within_sla(users: Collection[int], start: datetime, end: datetime) -> Values
     late: dict[int, set[int]] = defaultdict(set)
     for user_id, task_id, finished, due in rows:
         whole[user_id].add(task_id)
-        due_time = parse_datetime(due) if due else None
-        if due_time is not None and finished is not None and finished > due_time:
+        due_at = parse_datetime(due) if due else None
+        if due_at is not None and finished is not None and finished > due_at:
             late[user_id].add(task_id)
     for user_id, tasks in whole.items():
         values[user_id] = _percent(len(tasks) - len(late[user_id]), len(tasks))
