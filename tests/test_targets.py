@@ -131,8 +131,7 @@ def test_attainment_is_capped_and_lower_is_better_where_the_measure_says_so():
 # --- a hand-built week --------------------------------------------------------------------
 
 
-@pytest.fixture
-def week(staff):
+def play_week(staff):
     """hunter1 qualifies A (on time) and B (a day late); account1 prepares A's order
     (1,000.00, no discount), clerk1 sends it back once, account1 hands it on again, clerk1
     does the documents and expeditor1 delivers it on Friday; B's client does not order.
@@ -166,6 +165,31 @@ def week(staff):
             kind=kind, client=a.client, author=hunter1, occurred=at(day, 15), text="spoke"
         )
     return staff
+
+
+@pytest.fixture
+def week(staff):
+    return play_week(staff)
+
+
+def week_figures(staff) -> dict:
+    """What the SQLite run prints and the PostgreSQL one must equal: hunter1's scorecard
+    and the funnel of the week, as their JSON documents."""
+    from salesflow.reports.funnel import funnel_document
+    from salesflow.targets.exports import scorecard_document
+    from salesflow.targets.funnel import funnel
+    from salesflow.targets.selectors import scorecard
+
+    card = scorecard_document(scorecard(person=staff["hunter"][0], period=WEEK))
+    month = scorecard_document(scorecard(person=staff["hunter"][0], period=MONTH))
+    for document in (card, month):
+        document["person"].pop("id")
+        document["goals"] = []
+    return {
+        "week": card,
+        "month": month,
+        "funnel": funnel_document(funnel(first=MONDAY, last=MONDAY + timedelta(days=6))),
+    }
 
 
 def figures(code, person, period):
@@ -587,3 +611,30 @@ def test_the_daily_report_has_a_targets_section_and_the_dependence_figure(week):
         f'?period=2026-03&amp;person={week["hunter"][0].pk}">hunter1</a></th><td>112.2</td>'
         in section
     )
+
+
+def test_sqlite_gives_the_same_scorecards_and_funnel_as_postgresql(week, tmp_path):
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    on_postgresql = json.loads(json.dumps(week_figures(week), default=str))
+    result = subprocess.run(
+        [sys.executable, "-m", "tests.targets_on_sqlite"],
+        cwd=Path(__file__).resolve().parent.parent,
+        env={
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "tests.settings",
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'salesflow.sqlite3'}",
+            "SALESFLOW_VAR_DIR": str(tmp_path),
+        },
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    on_sqlite = json.loads(result.stdout)
+    assert on_sqlite == on_postgresql
+    assert on_sqlite["week"]["attainment"] == "38.5"  # not empty on both sides
