@@ -38,12 +38,14 @@ from datetime import datetime
 from decimal import Decimal
 
 from django.db import connection
-from django.db.models import Count, DateTimeField, Exists, F, OuterRef, Q, Subquery
+from django.db.models import Count, DateTimeField, Exists, F, OuterRef, Q
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast
 from django.utils.dateparse import parse_datetime
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
+from viewflow.workflow.models import Task
+from viewflow.workflow.status import STATUS
 
 from salesflow.activities.models import Activity
 from salesflow.audit.models import AuditEvent
@@ -137,28 +139,36 @@ def card_completeness(users: Collection[int], start: datetime, end: datetime) ->
 
 
 def notes_sent_back(users: Collection[int], start: datetime, end: datetime) -> Values:
+    """Two reads: the period's bounces, then the handoffs of those deals up to the last of
+    them; each bounce is charged to the deal's last handoff before it (in Python: a
+    correlated subquery would be evaluated again in the filter and the grouping)."""
     values = _zeros(users)
-    sender = (
+    bounces = list(
         AuditEvent.objects.filter(
-            process_id=OuterRef("process_id"),
+            action=AuditEvent.Action.BOUNCE,
+            created__gte=start,
+            created__lt=end,
+            process__isnull=False,
+        ).values_list("process_id", "created", "id")
+    )
+    if not bounces:
+        return values
+    handoffs: dict[int, list[tuple[datetime, int, int]]] = defaultdict(list)
+    for process_id, created, event_id, actor_id in (
+        AuditEvent.objects.filter(
             action=AuditEvent.Action.HANDOFF,
-            created__lte=OuterRef("created"),
+            process_id__in={process_id for process_id, _c, _i in bounces},
+            created__lte=max(created for _p, created, _i in bounces),
         )
-        .order_by("-created", "-id")
-        .values("actor_id")[:1]
-    )
-    rows = (
-        AuditEvent.objects.filter(
-            action=AuditEvent.Action.BOUNCE, created__gte=start, created__lt=end
-        )
-        .annotate(sender=Subquery(sender))
-        .filter(sender__in=users)
-        .order_by()
-        .values_list("sender")
-        .annotate(n=Count("id"))
-    )
-    for user_id, n in rows:
-        values[user_id] = Decimal(n)
+        .order_by("created", "id")
+        .values_list("process_id", "created", "id", "actor_id")
+    ):
+        handoffs[process_id].append((created, event_id, actor_id))
+    wanted = set(users)
+    for process_id, created, _event_id in bounces:
+        before = [h for h in handoffs[process_id] if h[0] <= created]
+        if before and before[-1][2] in wanted:
+            values[before[-1][2]] += 1
     return values
 
 
@@ -235,14 +245,23 @@ def within_sla(users: Collection[int], start: datetime, end: datetime) -> Values
         task__isnull=False,
     )
     if connection.vendor == "postgresql":
-        due_time = Cast(KeyTextTransform(terms.DUE, "task__data"), DateTimeField())
+        # from the task table: a finished task's owner is who finished it (viewflow keeps
+        # the last owner), and its finish time is indexed
+        due_time = Cast(KeyTextTransform(terms.DUE, "data"), DateTimeField())
         grouped = (
-            events.annotate(due=due_time)
+            Task.objects.filter(
+                owner_id__in=users,
+                flow_task_type="HUMAN",
+                status=STATUS.DONE,
+                finished__gte=start,
+                finished__lt=end,
+            )
+            .annotate(due=due_time)
             .order_by()
-            .values_list("actor_id")
+            .values_list("owner_id")
             .annotate(
-                whole=Count("task_id", distinct=True),
-                late=Count("task_id", distinct=True, filter=Q(task__finished__gt=F("due"))),
+                whole=Count("id"),
+                late=Count("id", filter=Q(finished__gt=F("due"))),
             )
         )
         for user_id, finished_tasks, late_tasks in grouped:
