@@ -1,6 +1,7 @@
 """Targets: the role files' [[targets]], the measures over a hand-built week whose every
 figure is known in advance, the scorecard's access rules, SMART goals and their refusals."""
 
+import re
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
@@ -605,6 +606,11 @@ def test_the_daily_report_has_a_targets_section_and_the_dependence_figure(week):
     page = signed_in(week["team_lead"][0]).get("/reports/daily/").content.decode()
     section = page[page.index('id="targets"') : page.index('id="definitions"')]
     assert "0 of 2 clients worked on in the last 12 months depend on one person." in section
+    # and among the key figures (the e-mail's too), beside the day before and a week before
+    key = page[page.index('id="key-figures"') : page.index('id="charts"')]
+    cells = re.findall(r"<t[hd][^>]*>([^<]*)</t[hd]>", key)
+    row = cells.index("Clients that depend on one person, %")
+    assert cells[row : row + 4] == ["Clients that depend on one person, %", "0.0", "—", "—"]
     # hunter1's month so far: qualified_to_order 50 % of 30 (capped at 150) x 60 and
     # within_sla 50 % of 90 (55.6) x 40
     assert (

@@ -155,6 +155,14 @@ class KeyFigure:
     week_before: Any
 
 
+def dependence_share(report: DailyReport) -> float | None:
+    """The percentage of the clients worked on in the 12 months before the day's end that
+    depend on one person (salesflow.targets.dependence)."""
+    if not report.active_clients:
+        return None
+    return round(report.dependent_clients * 100 / report.active_clients, 1)
+
+
 def key_figures(
     report: DailyReport, day_before: DailyReport | None, week_before: DailyReport | None
 ) -> list[KeyFigure]:
@@ -162,18 +170,20 @@ def key_figures(
 
     def figures(r: DailyReport | None) -> list[Any]:
         if r is None:
-            return [None] * 11
+            return [None] * 12
         t = r.totals
         oldest = None if t.oldest_age_seconds is None else round(t.oldest_age_seconds / 3600, 1)
         return [
             t.open, t.unassigned, t.in_work, t.stalled, t.sla_breaches, oldest, t.created,
             t.completed, t.bounces_received, r.orders_delivered, r.delivered_amount,
+            dependence_share(r),
         ]  # fmt: skip
 
     labels = [
         _("Open at the end of the day"), _("Unassigned"), _("In work"), _("Stalled"),
         _("SLA breaches"), _("Oldest open work, h"), pgettext("report", "Created"), _("Completed"),
         _("Bounces"), _("Orders delivered"), _("Amount delivered"),
+        _("Clients that depend on one person, %"),
     ]  # fmt: skip
     return [
         KeyFigure(label, *values)
