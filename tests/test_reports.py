@@ -503,15 +503,30 @@ def test_no_recipients_is_refused_and_nothing_is_sent(played):
 def test_the_scheduled_task_builds_yesterday_and_emails_it(played):
     ReportRecipient.objects.create(email="lead@example.com")
     result = daily_report_task.delay().get()
-    assert result == {"day": "2026-03-02", "built": True, "emailed": True}
+    assert result == {"day": "2026-03-02", "built": True, "emailed": True, "missed": []}
     assert Snapshot.objects.get(day=DAY).emailed == at(1, 0, 5)
     assert len(mail.outbox) == 1
 
 
 def test_the_scheduled_task_without_recipients_still_stores_the_day(played):
     result = daily_report_task.delay().get()
-    assert result == {"day": "2026-03-02", "built": True, "emailed": False}
+    assert result == {"day": "2026-03-02", "built": True, "emailed": False, "missed": []}
     assert Snapshot.objects.filter(day=DAY).exists()
+
+
+def test_the_next_run_builds_every_day_the_morning_job_missed_once(played, clock):
+    services.daily_report_build(day=DAY - 2 * ONE_DAY)  # the last morning run that happened
+    ReportRecipient.objects.create(email="lead@example.com")
+    result = daily_report_task.delay().get()
+    assert result == {"day": "2026-03-02", "built": True, "emailed": True, "missed": ["2026-03-01"]}
+    assert sorted(Snapshot.objects.values_list("day", flat=True)) == [
+        DAY - 2 * ONE_DAY,
+        DAY - ONE_DAY,
+        DAY,
+    ]
+    assert len(mail.outbox) == 1  # only yesterday's goes out
+    clock.move_to(at(1, 6))
+    assert daily_report_task.delay().get()["missed"] == []  # once
 
 
 def test_the_scheduled_task_before_any_data_does_nothing(db, clock):

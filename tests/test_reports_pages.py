@@ -81,7 +81,11 @@ def test_the_page_draws_its_charts_inline_without_scripts_or_a_cdn(reported):
         section = page[page.index(f'id="{chart}"') :]
         assert section.index("<svg") < section.index("</section>")
     # the 30-day lines: a point per role for each of the two stored days
-    assert page.count("<circle") == 2 * 7  # seven roles
+    depth = page[page.index('id="chart-depth"') :]
+    assert depth[: depth.index("</section>")].count("<circle") == 2 * 7  # seven roles
+    # and the share of clients that depend on one person, for each of them
+    reliance = page[page.index('<section id="dependence"') :]
+    assert reliance[: reliance.index("</section>")].count("<circle") == 2
     assert 'class="sf-table" id="table-roles"' in page  # the tables behind the charts
     external = re.findall(r'(?:src|href)="(https?:)?//', page)
     assert not external

@@ -20,6 +20,7 @@ class SalesflowConfig(AppConfig):
         from .queues.columns import COLUMNS
         from .roles import RoleFileError, check_roles, get_roles
         from .services import after_migrate
+        from .targets.measures import MEASURES
 
         # A bad role file stops every command and the web server here, with the file,
         # the key and the reason -- never a half-understood role at run time.
@@ -29,6 +30,7 @@ class SalesflowConfig(AppConfig):
                 nodes=node_permissions(),
                 engine_permissions=ENGINE_PERMISSIONS,
                 columns=COLUMNS,
+                measures=MEASURES,
             )
         except RoleFileError as exc:
             raise ImproperlyConfigured(f"Bad role file: {exc}") from None

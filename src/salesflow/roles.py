@@ -30,6 +30,12 @@ A role file looks like this::
     idle_limit = "4h"                    # assigned but untouched this long: stalled
     columns = ["company", "source", "age", "due"]   # what the pool and inbox pages show
 
+    [[targets]]                          # the role's scorecard (salesflow.targets.measures)
+    measure = "calls"                    # one of the measures the engine computes
+    target = 60                          # per period, not negative
+    weight = 40                          # percent; a period's weights sum to 100
+    period = "week"                      # day | week | month
+
     [leak_watch]                         # a member's day over any of these alerts the team leads
     reveals = 30                         # contacts shown
     unassigns = 10                       # tasks given back unworked
@@ -95,6 +101,8 @@ DISTRIBUTIONS = (PULL, ROUND_ROBIN, LEAST_LOADED)
 # e-mail that has not bounced).
 CARD_RULES = ("tax_number", "decision_maker", "working_contact")
 SIDE_TASK_KIND = re.compile(r"^[a-z][a-z0-9_]{0,29}$")
+# how long a target's period is (salesflow.targets.periods)
+TARGET_PERIODS = ("day", "week", "month")
 ROLE_CODE = re.compile(r"^[a-z][a-z0-9_]{1,49}$")
 _DURATION_PART = re.compile(r"(\d+)\s*([dhm])")
 _DURATION = re.compile(r"^\s*(\d+\s*[dhm]\s*)+$")
@@ -151,6 +159,20 @@ class LeakLimits:
 
 
 DEFAULT_LEAK_LIMITS = LeakLimits()
+
+
+@dataclass(frozen=True)
+class Target:
+    """One line of a role's scorecard (``[[targets]]``): ``measure`` (a code of the
+    measures ``salesflow.targets`` computes; checked by ``check_roles``), the ``target``
+    value per ``period`` and its ``weight`` (percent) in the period's attainment."""
+
+    measure: str
+    target: Decimal
+    weight: Decimal
+    period: str
+
+
 LEAK_COUNTS = ("reveals", "unassigns", "exports")
 
 
@@ -173,6 +195,7 @@ class Role:
     side_task_kinds: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     # what a complete client card has (CARD_RULES); a card missing one is this role's work
     card_rules: tuple[str, ...] = ()
+    targets: tuple[Target, ...] = ()
     # everything else the file says, for display
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False)
 
@@ -213,6 +236,7 @@ class _Reader:
         "leak_watch",
         "side_task_kinds",
         "card_rules",
+        "targets",
     }
 
     def __init__(self, path: Path, data: Mapping[str, Any]) -> None:
@@ -255,6 +279,7 @@ class _Reader:
             leak_watch=self.leak_watch(),
             side_task_kinds=self.side_task_kinds(),
             card_rules=self.card_rules(),
+            targets=self.targets(),
             raw=dict(self.data),
         )
 
@@ -415,6 +440,54 @@ class _Reader:
             values["suspend_reveals"] = table["suspend_reveals"]
         return LeakLimits(**values)
 
+    def _number(self, key: str, value: Any) -> Decimal:
+        if isinstance(value, bool) or not isinstance(value, int | float | str):
+            raise self.error(key, f"{value!r} is not a number")
+        try:
+            number = Decimal(str(value))
+        except InvalidOperation:
+            raise self.error(key, f"{value!r} is not a number") from None
+        if not number.is_finite():
+            raise self.error(key, f"{value!r} is not a number")
+        return number
+
+    def targets(self) -> tuple[Target, ...]:
+        table = self.data.get("targets", [])
+        if not isinstance(table, list):
+            raise self.error("targets", "must be an array of tables [[targets]]")
+        result: list[Target] = []
+        for index, entry in enumerate(table):
+            key = f"targets[{index}]"
+            if not isinstance(entry, dict):
+                raise self.error(key, "must be a table")
+            self.unknown_keys(key, entry, ("measure", "target", "weight", "period"))
+            for name in ("measure", "target", "weight", "period"):
+                if name not in entry:
+                    raise self.error(f"{key}.{name}", "missing")
+            measure = entry["measure"]
+            if not isinstance(measure, str) or not measure:
+                raise self.error(f"{key}.measure", "must be a measure's code such as 'calls'")
+            target = self._number(f"{key}.target", entry["target"])
+            if target < 0:
+                raise self.error(f"{key}.target", "must not be negative")
+            weight = self._number(f"{key}.weight", entry["weight"])
+            if not Decimal(0) < weight <= Decimal(100):
+                raise self.error(f"{key}.weight", "must be a percentage above 0, at most 100")
+            period = entry["period"]
+            if period not in TARGET_PERIODS:
+                raise self.error(f"{key}.period", f"must be one of {', '.join(TARGET_PERIODS)}")
+            if any(t.measure == measure and t.period == period for t in result):
+                raise self.error(f"{key}.measure", f"{measure!r} is already a {period} target")
+            result.append(Target(measure=measure, target=target, weight=weight, period=period))
+        for period in TARGET_PERIODS:
+            weights = sum((t.weight for t in result if t.period == period), Decimal(0))
+            if weights and weights != Decimal(100):
+                raise self.error(
+                    "targets",
+                    f"the weights of the {period} targets sum to {weights} %, not 100 %",
+                )
+        return tuple(result)
+
 
 def read_role_file(path: Path) -> Role:
     """Parse and check one file on its own (without looking at the flows)."""
@@ -452,10 +525,12 @@ def check_roles(
     nodes: Mapping[str, str | None],
     engine_permissions: Iterable[str],
     columns: Collection[str],
+    measures: Collection[str] | None = None,
 ) -> None:
     """Check parsed roles against the installation: ``nodes`` maps each human node
     reference (``conveyor.qualify``) to its permission, ``engine_permissions`` are the
-    permissions the engine defines, ``columns`` the pool columns that exist. Every node
+    permissions the engine defines, ``columns`` the pool columns that exist, ``measures``
+    the codes of the measures targets may name (None: not checked). Every node
     must be performed by a role, and the roles sharing a node must share its pool's
     policy. RoleFileError (file, key, reason) on the first problem."""
     known_permissions = set(engine_permissions) | {p for p in nodes.values() if p}
@@ -483,6 +558,13 @@ def check_roles(
             if name not in columns:
                 raise RoleFileError(
                     path, "pool.columns", f"unknown column {name!r} (known: {', '.join(columns)})"
+                )
+        for index, target in enumerate(role.targets):
+            if measures is not None and target.measure not in measures:
+                raise RoleFileError(
+                    path,
+                    f"targets[{index}].measure",
+                    f"unknown measure {target.measure!r} (known: {', '.join(sorted(measures))})",
                 )
     for node in nodes:
         policies = {r.pool.distribution: r for r in roles.values() if node in r.nodes}
@@ -527,10 +609,17 @@ def read_roles(
     nodes: Mapping[str, str | None],
     engine_permissions: Iterable[str],
     columns: Collection[str],
+    measures: Collection[str] | None = None,
 ) -> dict[str, Role]:
     """``read_role_files`` and ``check_roles`` in one step."""
     roles = read_role_files(directory)
-    check_roles(roles, nodes=nodes, engine_permissions=engine_permissions, columns=columns)
+    check_roles(
+        roles,
+        nodes=nodes,
+        engine_permissions=engine_permissions,
+        columns=columns,
+        measures=measures,
+    )
     return roles
 
 

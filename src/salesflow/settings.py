@@ -90,6 +90,7 @@ INSTALLED_APPS = [
     "salesflow.reports",
     "salesflow.activities",
     "salesflow.pay",
+    "salesflow.targets",
     # the company's conveyors
     "flows",
 ]

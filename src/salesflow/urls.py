@@ -15,6 +15,7 @@ from .pay.views import PayApplication
 from .queues.viewsets import WorkApp
 from .reports.views import ReportsApplication
 from .signin import SigninViewset
+from .targets.views import TargetsApplication
 from .views import health
 
 site = Site(
@@ -26,6 +27,7 @@ site = Site(
         ActivitiesApp(),
         PayApplication(),
         ReportsApplication(),
+        TargetsApplication(),
     ],
 )
 

@@ -16,6 +16,7 @@ BENCHMARKS = {
     "http": "bench.http",
     "timeline": "bench.timeline",
     "mail": "bench.mail",
+    "scorecard": "bench.scorecard",
 }
 
 

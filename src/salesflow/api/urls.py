@@ -13,6 +13,7 @@ router.register("tasks", views.TaskViewSet, basename="task")
 router.register("clients", views.ClientViewSet, basename="client")
 router.register("contacts", views.ContactViewSet, basename="contact")
 router.register("reports/daily", views.ReportViewSet, basename="report")
+router.register("scorecards", views.ScorecardViewSet, basename="scorecard")
 
 urlpatterns = [
     # the schema describes the API, holds no data: readable without signing in
@@ -29,6 +30,7 @@ urlpatterns = [
     ),
     path("pay/<str:period>/team/", pay.TeamStatementView.as_view(), name="pay-team"),
     path("pay/<str:period>/close/", pay.CloseView.as_view(), name="pay-close"),
+    path("reports/funnel/", views.funnel_view, name="funnel"),
     *router.urls,
     re_path(r"^(?P<path>.*)$", views.not_found),
 ]

@@ -10,6 +10,7 @@ role's ``pool/`` and ``claim-next/``.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from django.db.models import QuerySet
@@ -38,6 +39,10 @@ from salesflow.queues import selectors as pools
 from salesflow.queues.access import access_pool, access_task
 from salesflow.reports.access import access_daily_report
 from salesflow.reports.exports import report_document
+from salesflow.reports.funnel import access_funnel, funnel_document
+from salesflow.targets.access import access_scorecard, access_team_grid
+from salesflow.targets.exports import scorecard_document
+from salesflow.targets.periods import MONTH, WEEK, Period, period_containing, period_parse
 from salesflow.web import person
 
 from . import serializers as s
@@ -407,6 +412,85 @@ class ReportViewSet(viewsets.GenericViewSet):
         payload.is_valid(raise_exception=True)
         report = access_daily_report(user=person(request), day=payload.validated_data["day"])
         return Response(report_document(report))
+
+
+def _query_day(request: Request, name: str) -> date | None:
+    value = request.query_params.get(name)
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ValidationError({name: [_("Write a day as YYYY-MM-DD.")]}) from None
+
+
+@extend_schema(
+    summary="The funnel and forecast of a date range (team leads and admins)",
+    parameters=[
+        OpenApiParameter("from", OpenApiTypes.DATE, required=True),
+        OpenApiParameter("to", OpenApiTypes.DATE, required=True),
+    ],
+    responses={200: OpenApiTypes.OBJECT, **refusals(400, 403)},
+)
+@api_view(["GET"])
+def funnel_view(request: Request) -> Response:
+    result = access_funnel(
+        user=person(request), first=_query_day(request, "from"), last=_query_day(request, "to")
+    )
+    return Response(funnel_document(result))
+
+
+def _period(request: Request, default_kind: str) -> Period:
+    text = request.query_params.get("period", "")
+    if not text:
+        return period_containing(default_kind, timezone.localdate())
+    return period_parse(text)
+
+
+PERIOD = OpenApiParameter(
+    "period", str, description="2026-12-07 (a day), 2026-W49 (an ISO week) or 2026-12 (a month)"
+)
+
+
+class ScorecardViewSet(viewsets.GenericViewSet):
+    """Scorecards, with the pages' access rules: a person reads their own, a team lead
+    anyone's and the team grid."""
+
+    @extend_schema(
+        summary="My scorecard",
+        parameters=[PERIOD],
+        responses={200: OpenApiTypes.OBJECT, **refusals(400, 403)},
+    )
+    @action(detail=False, url_path="me")
+    def me(self, request: Request) -> Response:
+        card = access_scorecard(
+            viewer=person(request), person_id=None, period=_period(request, WEEK)
+        )
+        return Response(scorecard_document(card))
+
+    @extend_schema(
+        summary="A person's scorecard",
+        description="Their own for anyone; anyone's for a team lead.",
+        parameters=[PERIOD, OpenApiParameter("id", int, OpenApiParameter.PATH)],
+        responses={200: OpenApiTypes.OBJECT, **refusals(400, 403, 404)},
+    )
+    def retrieve(self, request: Request, pk: str) -> Response:
+        if not pk.isdigit():
+            raise NotFound(_("There is no such person."))
+        card = access_scorecard(
+            viewer=person(request), person_id=int(pk), period=_period(request, WEEK)
+        )
+        return Response(scorecard_document(card))
+
+    @extend_schema(
+        summary="The team grid, worst attainment first (team leads)",
+        parameters=[PERIOD],
+        responses={200: OpenApiTypes.OBJECT, **refusals(400, 403)},
+    )
+    @action(detail=False, url_path="team")
+    def team(self, request: Request) -> Response:
+        grid = access_team_grid(viewer=person(request), period=_period(request, MONTH))
+        return Response({"results": [scorecard_document(card) for card in grid]})
 
 
 @extend_schema(exclude=True)

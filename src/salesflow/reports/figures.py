@@ -21,6 +21,7 @@ from django.utils.translation import gettext as _
 from salesflow.pay.selectors import credit_ledger
 from salesflow.people import display_names
 from salesflow.roles import get_roles
+from salesflow.targets.dependence import dependence
 
 from . import queries
 from .layout import (
@@ -142,6 +143,8 @@ class DailyReport:
     ledger: list[LedgerRow]
     orders_delivered: int = 0
     delivered_amount: Decimal = Decimal("0.00")
+    active_clients: int = 0
+    dependent_clients: int = 0
     generated: datetime | None = None
     emailed: datetime | None = None
 
@@ -216,6 +219,7 @@ class _DayBuilder:
                 if ref in self.stages:
                     _add_done(role, self.stages[ref])
         names = _names({*self.people, *(share.user_id for share in self.ledger)})
+        reliance = dependence(until=self.window.end)
         return finish_report(
             DailyReport(
                 day=day,
@@ -229,6 +233,8 @@ class _DayBuilder:
                 ledger=self.ledger,
                 orders_delivered=self.delivered,
                 delivered_amount=self.delivered_amount,
+                active_clients=reliance.active_clients,
+                dependent_clients=len(reliance.clients),
             ),
             names,
         )

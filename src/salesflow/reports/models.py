@@ -51,6 +51,13 @@ class Snapshot(models.Model):
     delivered_amount = models.DecimalField(
         _("amount delivered"), max_digits=16, decimal_places=2, default=0
     )
+    # dependence on one person (salesflow.targets.dependence), as of the end of the day
+    active_clients = models.PositiveIntegerField(
+        _("clients worked on in the last 12 months"), default=0
+    )
+    dependent_clients = models.PositiveIntegerField(
+        _("clients that depend on one person"), default=0
+    )
 
     class Meta:
         verbose_name = _("daily report")

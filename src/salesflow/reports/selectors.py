@@ -102,6 +102,8 @@ def _stored(snapshot: Snapshot) -> DailyReport:
             ],
             orders_delivered=snapshot.orders_delivered,
             delivered_amount=snapshot.delivered_amount,
+            active_clients=snapshot.active_clients,
+            dependent_clients=snapshot.dependent_clients,
             generated=snapshot.generated,
             emailed=snapshot.emailed,
         ),
@@ -156,6 +158,14 @@ class KeyFigure:
     week_before: Any
 
 
+def dependence_share(report: DailyReport) -> float | None:
+    """The percentage of the clients worked on in the 12 months before the day's end that
+    depend on one person (salesflow.targets.dependence)."""
+    if not report.active_clients:
+        return None
+    return round(report.dependent_clients * 100 / report.active_clients, 1)
+
+
 def key_figures(
     report: DailyReport, day_before: DailyReport | None, week_before: DailyReport | None
 ) -> list[KeyFigure]:
@@ -163,18 +173,20 @@ def key_figures(
 
     def figures(r: DailyReport | None) -> list[Any]:
         if r is None:
-            return [None] * 11
+            return [None] * 12
         t = r.totals
         oldest = None if t.oldest_age_seconds is None else round(t.oldest_age_seconds / 3600, 1)
         return [
             t.open, t.unassigned, t.in_work, t.stalled, t.sla_breaches, oldest, t.created,
             t.completed, t.bounces_received, r.orders_delivered, r.delivered_amount,
+            dependence_share(r),
         ]  # fmt: skip
 
     labels = [
         _("Open at the end of the day"), _("Unassigned"), _("In work"), _("Stalled"),
         _("SLA breaches"), _("Oldest open work, h"), pgettext("report", "Created"), _("Completed"),
         _("Bounces"), _("Orders delivered"), _("Amount delivered"),
+        _("Clients that depend on one person, %"),
     ]  # fmt: skip
     return [
         KeyFigure(label, *values)
@@ -191,3 +203,25 @@ def report_recipients() -> list[str]:
         .order_by("email")
         .values_list("email", flat=True)
     )
+
+
+@dataclass(frozen=True)
+class DependenceTrend:
+    """The share (percent) of the clients worked on that depend on one person, at the end
+    of each of ``days`` (None: no report that day)."""
+
+    days: list[date]
+    shares: list[float | None]
+
+
+def dependence_trend(*, last_day: date, days: int = 30) -> DependenceTrend:
+    """From the stored snapshots, in one query."""
+    first_day = last_day - timedelta(days=days - 1)
+    calendar = [first_day + timedelta(days=n) for n in range(days)]
+    stored = {
+        day: round(dependent * 100 / active, 1) if active else None
+        for day, active, dependent in Snapshot.objects.filter(
+            day__gte=first_day, day__lte=last_day
+        ).values_list("day", "active_clients", "dependent_clients")
+    }
+    return DependenceTrend(days=calendar, shares=[stored.get(day) for day in calendar])

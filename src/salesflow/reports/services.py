@@ -58,6 +58,26 @@ def report_day_check(*, day: date) -> None:
         )
 
 
+# how far back a run looks for days the morning job missed (the broker or worker was down)
+MISSED_DAYS_LIMIT = 31
+
+
+def daily_report_missing_days(*, yesterday: date) -> list[date]:
+    """The days before ``yesterday`` the morning job missed: those after the first stored
+    report (at most ``MISSED_DAYS_LIMIT`` back) that have none. Nothing before the first
+    stored day: a new installation does not backfill its whole history on its own
+    (``salesflow report daily --date D`` does that on request)."""
+    first = Snapshot.objects.order_by("day").values_list("day", flat=True).first()
+    if first is None:
+        return []
+    start = max(first, yesterday - timedelta(days=MISSED_DAYS_LIMIT))
+    stored = set(
+        Snapshot.objects.filter(day__gte=start, day__lt=yesterday).values_list("day", flat=True)
+    )
+    days = (start + timedelta(days=n) for n in range((yesterday - start).days))
+    return [day for day in days if day not in stored]
+
+
 def _values(model: type[models.Model], row: Any) -> dict[str, Any]:
     """The model's figure fields, read from a report row of the same names."""
     return {
@@ -83,6 +103,8 @@ def daily_report_build(*, day: date) -> Snapshot:
                 "generated": timezone.now(),
                 "orders_delivered": report.orders_delivered,
                 "delivered_amount": report.delivered_amount,
+                "active_clients": report.active_clients,
+                "dependent_clients": report.dependent_clients,
             },
         )
         for model in ROW_MODELS:

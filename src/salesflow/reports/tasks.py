@@ -1,8 +1,10 @@
 """The scheduled daily report: a thin Celery wrapper over the report's services.
 
 Run by Celery beat every morning (``salesflow.schedules``: "reports: daily queue report",
-its time editable by an admin) for the day before. Safe to run again: the day's snapshot
-is replaced, not duplicated, and the e-mail goes out once per day.
+its time editable by an admin) for the day before. Safe to
+run again: the day's snapshot is replaced, not duplicated, and the e-mail goes out once per
+day. A day the morning job missed (the broker or the worker was down at 06:00) is built by
+the next run, once: it then has its snapshot (not e-mailed: the mail is yesterday's).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from django.db import DatabaseError
 from django.utils import timezone
 
 from .exceptions import NoRecipients, ReportDayInvalid
-from .services import daily_report_build, daily_report_email
+from .services import daily_report_build, daily_report_email, daily_report_missing_days
 
 logger = logging.getLogger(__name__)
 
@@ -33,14 +35,26 @@ def daily_report(day: str | None = None) -> dict[str, Any]:
     it and e-mail it to the recipients. A day that cannot be reported (no data yet) and a
     missing recipient list are logged, not retried: running again would not help."""
     report_day = date.fromisoformat(day) if day else timezone.localdate() - timedelta(days=1)
+    missed = [] if day else daily_report_missing_days(yesterday=report_day)
+    for missed_day in missed:
+        try:
+            daily_report_build(day=missed_day)
+        except ReportDayInvalid as refusal:
+            logger.warning("missed daily report for %s not built: %s", missed_day, refusal.message)
+    missed_days = [missed_day.isoformat() for missed_day in missed]
     try:
         daily_report_build(day=report_day)
     except ReportDayInvalid as refusal:
         logger.warning("daily report for %s not built: %s", report_day, refusal.message)
-        return {"day": report_day.isoformat(), "built": False, "emailed": False}
+        return {
+            "day": report_day.isoformat(),
+            "built": False,
+            "emailed": False,
+            "missed": missed_days,
+        }
     try:
         emailed = daily_report_email(day=report_day)
     except NoRecipients as refusal:
         logger.warning("daily report for %s not e-mailed: %s", report_day, refusal.message)
         emailed = False
-    return {"day": report_day.isoformat(), "built": True, "emailed": emailed}
+    return {"day": report_day.isoformat(), "built": True, "emailed": emailed, "missed": missed_days}

@@ -16,6 +16,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import path
+from django.utils import timezone
 from django.utils.formats import number_format
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
@@ -24,6 +25,8 @@ from django.views import View
 from viewflow.urls import Application
 
 from salesflow.exceptions import NotPermitted, SalesflowError
+from salesflow.targets.periods import MONTH, period_containing
+from salesflow.targets.selectors import team_grid
 
 from . import charts
 from .access import (
@@ -33,9 +36,10 @@ from .access import (
     can_read_reports,
 )
 from .exports import CONTENT_TYPES, FORMATS, Table, file_name, report_file, report_tables
+from .funnel import access_funnel, funnel_charts, funnel_file, funnel_file_name, funnel_tables
 from .layout import outcome_label
 from .models import AGE_BUCKET_LABELS
-from .selectors import key_figures
+from .selectors import dependence_trend, key_figures
 from .templatetags.reports import sf_figure
 
 
@@ -116,7 +120,22 @@ class DailyReportView(View):
             context["refusal"] = error.message
             return render(request, self.template_name, context, status=error.status)
         report = overview.report
+        reliance = dependence_trend(last_day=report.day)
+        month = period_containing(MONTH, report.day)
         context.update(
+            team=team_grid(period=month, until=report.ends),
+            team_month=month,
+            dependence=reliance,
+            dependence_chart=charts.line_chart(
+                _("Clients that depend on one person, percent of those worked on, last 30 days"),
+                [day.strftime("%d.%m") for day in reliance.days],
+                [
+                    (
+                        _("depend on one person, %"),
+                        [None if share is None else round(share) for share in reliance.shares],
+                    )
+                ],
+            ),
             overview=overview,
             report=report,
             figures=key_figures(report, overview.day_before, overview.week_before),
@@ -157,6 +176,57 @@ class ExportView(View):
         return response
 
 
+class FunnelForm(forms.Form):
+    first = forms.DateField(
+        label=gettext_lazy("From"), widget=forms.DateInput(attrs={"type": "date"})
+    )
+    last = forms.DateField(label=gettext_lazy("To"), widget=forms.DateInput(attrs={"type": "date"}))
+    format = forms.ChoiceField(
+        label=gettext_lazy("Format"), choices=[(f, f) for f in FORMATS], required=False
+    )
+
+
+class FunnelView(View):
+    """The funnel and forecast for a date range (default: this month so far); with
+    ``format`` the same figures as a file."""
+
+    template_name = "salesflow/reports/funnel.html"
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        if not can_read_reports(request.user):
+            raise PermissionDenied(_("The funnel is for team leads and admins."))
+        today = timezone.localdate()
+        data = request.GET or {"first": today.replace(day=1), "last": today}
+        form = FunnelForm(data)
+        context: dict[str, Any] = {"form": form, "formats": FORMATS}
+        if not form.is_valid():
+            return render(request, self.template_name, context, status=400)
+        try:
+            result = access_funnel(
+                user=request.user,
+                first=form.cleaned_data["first"],
+                last=form.cleaned_data["last"],
+            )
+        except SalesflowError as error:
+            _refused(error)
+            context["refusal"] = error.message
+            return render(request, self.template_name, context, status=error.status)
+        file_format = form.cleaned_data.get("format")
+        if file_format:
+            response = HttpResponse(
+                funnel_file(result, file_format), content_type=CONTENT_TYPES[file_format]
+            )
+            name = funnel_file_name(result, file_format)
+            response["Content-Disposition"] = f'attachment; filename="{name}"'
+            return response
+        context.update(
+            funnel=result,
+            charts=funnel_charts(result),
+            tables={slugify(t.name).replace("-", "_"): t for t in funnel_tables(result)},
+        )
+        return render(request, self.template_name, context)
+
+
 class ReportsApplication(Application):
     """ "Reports" in the site's menu, shown only to those who may read the report."""
 
@@ -168,3 +238,4 @@ class ReportsApplication(Application):
 
     daily_path = path("daily/", DailyReportView.as_view(), name="daily")
     export_path = path("daily/export/", ExportView.as_view(), name="export")
+    funnel_path = path("funnel/", FunnelView.as_view(), name="funnel")

@@ -1,4 +1,5 @@
-"""``salesflow report daily [--date D] [--format json|csv|xlsx] [--output F] [--email]``.
+"""``salesflow report daily [--date D] [--format json|csv|xlsx] [--output F] [--email]``
+and ``salesflow report funnel --from D --to D [--format json|csv|xlsx] [--output F]``.
 
 Builds (or rebuilds) one day's report and stores it -- yesterday by default, any past day
 as a backfill -- then optionally writes it to a file and e-mails it. Every bad input is
@@ -18,8 +19,10 @@ from django.utils import timezone
 
 from salesflow.exceptions import SalesflowError
 from salesflow.reports.exports import FORMATS, report_file
+from salesflow.reports.funnel import funnel_file
 from salesflow.reports.selectors import daily_report, report_recipients
 from salesflow.reports.services import daily_report_build, daily_report_email
+from salesflow.targets.funnel import funnel, funnel_range_check
 
 
 class Command(BaseCommand):
@@ -43,16 +46,29 @@ class Command(BaseCommand):
             "--email", action="store_true", help="e-mail it to the report's recipients"
         )
 
+        funnel = reports.add_parser(
+            "funnel", help="the funnel and forecast of a date range (not stored)"
+        )
+        funnel.add_argument("--from", dest="first", required=True, help="first day, YYYY-MM-DD")
+        funnel.add_argument("--to", dest="last", required=True, help="last day, YYYY-MM-DD")
+        funnel.add_argument("--format", dest="file_format", choices=FORMATS, help="default: json")
+        funnel.add_argument("--output", help="the file to write (default: standard output)")
+
     def handle(
         self,
         *args: Any,
         report: str,
-        day: str | None,
         file_format: str | None,
         output: str | None,
-        email: bool,
+        day: str | None = None,
+        email: bool = False,
+        first: str | None = None,
+        last: str | None = None,
         **options: Any,
     ) -> None:
+        if report == "funnel":
+            self._funnel(first, last, file_format, output)
+            return
         day_ = self._day(day)
         file_format = self._format(file_format, output)
         if output and not Path(output).resolve().parent.is_dir():
@@ -89,6 +105,31 @@ class Command(BaseCommand):
             except SalesflowError as refusal:
                 raise CommandError(refusal.message) from None
             notes.write("E-mailed to: " + ", ".join(report_recipients()))
+
+    def _funnel(
+        self, first: str | None, last: str | None, file_format: str | None, output: str | None
+    ) -> None:
+        days = []
+        for flag, value in (("--from", first), ("--to", last)):
+            try:
+                days.append(date.fromisoformat(value or ""))
+            except ValueError:
+                raise CommandError(
+                    f"{flag} must be a day written YYYY-MM-DD, not {value!r}"
+                ) from None
+        chosen = self._format(file_format, output) or "json"
+        if output and not Path(output).resolve().parent.is_dir():
+            raise CommandError(f"--output: the folder of {output} does not exist")
+        try:
+            first_, last_ = funnel_range_check(first=days[0], last=days[1])
+        except SalesflowError as refusal:
+            raise CommandError(refusal.message) from None
+        content = funnel_file(funnel(first=first_, last=last_), chosen)
+        if output:
+            _write(Path(output), content)
+            self.stderr.write(f"Written to {output}.")
+        else:
+            self.stdout.write(content.decode(), ending="")
 
     def _day(self, value: str | None) -> date:
         if value is None:
