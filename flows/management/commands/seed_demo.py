@@ -40,6 +40,8 @@ DEMO_NAMES = {
     "clerk": ("Irina", "Volkova"),
     "expeditor": ("Pavel", "Morozov"),
     "teamlead": ("Elena", "Smirnova"),
+    "assistant": ("Maria", "Pavlova"),
+    "operator": ("Sergey", "Fedorov"),
     "admin": ("Oleg", "Admin"),
 }
 

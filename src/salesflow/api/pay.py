@@ -50,6 +50,7 @@ class PersonStatementView(APIView):
     @extend_schema(
         summary="A person's statement",
         description="Their own for everyone; anyone's for team leads and admins.",
+        parameters=[OpenApiParameter("user_id", int, OpenApiParameter.PATH)],
         responses={200: OpenApiTypes.OBJECT, **refusals(400, 403, 404)},
     )
     def get(self, request: Request, period: str, user_id: int) -> Response:
