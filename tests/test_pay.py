@@ -291,6 +291,7 @@ def test_the_team_statement_page_shows_each_persons_total_and_the_bounce(played)
     assert "part of the share moved by a bounce" in text
     assert "P LLC" in text
     # hunter1: base 60,000.00 and 120.00 earned in March
-    assert "60120.00" in text
+    assert "60,120.00" in text  # the reader's separators
     ru = client.get("/pay/team/", {"period": "2026-03"}, HTTP_ACCEPT_LANGUAGE="ru")
     assert "часть доли перешла из-за возврата" in ru.content.decode()
+    assert "60\xa0120,00" in ru.content.decode()
