@@ -276,3 +276,54 @@ def test_a_nurtured_lead_whose_company_became_a_customer_goes_to_the_account_poo
     assert back.flow_task.name == "prepare_order"  # not the hunters' qualify
     lead.refresh_from_db()
     assert lead.status == "qualified"
+
+
+def test_a_rejected_discount_sent_back_to_qualify_does_not_block_the_hunter(
+    new_lead, driver, staff
+):
+    """Issue 12 (1): qualify -> an order at 10 % (over the account manager's limit) -> the
+    team lead rejects the discount -> the account manager sends the order back to qualify:
+    the hunter completes qualify (a later stage's rule does not bind an earlier one), and
+    the order's discount is asked for again at the order's preparation."""
+    lead = new_lead()
+    simulator = driver(Odds(0, 0, 1, 0, 0))
+    approval = simulator.advance_to(lead.process_id, "approve_discount")
+    team_lead = staff["team_lead"][0]
+    claims.task_claim(task=approval, user=team_lead)
+    services.stage_bounce(
+        task=approval, user=team_lead, question={"question": "why ten percent for this client?"}
+    )
+    prepare = open_task(lead)
+    assert prepare.flow_task.name == "prepare_order"
+    services.stage_bounce(
+        task=prepare,
+        user=prepare.owner,
+        question={"question": "does the client really need the whole line?"},
+    )
+    qualify = open_task(lead)
+    assert qualify.flow_task.name == "qualify"
+    assert Order.objects.get(lead=lead).discount_needs_approval  # still not approved
+
+    result = services.stage_complete(
+        task=qualify,
+        user=qualify.owner,
+        data={"outcome": "qualified"},
+        handoff=NOTE,
+        acknowledge=True,
+    )
+    assert result.note is not None
+    again = open_task(lead)
+    assert again.flow_task.name == "prepare_order"
+    # the order's stages after the approval still refuse while the discount waits
+    simulator.finish(lead.process_id)
+    lead.process.refresh_from_db()
+    assert lead.process.status == PROCESS.DONE
+    assert Order.objects.get(lead=lead).discount_approved_by is not None
+
+
+def test_only_the_stages_after_an_approval_wait_for_it():
+    from salesflow.conveyor.registry import after_approval
+
+    assert after_approval() == {
+        "conveyor.documents", "conveyor.delivery", "conveyor.follow_up",
+    }  # fmt: skip

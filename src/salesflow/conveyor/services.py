@@ -44,7 +44,7 @@ from salesflow.queues.rules import completion_expressions, completion_refusal
 from salesflow.watch import services as watch
 
 from .locking import locked_task
-from .registry import handoff_target, node_ref
+from .registry import after_approval, handoff_target, node_ref
 from .selectors import (
     WORK_RELATED,
     NoteView,
@@ -189,6 +189,7 @@ def stage_complete(
             and work.order.discount_needs_approval
             and not node.is_approval
             and "discount" not in form.fields
+            and node_ref(node) in after_approval()
         ):
             raise NotPermitted(
                 _(
