@@ -497,6 +497,36 @@ def test_an_import_takes_the_good_rows_and_reports_each_bad_one_by_line(csv_file
 
 
 @pytest.mark.django_db
+def test_a_cell_over_the_limits_rejects_its_row_by_line_and_field_and_the_rest_imports(
+    tmp_path,
+):
+    """Issue 12 (2): a cell over 128 KB (csv's own field limit) is no traceback: its row is
+    rejected with its line and the field that is too long; the other rows import."""
+    huge = "x" * 200_000
+    path = tmp_path / "big.csv"
+    path.write_text(
+        "Company;Phone;Request\n"
+        "Volga Pumps;+7 900 111 22 33;pumps\n"
+        f'Kama Tyres;+7 900 222 33 44;"{huge}"\n'
+        f"{'K' * 300};+7 900 222 33 55;{huge}\n"
+        "Oka Glass;+7 900 333 44 55;glass\n",
+        encoding="utf-8",
+    )
+    out, code = import_leads(path)
+
+    assert code == 1
+    assert "line 3: request: Ensure this value has at most 5000 characters (it has 200000)." in out
+    assert "line 4: company: Ensure this value has at most 200 characters (it has 300)" in out
+    assert "line 4: " in out and "request: Ensure this value has at most 5000" in out
+    assert "Imported 2 of 4 rows" in out
+    assert set(Client.objects.values_list("name", flat=True)) == {"Volga Pumps", "Oka Glass"}
+    assert len(out) < 2000  # the refused value is not echoed back
+    import csv
+
+    assert csv.field_size_limit() == 131072  # the reader's limit is put back
+
+
+@pytest.mark.django_db
 def test_a_dry_run_reports_the_same_and_writes_nothing(csv_file):
     out, code = import_leads(csv_file, "--dry-run")
     assert "Would import 3 of 5 rows: 2 new clients, 1 known clients" in out

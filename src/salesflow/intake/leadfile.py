@@ -121,11 +121,21 @@ def _csv(path: Path) -> Iterator[tuple[int, list[object]]]:
         dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
     except csv.Error:
         dialect = csv.excel
-    reader = csv.reader(io.StringIO(text, newline=""), dialect)
-    start = 1
-    for cells in reader:
-        yield start, list(cells)
-        start = reader.line_num + 1
+    # csv stops at a cell over its field_size_limit (128 KB) with an error that names no
+    # line and loses the rest of the file. The reader takes any cell the file holds
+    # (it is in memory already); the rows' rules (LeadForm's max_length per field) then
+    # refuse the row that is too long, by its line, and the rest imports. The limit is
+    # the process's, so it is put back when the file is read.
+    limit = csv.field_size_limit()
+    csv.field_size_limit(max(limit, len(text) + 1))
+    try:
+        reader = csv.reader(io.StringIO(text, newline=""), dialect)
+        start = 1
+        for cells in reader:
+            yield start, list(cells)
+            start = reader.line_num + 1
+    finally:
+        csv.field_size_limit(limit)
 
 
 def _xlsx(path: Path) -> Iterator[tuple[int, list[object]]]:
