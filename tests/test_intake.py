@@ -184,9 +184,75 @@ def test_a_similar_name_without_a_hard_match_waits_for_a_person(customer, compan
     assert not Task.objects.filter(flow_task_type="HUMAN").exists()
 
 
-def test_a_different_tax_number_tells_same_named_companies_apart(customer):
-    result = lead_receive(data=data(company="Volga Pumps", tax_number="5001234567"), source="api")
+def test_a_different_tax_number_tells_similarly_named_companies_apart(customer):
+    result = lead_receive(data=data(company="Volga Pumping", tax_number="5001234567"), source="api")
     assert result.outcome == MatchKind.NEW_CLIENT
+
+
+def test_the_very_same_name_is_a_probable_duplicate_even_under_another_tax_number(customer):
+    """Issue 12 (3): a mistyped INN must not make the same company twice unnoticed."""
+    result = lead_receive(data=data(company="Volga Pumps", tax_number="5001234567"), source="api")
+    assert result.outcome == MatchKind.PROBABLE_DUPLICATE
+    review = DuplicateReview.objects.get()
+    assert review.candidate == customer
+    assert review.reason == "the same name as Volga Pumps LLC, but a different tax number"
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "7707083893",  # an organisation's 10 digits
+        "500100732259",  # a person's 12
+        "7707\u00a0083\u00a0893",  # grouped by a spreadsheet with no-break spaces
+        "5001\u202f0073\u202f2259",  # narrow no-break spaces
+        " 7707-083 893\t",
+    ],
+)
+def test_an_inn_with_right_check_digits_is_taken_in_any_spacing(typed):
+    from salesflow.intake.forms import LeadForm
+
+    form = LeadForm(
+        data={"company": "Volga Pumps", "phone": "+7 900 123 45 67", "tax_number": typed}
+    )
+    assert form.is_valid(), form.errors
+    assert form.cleaned_data["tax_number"] == normalize.tax_key(typed)
+
+
+@pytest.mark.parametrize(
+    "typed,message",
+    [
+        ("7707083894", "This INN's check digit does not match its other digits"),
+        ("500100732258", "This INN's check digit does not match its other digits"),
+        ("500100732269", "This INN's check digit does not match its other digits"),
+        ("77070838931", "An INN has 10 digits (an organisation) or 12 (a person), not 11."),
+        ("770708389", "not 9."),
+        ("77O7083893", "Enter the tax number as digits"),
+        ("７７０７０８３８９３", "Enter the tax number as digits"),  # full-width digits
+    ],
+)
+def test_an_inn_with_wrong_check_digits_or_length_is_refused_with_the_reason(typed, message):
+    from salesflow.intake.forms import LeadForm
+
+    form = LeadForm(
+        data={"company": "Volga Pumps", "phone": "+7 900 123 45 67", "tax_number": typed}
+    )
+    assert not form.is_valid()
+    assert message in form.errors["tax_number"][0]
+
+
+@pytest.mark.django_db
+def test_an_imported_row_with_a_wrong_inn_is_refused_by_its_line(tmp_path):
+    path = tmp_path / "inn.csv"
+    path.write_text(
+        "Company;Phone;INN\n"
+        "Volga Pumps;+7 900 111 22 33;7707083894\n"
+        "Oka Glass;+7 900 333 44 55;7707\u00a0083\u00a0893\n",
+        encoding="utf-8",
+    )
+    out, code = import_leads(path)
+    assert code == 1
+    assert "line 2: tax_number: This INN's check digit does not match" in out
+    assert Client.objects.get().tax_key == "7707083893"
 
 
 def test_different_numbers_in_similar_names_are_different_companies(db):
@@ -458,7 +524,7 @@ def test_the_lead_page_says_where_a_known_customers_lead_went(staff, customer):
 
 CSV = (
     "Company;Contact;Phone;E-mail;INN;Request\n"
-    "Volga Pumps LLC;Ivan;8 900 111-22-33;ivan@volga.example;7701234567;pumps\n"
+    "Volga Pumps LLC;Ivan;8 900 111-22-33;ivan@volga.example;7701234560;pumps\n"
     ";Nobody;+7 900 1;x@;;\n"
     '"ООО «Ромашка»";Olga;+7 495 123 45 67;;;"flowers,\nmany"\n'
     "VOLGA PUMPS;Petr;+7 900 111 22 33;;;more pumps\n"
@@ -542,7 +608,7 @@ def test_an_import_of_an_xlsx_file(tmp_path):
     book = Workbook()
     sheet = book.active
     sheet.append(["Компания", "Телефон", "ИНН"])
-    sheet.append(["Baltic Foods", 79110001122, 7801234567])  # numeric cells
+    sheet.append(["Baltic Foods", 79110001122, 7801234564])  # numeric cells
     sheet.append(["", "", ""])  # blank rows are skipped
     sheet.append(["Don Agro", "not a phone", ""])
     book.save(tmp_path / "leads.xlsx")
@@ -551,7 +617,7 @@ def test_an_import_of_an_xlsx_file(tmp_path):
 
     assert "line 4: phone: Enter a phone number" in out and code == 1
     client = Client.objects.get()
-    assert client.tax_key == "7801234567" and client.contacts.get().phone_key == "79110001122"
+    assert client.tax_key == "7801234564" and client.contacts.get().phone_key == "79110001122"
 
 
 @pytest.mark.django_db
