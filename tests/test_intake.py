@@ -621,6 +621,34 @@ def test_an_import_of_an_xlsx_file(tmp_path):
 
 
 @pytest.mark.django_db
+def test_a_formula_cell_in_an_xlsx_file_is_a_row_error_that_says_so(tmp_path):
+    """Issue 12 (4): a formula with no stored value is not an empty field, and ``=1/0``
+    is not an empty request: the row is refused, naming the field and the formula."""
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    sheet.append(["Company", "Phone", "E-mail", "Request"])
+    sheet.append(["Baltic Foods", "=B4", "buyer@baltic.example", "pumps"])
+    sheet.append(["Don Agro", "+7 900 111 22 33", "", "=1/0"])
+    sheet.append(["Oka Glass", "+7 900 333 44 55", "", "glass"])
+    sheet.append(['=UPPER("x")', "", "", ""])
+    book.save(tmp_path / "formulas.xlsx")
+
+    out, code = import_leads(tmp_path / "formulas.xlsx")
+
+    assert code == 1
+    assert "line 2: phone: the cell is a formula (=B4), not a value" in out
+    assert "line 3: request: the cell is a formula (=1/0), not a value" in out
+    assert 'line 5: company: the cell is a formula (=UPPER("x"))' in out
+    assert "paste it as values" in out
+    assert "Leave a phone number or an e-mail" not in out
+    assert "Imported 1 of 4 rows" in out
+    assert Client.objects.get().name == "Oka Glass"
+    assert not Lead.objects.filter(request="").exists()
+
+
+@pytest.mark.django_db
 @pytest.mark.parametrize(
     "content,message",
     [

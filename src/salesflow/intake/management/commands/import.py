@@ -63,6 +63,8 @@ class Command(BaseCommand):
 
     def import_row(self, row: Row, *, source: str) -> tuple[str, str]:
         """(outcome, "") for an imported row, ("", reason) for a rejected one."""
+        if row.problems:
+            return "", "; ".join(row.problems)
         if "__extra__" in row.values:
             extra = row.values["__extra__"]
             extra = extra if len(extra) <= 100 else f"{extra[:100]}... ({len(extra)} characters)"
