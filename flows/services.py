@@ -74,9 +74,12 @@ def documents(*, work: StageWork, data: dict[str, Any]) -> None:
 
 def deliver(*, work: StageWork, data: dict[str, Any]) -> None:
     order = _order(work)
-    order.delivered = timezone.make_aware(datetime.combine(data["delivered_on"], time(12)))
+    # recorded now -- the moment the report counts the delivery by (the stage's
+    # completion); the day the goods arrived is the expeditor's word (README, "Delivery")
+    order.delivered = timezone.now()
+    order.delivered_on = data["delivered_on"]
     order.originals_returned = data["originals_returned"]
-    order.save(update_fields=["delivered", "originals_returned"])
+    order.save(update_fields=["delivered", "delivered_on", "originals_returned"])
     # the client is a customer now (one statement, without reading the client first)
     Client.objects.filter(pk=_lead(work).client_id).exclude(status=Client.Status.CUSTOMER).update(
         status=Client.Status.CUSTOMER

@@ -327,3 +327,50 @@ def test_only_the_stages_after_an_approval_wait_for_it():
     assert after_approval() == {
         "conveyor.documents", "conveyor.delivery", "conveyor.follow_up",
     }  # fmt: skip
+
+
+def _deliver(simulator, lead, staff, typed_day):
+    task = simulator.advance_to(lead.process_id, "delivery")
+    expeditor = staff["expeditor"][0]
+    claims.task_claim(task=task, user=expeditor)
+    services.stage_complete(
+        task=task,
+        user=expeditor,
+        data={"delivered_on": typed_day.isoformat(), "originals_returned": "on"},
+        handoff=simulator.note(task.flow_task.handoff, task),
+        acknowledge=True,
+    )
+    return Order.objects.get(lead=lead)
+
+
+def test_a_delivery_counts_on_the_day_it_is_recorded_and_keeps_the_day_typed(
+    new_lead, driver, staff
+):
+    """Issue 12 (6): one rule -- the order's ``delivered`` is the moment the delivery was
+    recorded (never 12:00 of the typed day, which lies ahead in the morning), the day the
+    daily report counts it on; the day the client received the goods is kept as typed."""
+    from datetime import datetime, time
+
+    import time_machine
+    from django.utils import timezone
+
+    from salesflow.reports.figures import day_figures
+
+    day = timezone.localdate() - timedelta(days=5)
+    morning = timezone.make_aware(datetime.combine(day, time(8, 0)))
+    late = timezone.make_aware(datetime.combine(day, time(23, 30)))
+    simulator = driver()
+    with time_machine.travel(morning, tick=False):
+        first = new_lead()
+        order = _deliver(simulator, first, staff, day)
+        assert order.delivered == morning  # not 12:00, four hours ahead
+        assert order.delivered_on == day
+    with time_machine.travel(late, tick=False):
+        second = new_lead()
+        order = _deliver(simulator, second, staff, day - timedelta(days=1))  # entered late
+        assert timezone.localdate(order.delivered) == day
+        assert order.delivered_on == day - timedelta(days=1)
+
+    assert day_figures(day=day).orders_delivered == 2  # both recorded that day
+    assert day_figures(day=day - timedelta(days=1)).orders_delivered == 0
+    assert {timezone.localdate(o.delivered) for o in Order.objects.all()} == {day}

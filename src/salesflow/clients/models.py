@@ -271,7 +271,22 @@ class Order(models.Model):
     # the expeditor's part
     delivery_address = models.TextField(_("delivery address"), blank=True)
     delivery_date = models.DateField(_("delivery date"), null=True, blank=True)
-    delivered = models.DateTimeField(_("delivered"), null=True, blank=True)
+    # One rule (README, "Delivery"): a delivery counts -- in the daily report, in pay, in
+    # a client's reorder cycle -- at the moment it is recorded (the delivery stage's
+    # completion), never at an invented hour of a typed day; the day the client received
+    # the goods, as the expeditor states it, is kept beside it.
+    delivered = models.DateTimeField(
+        _("delivery recorded"),
+        null=True,
+        blank=True,
+        help_text=_("When the delivery stage was completed: the day reports count it on."),
+    )
+    delivered_on = models.DateField(
+        _("received by the client on"),
+        null=True,
+        blank=True,
+        help_text=_("The day the client received the goods, as the expeditor stated it."),
+    )
     originals_returned = models.BooleanField(_("signed originals returned"), default=False)
     created = models.DateTimeField(_("created"), default=timezone.now)
 
