@@ -169,6 +169,71 @@ def test_a_known_prospect_is_matched_and_qualified_again_by_the_hunters(db):
     assert Client.objects.count() == 1
 
 
+def test_a_second_lead_of_a_client_with_an_open_deal_joins_it_and_its_holder_is_told(
+    staff, django_capture_on_commit_callbacks
+):
+    """Issue 12 (5): no second deal beside the open one -- the lead joins it, a JOIN event
+    on its current task, the request on the task's page, the holder e-mailed."""
+    from django.core import mail
+
+    from salesflow.queues import claims
+
+    prospect = ClientFactory(name="Kama Tyres")
+    ContactFactory(client=prospect, phone="+7 843 200 00 00")
+    first = lead_receive(
+        data=data(company="Kama", phone="8 843 200-00-00", request="tyres for 20 trucks"),
+        source="web_form",
+    ).lead
+    task = open_task(first)
+    hunter = staff["hunter"][0]
+    hunter.email = "hunter1@firm.example"
+    hunter.save()
+    claims.task_claim(task=task, user=hunter)
+    mail.outbox = []
+
+    with django_capture_on_commit_callbacks(execute=True):
+        second = lead_receive(
+            data=data(company="Kama", phone="+7 843 200 00 00", request="and winter tyres too"),
+            source="api",
+        )
+
+    lead = second.lead
+    assert (lead.status, lead.joined, lead.process_id) == ("joined", first, None)
+    assert not second.started
+    assert Lead.objects.filter(client=prospect, process__isnull=False).count() == 1
+    event = AuditEvent.objects.get(action="join")
+    assert (event.task, event.client_id, event.reason) == (
+        task,
+        prospect.pk,
+        "and winter tyres too",
+    )
+    assert [m.to for m in mail.outbox] == [["hunter1@firm.example"]]
+    assert f"deal #{first.pk}" in mail.outbox[0].subject
+    page = Browser()
+    page.force_login(hunter)
+    answer = page.get(f"/conveyor/{task.process_id}/{task.flow_task.name}/{task.pk}/execute/")
+    assert answer.status_code == 200 and "and winter tyres too" in answer.content.decode()
+
+
+def test_a_lead_asking_for_another_order_after_the_order_was_prepared_starts_its_own_deal(
+    new_lead, driver
+):
+    first = new_lead(request="twenty pumps")
+    driver().advance_to(first.process_id, "documents")  # the order is prepared and handed on
+    contact = first.client.contacts.get()
+    again = lead_receive(
+        data=data(company=first.client.name, phone=contact.phone, request="twenty pumps"),
+        source="api",
+    )
+    assert again.lead.joined == first  # the same request: the same inquiry
+    other = lead_receive(
+        data=data(company=first.client.name, phone=contact.phone, request="a boiler room"),
+        source="api",
+    )
+    assert other.lead.joined is None and other.started  # clearly another order
+    assert Lead.objects.filter(client=first.client, process__isnull=False).count() == 2
+
+
 @pytest.mark.parametrize(
     "company",
     ['"Volga Pumps" Ltd', "VOLGA PUMPS", "Volga Pump"],  # same key, then similar

@@ -150,6 +150,7 @@ class Lead(models.Model):
         DISQUALIFIED = "disqualified", _("Disqualified")
         NURTURE = "nurture", _("Nurture")
         LOST = "lost", _("Lost: no order")
+        JOINED = "joined", _("Joined the client's open deal")
 
     client = models.ForeignKey(
         Client, on_delete=models.PROTECT, related_name="leads", verbose_name=_("client")
@@ -193,6 +194,18 @@ class Lead(models.Model):
         _("why no order"), blank=True, help_text=_("Why a qualified client did not order.")
     )
     nurture_until = models.DateField(_("nurture until"), null=True, blank=True)
+    joined = models.ForeignKey(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="joined_leads",
+        verbose_name=_("joined the deal"),
+        help_text=_(
+            "A lead of a client that had a deal open: it started no deal of its own, its "
+            "request was added to that one."
+        ),
+    )
     created = models.DateTimeField(_("created"), default=timezone.now)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,

@@ -324,6 +324,19 @@ class ClientMatch:
         return _("a phone or e-mail the client base already has; a team lead checks whose")
 
 
+def open_deal_of(*, client_id: int) -> Lead | None:
+    """The client's deal still under way (its process neither done nor cancelled), the
+    latest if there are several; with its order, if it has one."""
+    deal: Lead | None = (
+        Lead.objects.filter(client_id=client_id, process__isnull=False)
+        .exclude(process__status__in=[PROCESS.DONE, PROCESS.CANCELED])
+        .select_related("order", "process")
+        .order_by("-created", "-pk")
+        .first()
+    )
+    return deal
+
+
 def client_match(*, keys: LeadKeys) -> ClientMatch:
     """Who a lead is, by its keys, in this order:
 
