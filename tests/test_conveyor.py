@@ -374,3 +374,47 @@ def test_a_delivery_counts_on_the_day_it_is_recorded_and_keeps_the_day_typed(
     assert day_figures(day=day).orders_delivered == 2  # both recorded that day
     assert day_figures(day=day - timedelta(days=1)).orders_delivered == 0
     assert {timezone.localdate(o.delivered) for o in Order.objects.all()} == {day}
+
+
+def test_a_prospect_that_becomes_a_customer_has_its_waiting_qualify_tasks_moved_to_the_account_pool(
+    new_lead, driver, staff
+):
+    """Issue 12 (5): the first delivery makes the client a customer; its other deals
+    waiting at qualify (held by a hunter or in the pool) go on at prepare order, in the
+    account pool, one MOVE audit event each; another client's deal stays."""
+    from salesflow.clients.models import Lead
+
+    from .factories import ClientFactory
+
+    client = ClientFactory(status="prospect")
+    delivered = new_lead(client=client)
+    held = new_lead(client=client)
+    waiting = new_lead(client=client)
+    elsewhere = new_lead()
+    hunter = staff["hunter"][1]
+    held_task = open_task(held)
+    claims.task_claim(task=held_task, user=hunter)
+    waiting_task = open_task(waiting)
+
+    from django.utils import timezone
+
+    _deliver(driver(), delivered, staff, timezone.localdate())
+
+    client.refresh_from_db()
+    assert client.status == "customer"
+    for lead, old in ((held, held_task), (waiting, waiting_task)):
+        old.refresh_from_db()
+        assert old.status == STATUS.CANCELED
+        now = open_task(lead)
+        assert now.flow_task.name == "prepare_order"  # the account pool's
+        lead.refresh_from_db()
+        assert (lead.status, lead.source) == (Lead.Status.QUALIFIED, Lead.Source.REPEAT_ORDER)
+        event = AuditEvent.objects.get(action="move", task=old)
+        assert event.data["task"] == now.pk and event.data["to_node"] == "conveyor.prepare_order"
+        assert "became a customer" in event.reason
+    assert AuditEvent.objects.get(action="move", task=held_task).from_user == hunter
+    assert open_task(elsewhere).flow_task.name == "qualify"
+    # the moved deal goes on to its end from the account pool
+    driver().finish(held.process_id)
+    held.process.refresh_from_db()
+    assert held.process.status == PROCESS.DONE

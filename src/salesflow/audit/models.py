@@ -46,6 +46,7 @@ class AuditEvent(models.Model):
         LEAK_CLEARED = "leak_cleared", _("Cleared a suspension of reveals")
         ADMIN_CHANGE = "admin_change", _("Changed in the admin")
         JOIN = "join", _("A new lead joined the open deal")
+        MOVE = "move", _("Moved to another stage's pool")
 
     created = models.DateTimeField(_("when"), default=timezone.now, db_index=True)
     actor = models.ForeignKey(
