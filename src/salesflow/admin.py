@@ -10,7 +10,24 @@ from viewflow.workflow.admin import ProcessAdmin, TaskAdmin
 from viewflow.workflow.models import Process, Task
 
 from .audit.admin import AuditedAdminMixin
-from .models import Role
+from .models import Notification, Role
+
+
+@admin.register(Notification)
+class NotificationAdmin(admin.ModelAdmin[Notification]):
+    """The outbox, read only: a row with "sending started" and no "sent" is a send whose
+    outcome nobody saw (its worker was killed) -- check the mail server's log."""
+
+    list_display = ("key", "subject", "created", "attempted", "sent")
+    list_filter = (("sent", admin.EmptyFieldListFilter),)
+    search_fields = ("key", "subject")
+    readonly_fields = ("key", "subject", "body", "recipients", "created", "attempted", "sent")
+
+    def has_add_permission(self, request: Any) -> bool:
+        return False
+
+    def has_delete_permission(self, request: Any, obj: Any = None) -> bool:
+        return False
 
 
 @admin.register(Role)

@@ -46,3 +46,31 @@ class Role(models.Model):
 
     def __str__(self) -> str:
         return self.title_en
+
+
+class Notification(models.Model):
+    """An e-mail the product sends on its own (the stalled-work notice, the daily report),
+    recorded before it is sent: the outbox row the send marks (``salesflow.outbox``).
+
+    ``key`` names what it is about, so a job run twice -- re-queued after its worker was
+    killed -- finds the row and does not send again. ``attempted`` is committed before the
+    mail server is spoken to and ``sent`` after it accepted: a row attempted and never
+    marked sent is a send whose outcome nobody saw (a worker killed in between) -- it is
+    not repeated automatically, an admin sees it here."""
+
+    key = models.CharField(_("key"), max_length=200, unique=True)
+    subject = models.CharField(_("subject"), max_length=300)
+    body = models.TextField(_("body"))
+    recipients = models.JSONField(_("recipients"), default=list)
+    created = models.DateTimeField(_("recorded"), auto_now_add=True)
+    attempted = models.DateTimeField(_("sending started"), null=True, blank=True)
+    sent = models.DateTimeField(_("sent"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("notification")
+        verbose_name_plural = _("notifications")
+        ordering = ["-created"]
+        default_permissions = ("view",)
+
+    def __str__(self) -> str:
+        return self.key

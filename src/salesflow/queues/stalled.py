@@ -5,13 +5,12 @@ told once, by e-mail; the team console lists them until they move.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Sequence
 from datetime import datetime
 from functools import partial
 
-from django.conf import settings
-from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -24,6 +23,7 @@ from salesflow.audit.services import AuditEntry, audit_record_many
 from salesflow.celery import publish
 from salesflow.conveyor.registry import human_nodes
 from salesflow.conveyor.selectors import lead_of, process_client_ids
+from salesflow.outbox import notification_record, notification_send
 from salesflow.roles import idle_limit_for_node, team_lead_addresses
 
 from . import terms
@@ -158,5 +158,10 @@ def stalled_notify(*, task_ids: Sequence[int]) -> int:
         )
     subject = _("salesflow: %(count)d tasks are stalled") % {"count": len(lines)}
     body = "\n".join([_("These tasks are stuck; move them from the team console:"), "", *lines])
-    send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, recipients)
+    # the same marks make the same notice: a job run again finds it recorded (the outbox)
+    key = "stalled:" + hashlib.sha256(",".join(map(str, sorted(task_ids))).encode()).hexdigest()
+    notification = notification_record(key=key, subject=subject, body=body, recipients=recipients)
+    if not notification_send(notification=notification):
+        logger.info("the stalled notice %s was sent (or attempted) before: not again", key)
+        return 0
     return len(recipients)
