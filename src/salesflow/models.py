@@ -74,3 +74,30 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return self.key
+
+
+class JobDelivery(models.Model):
+    """A background job (a Celery task) started and not yet finished -- counted per
+    delivery (``salesflow.celery``). A worker killed in the middle (out of memory) leaves
+    its row; the broker re-delivers the job (``task_reject_on_worker_lost``), and after
+    ``SALESFLOW_JOB_MAX_DELIVERIES`` deliveries of the same attempt the job is *parked*:
+    not run again, kept here for an admin (admin → Parked jobs) instead of killing
+    workers forever."""
+
+    task_id = models.CharField(_("job id"), max_length=255, unique=True)
+    name = models.CharField(_("job"), max_length=255)
+    arguments = models.TextField(_("arguments"), blank=True)
+    attempt = models.PositiveIntegerField(_("retry number"), default=0)
+    deliveries = models.PositiveIntegerField(_("deliveries"), default=0)
+    first = models.DateTimeField(_("first started"), auto_now_add=True)
+    last = models.DateTimeField(_("last started"), auto_now=True)
+    parked = models.DateTimeField(_("parked"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("parked job")
+        verbose_name_plural = _("parked jobs")
+        ordering = ["-last"]
+        default_permissions = ("view", "delete")
+
+    def __str__(self) -> str:
+        return f"{self.name} [{self.task_id}]"

@@ -303,6 +303,9 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         (BROKER_DIR / _folder).mkdir(parents=True, exist_ok=True)
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
+# ... but not forever: a job delivered this often without finishing (its worker killed each
+# time, e.g. out of memory) is parked for an admin (salesflow.celery.count_delivery)
+SALESFLOW_JOB_MAX_DELIVERIES = env.int("SALESFLOW_JOB_MAX_DELIVERIES", default=3)
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
