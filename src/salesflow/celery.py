@@ -126,9 +126,14 @@ def forget_delivery(task_id: str | None) -> None:
     """The job finished (succeeded, failed or will be retried): nothing to count."""
     if not task_id:
         return
+    from django.db import DatabaseError
+
     from .models import JobDelivery
 
-    JobDelivery.objects.filter(task_id=task_id, parked__isnull=True).delete()
+    try:
+        JobDelivery.objects.filter(task_id=task_id, parked__isnull=True).delete()
+    except DatabaseError:  # the row stays; it counts one delivery too many, no more
+        logger.warning("could not clear the delivery count of job %s", task_id, exc_info=True)
 
 
 class CountedTask(Task):
@@ -136,7 +141,14 @@ class CountedTask(Task):
     in the middle never reaches the ``finally`` that clears the count."""
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        count_delivery(self, args, kwargs)
+        from django.db import DatabaseError
+
+        try:
+            count_delivery(self, args, kwargs)
+        except DatabaseError:
+            # the database is away: the job runs uncounted, fails on it the same way and
+            # is retried with backoff by its own autoretry (the count must not stop that)
+            logger.warning("could not count a delivery of %s", self.name, exc_info=True)
         task_id = self.request.id
         try:
             # run, not super().__call__: that pushes an empty request over the worker's,
