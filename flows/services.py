@@ -9,12 +9,15 @@ from typing import Any
 
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from viewflow.workflow.models import Task
+from viewflow.workflow.status import STATUS
 
 from salesflow.activities.reminders import reminder_due_end, reminder_for_process
 from salesflow.activities.services import activity_log
 from salesflow.clients.models import Client, Lead, Order
 from salesflow.clients.services import order_set_discount
 from salesflow.conveyor.registry import node_ref
+from salesflow.conveyor.services import stage_move
 from salesflow.conveyor.stage import StageWork
 from salesflow.exceptions import StageInvalid
 from salesflow.intake.services import lead_intake
@@ -74,13 +77,52 @@ def documents(*, work: StageWork, data: dict[str, Any]) -> None:
 
 def deliver(*, work: StageWork, data: dict[str, Any]) -> None:
     order = _order(work)
-    order.delivered = timezone.make_aware(datetime.combine(data["delivered_on"], time(12)))
+    # recorded now -- the moment the report counts the delivery by (the stage's
+    # completion); the day the goods arrived is the expeditor's word (README, "Delivery")
+    order.delivered = timezone.now()
+    order.delivered_on = data["delivered_on"]
     order.originals_returned = data["originals_returned"]
-    order.save(update_fields=["delivered", "originals_returned"])
+    order.save(update_fields=["delivered", "delivered_on", "originals_returned"])
     # the client is a customer now (one statement, without reading the client first)
-    Client.objects.filter(pk=_lead(work).client_id).exclude(status=Client.Status.CUSTOMER).update(
-        status=Client.Status.CUSTOMER
+    became = (
+        Client.objects.filter(pk=_lead(work).client_id)
+        .exclude(status=Client.Status.CUSTOMER)
+        .update(status=Client.Status.CUSTOMER)
     )
+    if became:
+        _qualify_to_the_account_pool(work)
+
+
+def _qualify_to_the_account_pool(work: StageWork) -> None:
+    """A prospect that became a customer: its other deals waiting at qualify are the
+    account managers' now (hunters must not "re-discover" customers) -- each moved to the
+    account pool as a repeat order, with an audit event (``stage_move``)."""
+    lead = _lead(work)
+    flow = work.node.flow_class.instance
+    waiting = (
+        Task.objects.filter(
+            flow_task=flow.qualify,
+            status__in=[STATUS.NEW, STATUS.ASSIGNED],
+            process__lead__client_id=lead.client_id,
+        )
+        .exclude(process_id=work.task.process_id)
+        .select_related("process__lead")
+        .order_by("pk")
+    )
+    reason = _(
+        "The client became a customer (deal #%(deal)s delivered): its deals go on in the "
+        "account pool."
+    ) % {"deal": lead.pk}
+    for task in waiting:
+        other: Lead = task.process.lead
+        origin = str(Lead.Source(other.source).label)
+        other.source_detail = (
+            f"{origin}: {other.source_detail}" if other.source_detail else origin
+        )[:200]
+        other.source = Lead.Source.REPEAT_ORDER
+        other.status = Lead.Status.QUALIFIED
+        other.save(update_fields=["source", "source_detail", "status"])
+        stage_move(task=task, to_node=flow.prepare_order, reason=reason, actor=work.user)
 
 
 def follow_up(*, work: StageWork, data: dict[str, Any]) -> None:

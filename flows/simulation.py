@@ -19,6 +19,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.db import transaction
 from django.utils import timezone
 from viewflow.workflow.models import Task
 from viewflow.workflow.status import PROCESS, STATUS
@@ -57,7 +58,14 @@ class Summary:
     approvals: int = 0
     # side tasks handed to the assistants (the stage waited for each) and done
     side_tasks: int = 0
+    lost: int = 0
+    nurtured: int = 0
+    timers_fired: int = 0
+    waiting: int = 0
+    stuck: int = 0
     seconds: float = 0.0
+    # deal id -> why it cannot go on (an error, or no way forward): must stay empty
+    problems: dict[int, str] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -75,6 +83,7 @@ class Odds:
     # a selling stage hands a side task to the assistants and waits for it (only when the
     # staff has assistants; none unless asked for, so other runs keep their paths)
     side_task: float = 0.0
+    lost: float = 0.0
 
 
 def ensure_staff(
@@ -258,16 +267,54 @@ class ConveyorSimulator:
             if not self.step(process_id):
                 return
 
-    def run(self, leads: int) -> Summary:
+    def fire_timers(self, process_id: int) -> int:
+        """The deal's waiting timers fire now, as if their day had come (a nurtured lead
+        comes back to the hunters); returns how many fired."""
+        fired = 0
+        for task in Task.objects.filter(
+            process_id=process_id, flow_task_type="TIMER", status=STATUS.SCHEDULED
+        ):
+            with transaction.atomic(), task.activation() as activation:
+                activation.start()
+                activation.execute()
+            fired += 1
+        self.summary.timers_fired += fired
+        return fired
+
+    def run(self, leads: int, *, rounds: int = 5) -> Summary:
+        """Drive ``leads`` new deals as far as people can take them; a deal nurtured to a
+        later day comes back (its timer fired) up to ``rounds`` times. A step that fails
+        is recorded in ``summary.problems`` for its deal and the others go on."""
         started = time.perf_counter()
         process_ids = [self.add_deal(n) for n in range(1, leads + 1)]
-        for process_id in process_ids:
-            self.finish(process_id)
-        self.summary.finished = ConveyorProcess.objects.filter(
-            pk__in=process_ids, status=PROCESS.DONE
-        ).count()
+        for round_ in range(rounds + 1):
+            for process_id in process_ids:
+                if process_id in self.summary.problems:
+                    continue
+                try:
+                    self.finish(process_id)
+                except Exception as exc:  # recorded: the run reports every stuck deal
+                    self.summary.problems[process_id] = f"{type(exc).__name__}: {exc}"
+            if round_ == rounds:
+                break
+            waiting = [pid for pid in process_ids if pid not in self.summary.problems]
+            if sum([self.fire_timers(pid) for pid in waiting]) == 0:
+                break
+        self.tally(process_ids)
         self.summary.seconds = round(time.perf_counter() - started, 3)
         return self.summary
+
+    def tally(self, process_ids: Sequence[int]) -> None:
+        """Every deal is finished, or waits where it can go on: a task in the pool of a
+        role somebody active holds, a task held by an active person, or a timer with its
+        date. Anything else is a problem (a deal with no way forward)."""
+        states = deal_states(process_ids)
+        for process_id, state in states.items():
+            if state.startswith("stuck") and process_id not in self.summary.problems:
+                self.summary.problems[process_id] = state
+        self.summary.finished = sum(state == "finished" for state in states.values())
+        self.summary.waiting = sum(state in ("pool", "held", "timer") for state in states.values())
+        self.summary.stuck = len(self.summary.problems)
 
     # --- what people type ------------------------------------------------------------------
 
@@ -286,6 +333,7 @@ class ConveyorSimulator:
         if roll < self.odds.disqualify:
             return {"outcome": "disqualified", "disqualification_reason": "no budget this year"}
         if roll < self.odds.disqualify + self.odds.nurture:
+            self.summary.nurtured += 1
             return {
                 "outcome": "nurture",
                 "nurture_until": (timezone.localdate() + timedelta(days=30)).isoformat(),
@@ -293,6 +341,9 @@ class ConveyorSimulator:
         return {"outcome": "qualified"}
 
     def data_prepare_order(self, task: Task) -> dict[str, Any]:
+        if self.rng.random() < self.odds.lost:
+            self.summary.lost += 1
+            return {"outcome": "no_order", "lost_reason": "they bought from a competitor"}
         discount = Decimal("10") if self.rng.random() < self.odds.over_limit else Decimal("3")
         return {
             "outcome": "order",
@@ -316,3 +367,44 @@ class ConveyorSimulator:
 
     def data_follow_up(self, task: Task) -> dict[str, Any]:
         return {"outcome": "closed", "feedback": "the client is satisfied with the delivery"}
+
+
+def deal_states(process_ids: Sequence[int]) -> dict[int, str]:
+    """Where each deal stands: "finished", "pool" (an open task in the pool of a stage
+    some active person may take), "held" (an active person's task), "timer" (waiting
+    for its date), or "stuck: why"."""
+    active = get_user_model()._default_manager.filter(is_active=True)
+    takers = {
+        ref
+        for role in get_roles().values()
+        if active.filter(groups__name=role.code).exists()
+        for ref in role.nodes
+    }
+    states: dict[int, str] = {}
+    processes = ConveyorProcess.objects.filter(pk__in=process_ids)
+    for process in processes:
+        if process.status == PROCESS.DONE:
+            states[process.pk] = "finished"
+            continue
+        tasks = list(
+            Task.objects.filter(process=process).exclude(status__in=[STATUS.DONE, STATUS.CANCELED])
+        )
+        states[process.pk] = _open_state(tasks, takers)
+    return states
+
+
+def _open_state(tasks: Sequence[Task], takers: set[str]) -> str:
+    if not tasks:
+        return "stuck: not finished and no open task"
+    for task in tasks:
+        if task.status == STATUS.ERROR:
+            return f"stuck: task #{task.pk} ({task.flow_task}) failed"
+        if task.flow_task_type == "TIMER" and task.status == STATUS.SCHEDULED:
+            return "timer"
+        if task.flow_task_type == "HUMAN":
+            if task.status == STATUS.NEW:
+                ref = node_ref(task.flow_task)
+                return "pool" if ref in takers else f"stuck: nobody may take {ref}"
+            if task.owner is not None and task.owner.is_active:
+                return "held"
+    return "stuck: " + ", ".join(f"#{t.pk} {t.flow_task} {t.status}" for t in tasks)

@@ -12,6 +12,7 @@ from django.core.management import call_command
 from viewflow.workflow.models import Task
 
 from flows.models import SideTask
+from salesflow.audit.models import AuditEvent
 from salesflow.clients.models import Client, Lead
 from salesflow.handoff.models import HandoffNote
 
@@ -22,9 +23,10 @@ def test_simulate_drives_leads_along_the_conveyor_and_reports_as_json():
     call_command("simulate", "--leads", "6", "--seed", "3", "--json", stdout=out)
     summary = json.loads(out.getvalue())
     assert set(summary) == {
-        "leads", "finished", "tasks_completed", "handoffs", "bounces", "approvals",
-        "side_tasks", "seconds",
+        "leads", "finished", "tasks_completed", "handoffs", "bounces", "approvals", "lost",
+        "nurtured", "timers_fired", "waiting", "stuck", "side_tasks", "seconds", "problems",
     }  # fmt: skip
+    assert summary["problems"] == {} and summary["stuck"] == 0
     done = SideTask.objects.filter(status=SideTask.Status.DONE)
     assert summary["side_tasks"] == done.count() > 0
     assert not SideTask.objects.filter(status=SideTask.Status.OPEN).exists()
@@ -36,6 +38,46 @@ def test_simulate_drives_leads_along_the_conveyor_and_reports_as_json():
         summary["tasks_completed"]
         == Task.objects.filter(flow_task_type="HUMAN", status="DONE").count()
     )
+
+
+@pytest.mark.django_db
+def test_simulate_with_every_side_path_raised_leaves_no_deal_without_a_way_forward():
+    """Issue 12 (1): bounces from every stage, rejections, nurture, lost -- every deal ends
+    finished or waiting where somebody can take it; no error. (10,000 leads: see
+    docs/benchmarks.md; the same command, smaller here.)"""
+    out = StringIO()
+    call_command(
+        "simulate", "--leads", "60", "--seed", "12", "--json",
+        "--disqualify", "0.1", "--nurture", "0.3", "--over-limit", "0.6",
+        "--reject", "0.6", "--bounce", "0.6", "--lost", "0.1",
+        stdout=out,
+    )  # fmt: skip
+    summary = json.loads(out.getvalue())
+    assert summary["problems"] == {} and summary["stuck"] == 0
+    assert summary["finished"] + summary["waiting"] == 60
+    assert summary["finished"] > 40
+    assert summary["bounces"] > 30 and summary["lost"] > 0 and summary["timers_fired"] > 0
+    rejections = AuditEvent.objects.filter(action="reject").count()
+    back_to_qualify = HandoffNote.objects.filter(kind="bounce", to_node="conveyor.qualify").count()
+    assert rejections > 0 and back_to_qualify > 0
+
+
+@pytest.mark.django_db
+def test_simulate_fails_naming_a_deal_left_with_no_way_forward():
+    """A deal nobody may take is reported by number and the command exits non-zero."""
+    from django.contrib.auth.models import Group
+    from django.core.management.base import CommandError
+
+    from flows.simulation import ConveyorSimulator, ensure_staff
+
+    staff = ensure_staff("sim_", {"hunter": 1})
+    simulator = ConveyorSimulator(staff=staff)
+    process_id = simulator.add_deal(1)
+    Group.objects.get(name="hunter").user_set.clear()  # nobody holds the hunters' role
+    simulator.tally([process_id])
+    assert simulator.summary.problems == {process_id: "stuck: nobody may take conveyor.qualify"}
+    with pytest.raises(CommandError, match="disqualify"):
+        call_command("simulate", "--leads", "1", "--disqualify", "2")  # odds are 0..1
 
 
 @pytest.mark.django_db

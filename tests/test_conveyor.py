@@ -276,3 +276,145 @@ def test_a_nurtured_lead_whose_company_became_a_customer_goes_to_the_account_poo
     assert back.flow_task.name == "prepare_order"  # not the hunters' qualify
     lead.refresh_from_db()
     assert lead.status == "qualified"
+
+
+def test_a_rejected_discount_sent_back_to_qualify_does_not_block_the_hunter(
+    new_lead, driver, staff
+):
+    """Issue 12 (1): qualify -> an order at 10 % (over the account manager's limit) -> the
+    team lead rejects the discount -> the account manager sends the order back to qualify:
+    the hunter completes qualify (a later stage's rule does not bind an earlier one), and
+    the order's discount is asked for again at the order's preparation."""
+    lead = new_lead()
+    simulator = driver(Odds(0, 0, 1, 0, 0))
+    approval = simulator.advance_to(lead.process_id, "approve_discount")
+    team_lead = staff["team_lead"][0]
+    claims.task_claim(task=approval, user=team_lead)
+    services.stage_bounce(
+        task=approval, user=team_lead, question={"question": "why ten percent for this client?"}
+    )
+    prepare = open_task(lead)
+    assert prepare.flow_task.name == "prepare_order"
+    services.stage_bounce(
+        task=prepare,
+        user=prepare.owner,
+        question={"question": "does the client really need the whole line?"},
+    )
+    qualify = open_task(lead)
+    assert qualify.flow_task.name == "qualify"
+    assert Order.objects.get(lead=lead).discount_needs_approval  # still not approved
+
+    result = services.stage_complete(
+        task=qualify,
+        user=qualify.owner,
+        data={"outcome": "qualified"},
+        handoff=NOTE,
+        acknowledge=True,
+    )
+    assert result.note is not None
+    again = open_task(lead)
+    assert again.flow_task.name == "prepare_order"
+    # the order's stages after the approval still refuse while the discount waits
+    simulator.finish(lead.process_id)
+    lead.process.refresh_from_db()
+    assert lead.process.status == PROCESS.DONE
+    assert Order.objects.get(lead=lead).discount_approved_by is not None
+
+
+def test_only_the_stages_after_an_approval_wait_for_it():
+    from salesflow.conveyor.registry import after_approval
+
+    assert after_approval() == {
+        "conveyor.documents", "conveyor.delivery", "conveyor.follow_up",
+    }  # fmt: skip
+
+
+def _deliver(simulator, lead, staff, typed_day):
+    task = simulator.advance_to(lead.process_id, "delivery")
+    expeditor = staff["expeditor"][0]
+    claims.task_claim(task=task, user=expeditor)
+    services.stage_complete(
+        task=task,
+        user=expeditor,
+        data={"delivered_on": typed_day.isoformat(), "originals_returned": "on"},
+        handoff=simulator.note(task.flow_task.handoff, task),
+        acknowledge=True,
+    )
+    return Order.objects.get(lead=lead)
+
+
+def test_a_delivery_counts_on_the_day_it_is_recorded_and_keeps_the_day_typed(
+    new_lead, driver, staff
+):
+    """Issue 12 (6): one rule -- the order's ``delivered`` is the moment the delivery was
+    recorded (never 12:00 of the typed day, which lies ahead in the morning), the day the
+    daily report counts it on; the day the client received the goods is kept as typed."""
+    from datetime import datetime, time
+
+    import time_machine
+    from django.utils import timezone
+
+    from salesflow.reports.figures import day_figures
+
+    day = timezone.localdate() - timedelta(days=5)
+    morning = timezone.make_aware(datetime.combine(day, time(8, 0)))
+    late = timezone.make_aware(datetime.combine(day, time(23, 30)))
+    simulator = driver()
+    with time_machine.travel(morning, tick=False):
+        first = new_lead()
+        order = _deliver(simulator, first, staff, day)
+        assert order.delivered == morning  # not 12:00, four hours ahead
+        assert order.delivered_on == day
+    with time_machine.travel(late, tick=False):
+        second = new_lead()
+        order = _deliver(simulator, second, staff, day - timedelta(days=1))  # entered late
+        assert timezone.localdate(order.delivered) == day
+        assert order.delivered_on == day - timedelta(days=1)
+
+    assert day_figures(day=day).orders_delivered == 2  # both recorded that day
+    assert day_figures(day=day - timedelta(days=1)).orders_delivered == 0
+    assert {timezone.localdate(o.delivered) for o in Order.objects.all()} == {day}
+
+
+def test_a_prospect_that_becomes_a_customer_has_its_waiting_qualify_tasks_moved_to_the_account_pool(
+    new_lead, driver, staff
+):
+    """Issue 12 (5): the first delivery makes the client a customer; its other deals
+    waiting at qualify (held by a hunter or in the pool) go on at prepare order, in the
+    account pool, one MOVE audit event each; another client's deal stays."""
+    from salesflow.clients.models import Lead
+
+    from .factories import ClientFactory
+
+    client = ClientFactory(status="prospect")
+    delivered = new_lead(client=client)
+    held = new_lead(client=client)
+    waiting = new_lead(client=client)
+    elsewhere = new_lead()
+    hunter = staff["hunter"][1]
+    held_task = open_task(held)
+    claims.task_claim(task=held_task, user=hunter)
+    waiting_task = open_task(waiting)
+
+    from django.utils import timezone
+
+    _deliver(driver(), delivered, staff, timezone.localdate())
+
+    client.refresh_from_db()
+    assert client.status == "customer"
+    for lead, old in ((held, held_task), (waiting, waiting_task)):
+        old.refresh_from_db()
+        assert old.status == STATUS.CANCELED
+        now = open_task(lead)
+        assert now.flow_task.name == "prepare_order"  # the account pool's
+        lead.refresh_from_db()
+        assert (lead.status, lead.source) == (Lead.Status.QUALIFIED, Lead.Source.REPEAT_ORDER)
+        event = AuditEvent.objects.get(action="move", task=old)
+        assert event.data["task"] == now.pk and event.data["to_node"] == "conveyor.prepare_order"
+        assert "became a customer" in event.reason
+    assert AuditEvent.objects.get(action="move", task=held_task).from_user == hunter
+    assert open_task(elsewhere).flow_task.name == "qualify"
+    # the moved deal goes on to its end from the account pool
+    driver().finish(held.process_id)
+    held.process.refresh_from_db()
+    assert held.process.status == PROCESS.DONE

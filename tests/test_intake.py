@@ -169,6 +169,71 @@ def test_a_known_prospect_is_matched_and_qualified_again_by_the_hunters(db):
     assert Client.objects.count() == 1
 
 
+def test_a_second_lead_of_a_client_with_an_open_deal_joins_it_and_its_holder_is_told(
+    staff, django_capture_on_commit_callbacks
+):
+    """Issue 12 (5): no second deal beside the open one -- the lead joins it, a JOIN event
+    on its current task, the request on the task's page, the holder e-mailed."""
+    from django.core import mail
+
+    from salesflow.queues import claims
+
+    prospect = ClientFactory(name="Kama Tyres")
+    ContactFactory(client=prospect, phone="+7 843 200 00 00")
+    first = lead_receive(
+        data=data(company="Kama", phone="8 843 200-00-00", request="tyres for 20 trucks"),
+        source="web_form",
+    ).lead
+    task = open_task(first)
+    hunter = staff["hunter"][0]
+    hunter.email = "hunter1@firm.example"
+    hunter.save()
+    claims.task_claim(task=task, user=hunter)
+    mail.outbox = []
+
+    with django_capture_on_commit_callbacks(execute=True):
+        second = lead_receive(
+            data=data(company="Kama", phone="+7 843 200 00 00", request="and winter tyres too"),
+            source="api",
+        )
+
+    lead = second.lead
+    assert (lead.status, lead.joined, lead.process_id) == ("joined", first, None)
+    assert not second.started
+    assert Lead.objects.filter(client=prospect, process__isnull=False).count() == 1
+    event = AuditEvent.objects.get(action="join")
+    assert (event.task, event.client_id, event.reason) == (
+        task,
+        prospect.pk,
+        "and winter tyres too",
+    )
+    assert [m.to for m in mail.outbox] == [["hunter1@firm.example"]]
+    assert f"deal #{first.pk}" in mail.outbox[0].subject
+    page = Browser()
+    page.force_login(hunter)
+    answer = page.get(f"/conveyor/{task.process_id}/{task.flow_task.name}/{task.pk}/execute/")
+    assert answer.status_code == 200 and "and winter tyres too" in answer.content.decode()
+
+
+def test_a_lead_asking_for_another_order_after_the_order_was_prepared_starts_its_own_deal(
+    new_lead, driver
+):
+    first = new_lead(request="twenty pumps")
+    driver().advance_to(first.process_id, "documents")  # the order is prepared and handed on
+    contact = first.client.contacts.get()
+    again = lead_receive(
+        data=data(company=first.client.name, phone=contact.phone, request="twenty pumps"),
+        source="api",
+    )
+    assert again.lead.joined == first  # the same request: the same inquiry
+    other = lead_receive(
+        data=data(company=first.client.name, phone=contact.phone, request="a boiler room"),
+        source="api",
+    )
+    assert other.lead.joined is None and other.started  # clearly another order
+    assert Lead.objects.filter(client=first.client, process__isnull=False).count() == 2
+
+
 @pytest.mark.parametrize(
     "company",
     ['"Volga Pumps" Ltd', "VOLGA PUMPS", "Volga Pump"],  # same key, then similar
@@ -184,9 +249,75 @@ def test_a_similar_name_without_a_hard_match_waits_for_a_person(customer, compan
     assert not Task.objects.filter(flow_task_type="HUMAN").exists()
 
 
-def test_a_different_tax_number_tells_same_named_companies_apart(customer):
-    result = lead_receive(data=data(company="Volga Pumps", tax_number="5001234567"), source="api")
+def test_a_different_tax_number_tells_similarly_named_companies_apart(customer):
+    result = lead_receive(data=data(company="Volga Pumping", tax_number="5001234567"), source="api")
     assert result.outcome == MatchKind.NEW_CLIENT
+
+
+def test_the_very_same_name_is_a_probable_duplicate_even_under_another_tax_number(customer):
+    """Issue 12 (3): a mistyped INN must not make the same company twice unnoticed."""
+    result = lead_receive(data=data(company="Volga Pumps", tax_number="5001234567"), source="api")
+    assert result.outcome == MatchKind.PROBABLE_DUPLICATE
+    review = DuplicateReview.objects.get()
+    assert review.candidate == customer
+    assert review.reason == "the same name as Volga Pumps LLC, but a different tax number"
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "7707083893",  # an organisation's 10 digits
+        "500100732259",  # a person's 12
+        "7707\u00a0083\u00a0893",  # grouped by a spreadsheet with no-break spaces
+        "5001\u202f0073\u202f2259",  # narrow no-break spaces
+        " 7707-083 893\t",
+    ],
+)
+def test_an_inn_with_right_check_digits_is_taken_in_any_spacing(typed):
+    from salesflow.intake.forms import LeadForm
+
+    form = LeadForm(
+        data={"company": "Volga Pumps", "phone": "+7 900 123 45 67", "tax_number": typed}
+    )
+    assert form.is_valid(), form.errors
+    assert form.cleaned_data["tax_number"] == normalize.tax_key(typed)
+
+
+@pytest.mark.parametrize(
+    "typed,message",
+    [
+        ("7707083894", "This INN's check digit does not match its other digits"),
+        ("500100732258", "This INN's check digit does not match its other digits"),
+        ("500100732269", "This INN's check digit does not match its other digits"),
+        ("77070838931", "An INN has 10 digits (an organisation) or 12 (a person), not 11."),
+        ("770708389", "not 9."),
+        ("77O7083893", "Enter the tax number as digits"),
+        ("７７０７０８３８９３", "Enter the tax number as digits"),  # full-width digits
+    ],
+)
+def test_an_inn_with_wrong_check_digits_or_length_is_refused_with_the_reason(typed, message):
+    from salesflow.intake.forms import LeadForm
+
+    form = LeadForm(
+        data={"company": "Volga Pumps", "phone": "+7 900 123 45 67", "tax_number": typed}
+    )
+    assert not form.is_valid()
+    assert message in form.errors["tax_number"][0]
+
+
+@pytest.mark.django_db
+def test_an_imported_row_with_a_wrong_inn_is_refused_by_its_line(tmp_path):
+    path = tmp_path / "inn.csv"
+    path.write_text(
+        "Company;Phone;INN\n"
+        "Volga Pumps;+7 900 111 22 33;7707083894\n"
+        "Oka Glass;+7 900 333 44 55;7707\u00a0083\u00a0893\n",
+        encoding="utf-8",
+    )
+    out, code = import_leads(path)
+    assert code == 1
+    assert "line 2: tax_number: This INN's check digit does not match" in out
+    assert Client.objects.get().tax_key == "7707083893"
 
 
 def test_different_numbers_in_similar_names_are_different_companies(db):
@@ -458,7 +589,7 @@ def test_the_lead_page_says_where_a_known_customers_lead_went(staff, customer):
 
 CSV = (
     "Company;Contact;Phone;E-mail;INN;Request\n"
-    "Volga Pumps LLC;Ivan;8 900 111-22-33;ivan@volga.example;7701234567;pumps\n"
+    "Volga Pumps LLC;Ivan;8 900 111-22-33;ivan@volga.example;7701234560;pumps\n"
     ";Nobody;+7 900 1;x@;;\n"
     '"ООО «Ромашка»";Olga;+7 495 123 45 67;;;"flowers,\nmany"\n'
     "VOLGA PUMPS;Petr;+7 900 111 22 33;;;more pumps\n"
@@ -497,6 +628,36 @@ def test_an_import_takes_the_good_rows_and_reports_each_bad_one_by_line(csv_file
 
 
 @pytest.mark.django_db
+def test_a_cell_over_the_limits_rejects_its_row_by_line_and_field_and_the_rest_imports(
+    tmp_path,
+):
+    """Issue 12 (2): a cell over 128 KB (csv's own field limit) is no traceback: its row is
+    rejected with its line and the field that is too long; the other rows import."""
+    huge = "x" * 200_000
+    path = tmp_path / "big.csv"
+    path.write_text(
+        "Company;Phone;Request\n"
+        "Volga Pumps;+7 900 111 22 33;pumps\n"
+        f'Kama Tyres;+7 900 222 33 44;"{huge}"\n'
+        f"{'K' * 300};+7 900 222 33 55;{huge}\n"
+        "Oka Glass;+7 900 333 44 55;glass\n",
+        encoding="utf-8",
+    )
+    out, code = import_leads(path)
+
+    assert code == 1
+    assert "line 3: request: Ensure this value has at most 5000 characters (it has 200000)." in out
+    assert "line 4: company: Ensure this value has at most 200 characters (it has 300)" in out
+    assert "line 4: " in out and "request: Ensure this value has at most 5000" in out
+    assert "Imported 2 of 4 rows" in out
+    assert set(Client.objects.values_list("name", flat=True)) == {"Volga Pumps", "Oka Glass"}
+    assert len(out) < 2000  # the refused value is not echoed back
+    import csv
+
+    assert csv.field_size_limit() == 131072  # the reader's limit is put back
+
+
+@pytest.mark.django_db
 def test_a_dry_run_reports_the_same_and_writes_nothing(csv_file):
     out, code = import_leads(csv_file, "--dry-run")
     assert "Would import 3 of 5 rows: 2 new clients, 1 known clients" in out
@@ -512,7 +673,7 @@ def test_an_import_of_an_xlsx_file(tmp_path):
     book = Workbook()
     sheet = book.active
     sheet.append(["Компания", "Телефон", "ИНН"])
-    sheet.append(["Baltic Foods", 79110001122, 7801234567])  # numeric cells
+    sheet.append(["Baltic Foods", 79110001122, 7801234564])  # numeric cells
     sheet.append(["", "", ""])  # blank rows are skipped
     sheet.append(["Don Agro", "not a phone", ""])
     book.save(tmp_path / "leads.xlsx")
@@ -521,7 +682,35 @@ def test_an_import_of_an_xlsx_file(tmp_path):
 
     assert "line 4: phone: Enter a phone number" in out and code == 1
     client = Client.objects.get()
-    assert client.tax_key == "7801234567" and client.contacts.get().phone_key == "79110001122"
+    assert client.tax_key == "7801234564" and client.contacts.get().phone_key == "79110001122"
+
+
+@pytest.mark.django_db
+def test_a_formula_cell_in_an_xlsx_file_is_a_row_error_that_says_so(tmp_path):
+    """Issue 12 (4): a formula with no stored value is not an empty field, and ``=1/0``
+    is not an empty request: the row is refused, naming the field and the formula."""
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    sheet.append(["Company", "Phone", "E-mail", "Request"])
+    sheet.append(["Baltic Foods", "=B4", "buyer@baltic.example", "pumps"])
+    sheet.append(["Don Agro", "+7 900 111 22 33", "", "=1/0"])
+    sheet.append(["Oka Glass", "+7 900 333 44 55", "", "glass"])
+    sheet.append(['=UPPER("x")', "", "", ""])
+    book.save(tmp_path / "formulas.xlsx")
+
+    out, code = import_leads(tmp_path / "formulas.xlsx")
+
+    assert code == 1
+    assert "line 2: phone: the cell is a formula (=B4), not a value" in out
+    assert "line 3: request: the cell is a formula (=1/0), not a value" in out
+    assert 'line 5: company: the cell is a formula (=UPPER("x"))' in out
+    assert "paste it as values" in out
+    assert "Leave a phone number or an e-mail" not in out
+    assert "Imported 1 of 4 rows" in out
+    assert Client.objects.get().name == "Oka Glass"
+    assert not Lead.objects.filter(request="").exists()
 
 
 @pytest.mark.django_db

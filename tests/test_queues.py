@@ -405,6 +405,82 @@ def test_a_task_past_its_sla_is_marked_once_and_the_team_leads_told_once(
     assert f"#{late.pk} Qualify" in mail.outbox[0].body
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_scan_that_finds_rows_locked_retries_instead_of_succeeding_empty(new_lead, staff):
+    """Issue 12 (7b): a killed worker's session can still hold row locks when Celery
+    re-queues its scan: the re-run marks what it can, and is retried for the rest rather
+    than acknowledged with 0 (the work would wait for the next scan)."""
+    from celery.exceptions import Retry
+
+    from salesflow.queues.tasks import scan_stalled
+
+    from .procs import holding
+
+    with time_machine.travel(NOW, tick=False):
+        held, free = _pool(new_lead, 2)
+    later = NOW + timedelta(days=1, minutes=1)
+    with time_machine.travel(later, tick=False):
+        with holding(f"SELECT 1 FROM viewflow_task WHERE id = {held.pk} FOR UPDATE"):
+            with pytest.raises(stalled.StalledRowsLocked) as raised:
+                stalled.stalled_scan(retry_if_locked=True)
+            assert raised.value.count == 1
+            assert terms(free).stalled is not None  # what it could mark is committed
+            assert terms(held).stalled is None
+            with pytest.raises(Retry, match="locked by another transaction"):
+                scan_stalled.apply()  # the job is not done: retried later, not acknowledged
+            assert stalled.stalled_scan() == []  # without asking: skipped silently, as before
+        assert scan_stalled.apply().get() == 1  # the lock is gone: the retry marks it
+    assert terms(held).stalled == later
+    assert AuditEvent.objects.filter(action="stalled").count() == 2
+
+
+def test_the_stalled_notice_is_recorded_before_it_is_sent_and_sent_once(
+    new_lead, staff, team_lead_mailbox
+):
+    """Issue 12 (7a): the job run again (its worker killed after the mail server took the
+    message) finds the outbox row and does not send twice; a send whose outcome nobody saw
+    is left for an admin; a server that refused is retried."""
+    from django.test import override_settings
+
+    from salesflow.models import Notification
+
+    task = open_task(new_lead())
+    assert stalled.stalled_notify(task_ids=[task.pk]) == 2
+    assert stalled.stalled_notify(task_ids=[task.pk]) == 0  # re-delivered: not again
+    assert len(mail.outbox) == 1
+    sent = Notification.objects.get()
+    assert sent.sent is not None and sent.attempted <= sent.sent
+    assert f"#{task.pk} Qualify" in sent.body and sorted(sent.recipients) == team_lead_mailbox
+
+    other = open_task(new_lead())
+    refusing = override_settings(
+        EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend",
+        EMAIL_HOST="127.0.0.1",
+        EMAIL_PORT=9,  # nothing listens: refused before anything was accepted
+        EMAIL_TIMEOUT=5,
+    )
+    with refusing, pytest.raises(OSError):
+        stalled.stalled_notify(task_ids=[other.pk])
+    refused = Notification.objects.exclude(pk=sent.pk).get()
+    assert (refused.attempted, refused.sent) == (None, None)  # the retry may send it
+    assert stalled.stalled_notify(task_ids=[other.pk]) == 2
+    assert len(mail.outbox) == 2
+
+    third = open_task(new_lead())
+    Notification.objects.create(  # what a worker killed while talking to the server leaves
+        key=_stalled_key([third.pk]), subject="s", body="b", recipients=team_lead_mailbox,
+        attempted=timezone.now(),
+    )  # fmt: skip
+    assert stalled.stalled_notify(task_ids=[third.pk]) == 0
+    assert len(mail.outbox) == 2
+
+
+def _stalled_key(ids):
+    import hashlib
+
+    return "stalled:" + hashlib.sha256(",".join(map(str, sorted(ids))).encode()).hexdigest()
+
+
 def test_an_assigned_task_untouched_past_the_idle_limit_is_stalled(new_lead, staff):
     hunter = staff["hunter"][0]  # roles/hunter.toml: idle_limit = "4h", sla = "1d"
     with time_machine.travel(NOW, tick=False):

@@ -483,6 +483,31 @@ def test_the_email_has_the_key_figures_and_the_xlsx_attached_and_goes_once(playe
     assert len(mail.outbox) == 1
 
 
+def test_the_email_is_marked_started_before_sending_and_never_sent_twice(played, clock):
+    """Issue 12 (7a): the daily report's e-mail follows the outbox's rule -- a worker that
+    died after the mail server took it leaves "started" without "e-mailed": the job run
+    again does not send it a second time; a server that refused is retried."""
+    ReportRecipient.objects.create(email="lead@example.com")
+    services.daily_report_build(day=DAY)
+    refusing = override_settings(
+        EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend",
+        EMAIL_HOST="127.0.0.1",
+        EMAIL_PORT=9,  # nothing listens: refused before anything was accepted
+        EMAIL_TIMEOUT=5,
+    )
+    with refusing, pytest.raises(OSError):
+        services.daily_report_email(day=DAY)
+    snapshot = Snapshot.objects.get()
+    assert (snapshot.email_started, snapshot.emailed) == (None, None)  # the retry may send
+
+    Snapshot.objects.update(email_started=at(1, 0, 5))  # as a worker killed mid-send leaves it
+    assert services.daily_report_email(day=DAY) is False
+    assert not mail.outbox
+    assert services.daily_report_email(day=DAY, force=True) is True  # a person decides
+    snapshot.refresh_from_db()
+    assert snapshot.emailed is not None and len(mail.outbox) == 1
+
+
 def test_the_email_compares_with_the_day_before_and_the_week_before(played, clock):
     ReportRecipient.objects.create(email="lead@example.com")
     services.daily_report_build(day=DAY - ONE_DAY)

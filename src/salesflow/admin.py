@@ -10,7 +10,41 @@ from viewflow.workflow.admin import ProcessAdmin, TaskAdmin
 from viewflow.workflow.models import Process, Task
 
 from .audit.admin import AuditedAdminMixin
-from .models import Role
+from .models import JobDelivery, Notification, Role
+
+
+@admin.register(Notification)
+class NotificationAdmin(admin.ModelAdmin[Notification]):
+    """The outbox, read only: a row with "sending started" and no "sent" is a send whose
+    outcome nobody saw (its worker was killed) -- check the mail server's log."""
+
+    list_display = ("key", "subject", "created", "attempted", "sent")
+    list_filter = (("sent", admin.EmptyFieldListFilter),)
+    search_fields = ("key", "subject")
+    readonly_fields = ("key", "subject", "body", "recipients", "created", "attempted", "sent")
+
+    def has_add_permission(self, request: Any) -> bool:
+        return False
+
+    def has_delete_permission(self, request: Any, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(JobDelivery)
+class JobDeliveryAdmin(admin.ModelAdmin[JobDelivery]):
+    """Jobs started and not finished; *parked* ones were delivered too often (each killed
+    its worker): look at the arguments, fix the cause, run the work again by hand, and
+    delete the row."""
+
+    list_display = ("name", "task_id", "attempt", "deliveries", "first", "last", "parked")
+    list_filter = (("parked", admin.EmptyFieldListFilter), "name")
+    readonly_fields = list_display + ("arguments",)
+
+    def has_add_permission(self, request: Any) -> bool:
+        return False
+
+    def has_change_permission(self, request: Any, obj: Any = None) -> bool:
+        return False
 
 
 @admin.register(Role)

@@ -46,3 +46,58 @@ class Role(models.Model):
 
     def __str__(self) -> str:
         return self.title_en
+
+
+class Notification(models.Model):
+    """An e-mail the product sends on its own (the stalled-work notice, the daily report),
+    recorded before it is sent: the outbox row the send marks (``salesflow.outbox``).
+
+    ``key`` names what it is about, so a job run twice -- re-queued after its worker was
+    killed -- finds the row and does not send again. ``attempted`` is committed before the
+    mail server is spoken to and ``sent`` after it accepted: a row attempted and never
+    marked sent is a send whose outcome nobody saw (a worker killed in between) -- it is
+    not repeated automatically, an admin sees it here."""
+
+    key = models.CharField(_("key"), max_length=200, unique=True)
+    subject = models.CharField(_("subject"), max_length=300)
+    body = models.TextField(_("body"))
+    recipients = models.JSONField(_("recipients"), default=list)
+    created = models.DateTimeField(_("recorded"), auto_now_add=True)
+    attempted = models.DateTimeField(_("sending started"), null=True, blank=True)
+    sent = models.DateTimeField(_("sent"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("notification")
+        verbose_name_plural = _("notifications")
+        ordering = ["-created"]
+        default_permissions = ("view",)
+
+    def __str__(self) -> str:
+        return self.key
+
+
+class JobDelivery(models.Model):
+    """A background job (a Celery task) started and not yet finished -- counted per
+    delivery (``salesflow.celery``). A worker killed in the middle (out of memory) leaves
+    its row; the broker re-delivers the job (``task_reject_on_worker_lost``), and after
+    ``SALESFLOW_JOB_MAX_DELIVERIES`` deliveries of the same attempt the job is *parked*:
+    not run again, kept here for an admin (admin → Parked jobs) instead of killing
+    workers forever."""
+
+    task_id = models.CharField(_("job id"), max_length=255, unique=True)
+    name = models.CharField(_("job"), max_length=255)
+    arguments = models.TextField(_("arguments"), blank=True)
+    attempt = models.PositiveIntegerField(_("retry number"), default=0)
+    deliveries = models.PositiveIntegerField(_("deliveries"), default=0)
+    first = models.DateTimeField(_("first started"), auto_now_add=True)
+    last = models.DateTimeField(_("last started"), auto_now=True)
+    parked = models.DateTimeField(_("parked"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("parked job")
+        verbose_name_plural = _("parked jobs")
+        ordering = ["-last"]
+        default_permissions = ("view", "delete")
+
+    def __str__(self) -> str:
+        return f"{self.name} [{self.task_id}]"

@@ -12,6 +12,8 @@ Two profiles, chosen by ``SALESFLOW_ENV``:
 
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
 
 import django_stubs_ext
 import environ
@@ -240,12 +242,47 @@ if env.bool("BEHIND_TLS_PROXY", default=False):
 SECURE_REDIRECT_EXEMPT = [r"^health/$"]
 
 # E-mail: printed to the console in development, SMTP (EMAIL_URL) in production.
-_email = env.email_url(
-    "EMAIL_URL",
-    default="smtp://localhost:25" if PRODUCTION else "consolemail://",
+
+
+def email_settings(url: str, *, var_dir: Path) -> dict[str, Any]:
+    """Django's e-mail settings for an ``EMAIL_URL`` -- every scheme django-environ
+    accepts works (README, "E-mail"):
+
+    * ``smtp://[user:password@]host[:port]`` (port 25), ``smtp+tls://`` and ``smtps://``
+      (STARTTLS, port 587), ``smtp+ssl://`` (TLS from the first byte, port 465); user
+      and password percent-encoded; no host: localhost;
+    * ``filemail:///absolute/dir`` (or ``filemail://dir`` under ``SALESFLOW_VAR_DIR``,
+      ``filemail://`` is ``var/mail``): one file per message -- django-environ drops the
+      path's leading slash and leaves ``EMAIL_FILE_PATH`` unset for Django's backend;
+    * ``consolemail://`` (printed), ``memorymail://`` (kept in memory, tests),
+      ``dummymail://`` (dropped)."""
+    config = environ.Env.email_url_config(url)
+    scheme = url.partition(":")[0].lower()
+    result: dict[str, Any] = {"EMAIL_BACKEND": config["EMAIL_BACKEND"]}
+    if scheme == "filemail":
+        path = Path(unquote(url.partition("://")[2]) or "mail")
+        result["EMAIL_FILE_PATH"] = str(path if path.is_absolute() else var_dir / path)
+    elif scheme.startswith("smtp"):
+        ssl = bool(config.get("EMAIL_USE_SSL"))
+        tls = bool(config.get("EMAIL_USE_TLS"))
+        result.update(
+            EMAIL_HOST=config["EMAIL_HOST"] or "localhost",
+            EMAIL_PORT=config["EMAIL_PORT"] or (465 if ssl else 587 if tls else 25),
+            EMAIL_HOST_USER=config["EMAIL_HOST_USER"] or "",
+            EMAIL_HOST_PASSWORD=config["EMAIL_HOST_PASSWORD"] or "",
+            EMAIL_USE_TLS=tls,
+            EMAIL_USE_SSL=ssl,
+        )
+    return result
+
+
+_email = email_settings(
+    env.str("EMAIL_URL", default="smtp://localhost:25" if PRODUCTION else "consolemail://"),
+    var_dir=VAR_DIR,
 )
 EMAIL_BACKEND = _email["EMAIL_BACKEND"]
-EMAIL_HOST = _email.get("EMAIL_HOST", "")
+EMAIL_FILE_PATH = _email.get("EMAIL_FILE_PATH", str(VAR_DIR / "mail"))
+EMAIL_HOST = _email.get("EMAIL_HOST", "localhost")
 EMAIL_PORT = _email.get("EMAIL_PORT", 25)
 EMAIL_HOST_USER = _email.get("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = _email.get("EMAIL_HOST_PASSWORD", "")
@@ -274,6 +311,9 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         (BROKER_DIR / _folder).mkdir(parents=True, exist_ok=True)
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
+# ... but not forever: a job delivered this often without finishing (its worker killed each
+# time, e.g. out of memory) is parked for an admin (salesflow.celery.count_delivery)
+SALESFLOW_JOB_MAX_DELIVERIES = env.int("SALESFLOW_JOB_MAX_DELIVERIES", default=3)
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]

@@ -49,6 +49,8 @@ class AuditEvent(models.Model):
         ADMIN_CHANGE = "admin_change", _("Changed in the admin")
         PAY_CLOSE = "pay_close", _("Closed a pay period")
         PAY_ADJUST = "pay_adjust", _("Adjusted pay")
+        JOIN = "join", _("A new lead joined the open deal")
+        MOVE = "move", _("Moved to another stage's pool")
 
     created = models.DateTimeField(_("when"), default=timezone.now, db_index=True)
     actor = models.ForeignKey(

@@ -150,6 +150,7 @@ class Lead(models.Model):
         DISQUALIFIED = "disqualified", _("Disqualified")
         NURTURE = "nurture", _("Nurture")
         LOST = "lost", _("Lost: no order")
+        JOINED = "joined", _("Joined the client's open deal")
 
     client = models.ForeignKey(
         Client, on_delete=models.PROTECT, related_name="leads", verbose_name=_("client")
@@ -193,6 +194,18 @@ class Lead(models.Model):
         _("why no order"), blank=True, help_text=_("Why a qualified client did not order.")
     )
     nurture_until = models.DateField(_("nurture until"), null=True, blank=True)
+    joined = models.ForeignKey(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="joined_leads",
+        verbose_name=_("joined the deal"),
+        help_text=_(
+            "A lead of a client that had a deal open: it started no deal of its own, its "
+            "request was added to that one."
+        ),
+    )
     created = models.DateTimeField(_("created"), default=timezone.now)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -271,7 +284,22 @@ class Order(models.Model):
     # the expeditor's part
     delivery_address = models.TextField(_("delivery address"), blank=True)
     delivery_date = models.DateField(_("delivery date"), null=True, blank=True)
-    delivered = models.DateTimeField(_("delivered"), null=True, blank=True)
+    # One rule (README, "Delivery"): a delivery counts -- in the daily report, in pay, in
+    # a client's reorder cycle -- at the moment it is recorded (the delivery stage's
+    # completion), never at an invented hour of a typed day; the day the client received
+    # the goods, as the expeditor states it, is kept beside it.
+    delivered = models.DateTimeField(
+        _("delivery recorded"),
+        null=True,
+        blank=True,
+        help_text=_("When the delivery stage was completed: the day reports count it on."),
+    )
+    delivered_on = models.DateField(
+        _("received by the client on"),
+        null=True,
+        blank=True,
+        help_text=_("The day the client received the goods, as the expeditor stated it."),
+    )
     originals_returned = models.BooleanField(_("signed originals returned"), default=False)
     created = models.DateTimeField(_("created"), default=timezone.now)
 

@@ -13,11 +13,14 @@ Pure functions, no database: the model's ``save`` and the data migration use the
 
 from __future__ import annotations
 
+import enum
 import re
 import unicodedata
 
 import phonenumbers
 from django.conf import settings
+from stdnum.exceptions import InvalidChecksum, InvalidLength, ValidationError
+from stdnum.ru import inn
 
 # Legal forms, as whole words after lower-casing and dropping dots ("L.L.C." -> "llc").
 LEGAL_FORMS = frozenset(
@@ -72,6 +75,35 @@ def name_numbers(key: str) -> tuple[str, ...]:
 def tax_key(tax_number: str) -> str:
     """The digits of a tax number (INN, VAT number without its country letters)."""
     return "".join(ch for ch in (tax_number or "") if ch.isdigit())
+
+
+class InnProblem(enum.StrEnum):
+    FORMAT = "format"
+    LENGTH = "length"
+    CHECKSUM = "checksum"
+
+
+def inn_problem(tax_number: str) -> InnProblem | None:
+    """What is wrong with a typed INN, None if nothing (or nothing typed).
+
+    Any white space (no-break and narrow no-break spaces, as spreadsheets group digits)
+    and hyphens between the digits are allowed; then it must be 10 or 12 digits whose
+    check digits are right by the official algorithm -- python-stdnum's ``ru.inn``
+    (maintained, the algorithm's own test vectors), not one of our own."""
+    compact = "".join(ch for ch in (tax_number or "") if not (ch.isspace() or ch == "-"))
+    if not compact:
+        return None
+    if not compact.isascii() or not compact.isdigit():
+        return InnProblem.FORMAT
+    try:
+        inn.validate(compact)
+    except InvalidLength:
+        return InnProblem.LENGTH
+    except InvalidChecksum:
+        return InnProblem.CHECKSUM
+    except ValidationError:
+        return InnProblem.FORMAT
+    return None
 
 
 def email_key(email: str) -> str:

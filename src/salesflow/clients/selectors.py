@@ -325,6 +325,19 @@ class ClientMatch:
         return _("a phone or e-mail the client base already has; a team lead checks whose")
 
 
+def open_deal_of(*, client_id: int) -> Lead | None:
+    """The client's deal still under way (its process neither done nor cancelled), the
+    latest if there are several; with its order, if it has one."""
+    deal: Lead | None = (
+        Lead.objects.filter(client_id=client_id, process__isnull=False)
+        .exclude(process__status__in=[PROCESS.DONE, PROCESS.CANCELED])
+        .select_related("order", "process")
+        .order_by("-created", "-pk")
+        .first()
+    )
+    return deal
+
+
 def client_match(*, keys: LeadKeys) -> ClientMatch:
     """Who a lead is, by its keys, in this order:
 
@@ -332,9 +345,9 @@ def client_match(*, keys: LeadKeys) -> ClientMatch:
     2. the same phone or e-mail as a contact of exactly one client -> that client, unless
        that client has a different tax number than the lead's (then a person decides);
        contacts of several clients -> a person decides;
-    3. the same or a similar name (PostgreSQL trigram similarity at least
-       ``SALESFLOW_DUPLICATE_NAME_SIMILARITY``, the same numbers in it) and no tax number
-       that tells them apart -> a probable duplicate;
+    3. the same name (whatever the tax numbers), or a similar name (PostgreSQL trigram
+       similarity at least ``SALESFLOW_DUPLICATE_NAME_SIMILARITY``, the same numbers in
+       it) and no tax number that tells them apart -> a probable duplicate;
     4. otherwise a new client.
 
     Index lookups only: at most four queries, none per row of the client base.
@@ -420,16 +433,21 @@ def _match_by_contact(contacts: list[Contact], keys: LeadKeys) -> ClientMatch:
 def _match_by_name(clients: QuerySet[Client], keys: LeadKeys) -> ClientMatch:
     if not keys.name:
         return ClientMatch(MatchKind.NEW_CLIENT)
-    if keys.tax:
-        # a client with another tax number is another legal entity, whatever its name
-        clients = clients.filter(Q(tax_key="") | Q(tax_key=keys.tax))
+    # The very same name is for a person to look at even under another tax number: a
+    # mistyped INN (or a new legal entity of the same company) is likelier than a
+    # namesake, and one look costs less than a client base with the company twice.
     same = clients.filter(name_key=keys.name).order_by("created", "pk").first()
     if same is not None:
+        if keys.tax and same.tax_key and same.tax_key != keys.tax:
+            reason = _("the same name as %(client)s, but a different tax number")
+        else:
+            reason = _("the same name as %(client)s")
         return ClientMatch(
-            MatchKind.PROBABLE_DUPLICATE,
-            same,
-            reason=_("the same name as %(client)s") % {"client": same.name},
+            MatchKind.PROBABLE_DUPLICATE, same, reason=reason % {"client": same.name}
         )
+    if keys.tax:
+        # a merely similar name under another tax number is another legal entity
+        clients = clients.filter(Q(tax_key="") | Q(tax_key=keys.tax))
     for candidate, similarity in _similar_names(clients, keys.name):
         if normalize.name_numbers(candidate.name_key) == normalize.name_numbers(keys.name):
             return ClientMatch(

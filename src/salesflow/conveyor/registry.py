@@ -102,3 +102,29 @@ def handoff_templates() -> dict[str, HandoffTemplate]:
         if node.handoff is not None:
             templates[node.handoff.code] = node.handoff
     return templates
+
+
+@cache
+def after_approval() -> frozenset[str]:
+    """The stages that come *after* a discount approval: reachable from an approval stage
+    along the flow's forward edges (a bounce goes back; it is no way forward).
+
+    Only these stages refuse to complete while the order's discount waits for a team
+    lead: an earlier stage (qualify, after the order was sent back to it) is not bound by
+    a later stage's rule -- its work goes on to the order's preparation, where the
+    discount is set again and the approval asked again if still needed."""
+    reached: set[str] = set()
+    for flow_class in flows():
+        queue = [
+            node for node in flow_class.instance.nodes() if is_stage(node) and node.is_approval
+        ]
+        seen: set[str] = set()
+        while queue:
+            node = queue.pop()
+            for edge in node._outgoing():
+                if edge.edge_class == "bounce" or node_ref(edge.dst) in seen:
+                    continue
+                seen.add(node_ref(edge.dst))
+                queue.append(edge.dst)
+        reached |= {ref for ref in seen if ref in human_nodes()}
+    return frozenset(reached)

@@ -47,7 +47,7 @@ from salesflow.queues.rules import completion_expressions, completion_refusal
 from salesflow.watch import services as watch
 
 from .locking import locked_task
-from .registry import handoff_target, node_ref
+from .registry import after_approval, handoff_target, node_ref
 from .selectors import (
     WORK_RELATED,
     NoteView,
@@ -239,6 +239,7 @@ def stage_complete(
             and work.order.discount_needs_approval
             and not node.is_approval
             and "discount" not in form.fields
+            and node_ref(node) in after_approval()
         ):
             raise NotPermitted(
                 _(
@@ -343,6 +344,39 @@ def stage_bounce(
             data={"note": note.pk if note else None, "to_node": node_ref(target)},
         )
     return StageResult(task=locked, note=note, outcome="bounce")
+
+
+# --- the system moves work ----------------------------------------------------------------
+
+
+def stage_move(*, task: Task, to_node: StageNode, reason: str, actor: User | None = None) -> Task:
+    """Move a deal's waiting task to another stage of its flow because a rule now says the
+    work belongs there (a prospect became a customer: its qualify tasks go to the account
+    pool). The task is cancelled -- whoever held it loses it -- and ``to_node``'s task is
+    created in its pool, handed out like any new task; one MOVE audit event names both.
+    ClaimConflict if the task is no longer waiting (done, cancelled, being completed)."""
+    with locked_task(task, "process__lead") as locked:
+        if locked.status not in (STATUS.NEW, STATUS.ASSIGNED):
+            raise ClaimConflict(
+                _("Task #%(id)s is %(status)s; it cannot be moved.")
+                % {"id": locked.pk, "status": locked.get_status_display().lower()}
+            )
+        holder = locked.owner
+        activation = locked.flow_task.activation_class(locked)
+        activation.cancel()
+        created = to_node._create(activation, locked.token)
+        created.activate()
+        audit_record(
+            action=AuditEvent.Action.MOVE,
+            actor=actor,
+            task=locked,
+            client_id=process_client_id(locked.process),
+            from_user=holder,
+            reason=reason,
+            data={"to_node": node_ref(to_node), "task": created.task.pk},
+        )
+    new_task: Task = created.task
+    return new_task
 
 
 # --- reading a task's handoff notes --------------------------------------------------------

@@ -16,7 +16,15 @@ from salesflow.clients import normalize
 
 from .services import LeadData
 
-TAX_DIGITS = (8, 15)  # an INN has 10 or 12 digits; VAT numbers elsewhere fit in between
+TAX_PROBLEMS = {
+    normalize.InnProblem.FORMAT: _("Enter the tax number as digits (an INN has 10 or 12)."),
+    normalize.InnProblem.LENGTH: _(
+        "An INN has 10 digits (an organisation) or 12 (a person), not %(count)d."
+    ),
+    normalize.InnProblem.CHECKSUM: _(
+        "This INN's check digit does not match its other digits: look for a typo."
+    ),
+}
 
 
 class LeadForm(forms.Form):
@@ -55,16 +63,18 @@ class LeadForm(forms.Form):
         return phone
 
     def clean_tax_number(self) -> str:
-        value: str = self.cleaned_data["tax_number"].strip()
-        digits = normalize.tax_key(value)
-        if value and (
-            any(not (ch.isdigit() or ch in " -") for ch in value)
-            or not TAX_DIGITS[0] <= len(digits) <= TAX_DIGITS[1]
-        ):
+        """An INN: 10 digits (an organisation) or 12 (a person) with the check digits of
+        the official algorithm; grouped with any spaces (a spreadsheet's no-break ones
+        too) or hyphens. Kept as its digits."""
+        value: str = self.cleaned_data["tax_number"]
+        problem = normalize.inn_problem(value)
+        if problem is not None:
             raise forms.ValidationError(
-                _("Enter the tax number as digits (an INN has 10 or 12)."), code="tax_number"
+                TAX_PROBLEMS[problem],
+                code="tax_number",
+                params={"count": len(normalize.tax_key(value))},
             )
-        return value
+        return normalize.tax_key(value)
 
     def clean(self) -> dict[str, Any]:
         super().clean()

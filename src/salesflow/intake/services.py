@@ -15,13 +15,18 @@ module sits above both, so neither has to know the other.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING
 
 from django.conf import settings
+from django.core.mail import send_mail
 from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from viewflow.workflow.models import Task
+from viewflow.workflow.status import STATUS
 
 from salesflow.audit.models import AuditEvent
 from salesflow.audit.services import audit_record
@@ -32,6 +37,8 @@ from salesflow.clients.services import client_merge
 from salesflow.conveyor.registry import start_node
 from salesflow.exceptions import ClaimConflict, NotFound, NotPermitted
 from salesflow.models import ADD_LEAD, MERGE_CLIENTS
+
+logger = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from datetime import date
@@ -157,6 +164,23 @@ def lead_receive(*, data: LeadData, source: str, created_by: User | None = None)
     else:
         client = _client_create(data)
         contact = _contact_create(client, data)
+    if match.kind == MatchKind.EXISTING_CLIENT:
+        joined = _join_open_deal(
+            client=client,
+            data=data,
+            source=source,
+            contact=contact,
+            created_by=created_by,
+            unverified=unverified,
+        )
+        if joined is not None:
+            return IntakeResult(
+                lead=joined,
+                outcome=match.kind,
+                client=client,
+                reason=match.public_reason,
+                discloses_client=not match.by_contact,
+            )
     if match.kind != MatchKind.PROBABLE_DUPLICATE:
         lead = lead_intake(
             client=client,
@@ -194,6 +218,92 @@ def lead_receive(*, data: LeadData, source: str, created_by: User | None = None)
         reason=match.public_reason,
         discloses_client=not match.by_contact,
     )
+
+
+def _same_request(a: str, b: str) -> bool:
+    return " ".join(a.lower().split()) == " ".join(b.lower().split())
+
+
+def _another_order(deal: Lead, request: str) -> bool:
+    """Clearly another order: the open deal's order has been prepared already (its
+    terms are set and handed on) and the new lead asks for something else. While the deal
+    is still being qualified or its order prepared, a second lead is the same inquiry."""
+    if not request or not hasattr(deal, "order"):
+        return False
+    asked = [deal.request, *deal.joined_leads.values_list("request", flat=True)]
+    return not any(_same_request(request, earlier) for earlier in asked)
+
+
+def _join_open_deal(
+    *,
+    client: Client,
+    data: LeadData,
+    source: str,
+    contact: Contact | None,
+    created_by: User | None,
+    unverified: dict[str, str],
+) -> Lead | None:
+    """A second lead of a client with a deal open joins that deal -- unless it is clearly
+    another order (``_another_order``): the lead is kept (where it came from, what it
+    asked) with no deal of its own, a JOIN audit event on the deal's current task says
+    so (the stage page shows the joined requests), and the task's holder is e-mailed.
+    None: no open deal, or another order -- start a deal as usual."""
+    deal = selectors.open_deal_of(client_id=client.pk)
+    request = data.request.strip()
+    if deal is None or _another_order(deal, request):
+        return None
+    lead = Lead.objects.create(
+        client=client,
+        contact=contact,
+        source=source,
+        source_detail=data.source_detail.strip()[:200],
+        request=request,
+        created_by=created_by,
+        unverified_contact=unverified,
+        status=Lead.Status.JOINED,
+        joined=deal,
+    )
+    task = (
+        Task.objects.filter(
+            process_id=deal.process_id,
+            flow_task_type="HUMAN",
+            status__in=[STATUS.NEW, STATUS.ASSIGNED, STATUS.STARTED],
+        )
+        .select_related("owner")
+        .order_by("-created", "-pk")
+        .first()
+    )
+    audit_record(
+        action=AuditEvent.Action.JOIN,
+        actor=created_by,
+        task=task,
+        process_id=deal.process_id,
+        client_id=client.pk,
+        reason=request or _("(no request given)"),
+        data={"lead": lead.pk, "deal": deal.pk, "source": source},
+    )
+    holder = task.owner if task is not None and task.owner_id is not None else None
+    if holder is not None and holder.is_active and holder.email:
+        transaction.on_commit(partial(_tell_holder, holder.email, deal.pk, lead.pk, task.pk))
+    return lead
+
+
+def _tell_holder(email: str, deal_id: int, lead_id: int, task_id: int) -> None:
+    """The holder of a deal's task hears of the lead that joined it (after the commit; a
+    mail server that refuses is logged: the joined request is on the task's page anyway)."""
+    try:
+        send_mail(
+            _("A new request joined your deal #%(deal)s") % {"deal": deal_id},
+            _(
+                "Lead #%(lead)s of the same client joined the deal you hold (task #%(task)s) "
+                "instead of opening another one. Its request is shown on the task's page."
+            )
+            % {"lead": lead_id, "task": task_id},
+            settings.DEFAULT_FROM_EMAIL,
+            [email],
+        )
+    except Exception:  # a mail server's failure must not undo the intake
+        logger.exception("telling the holder of task #%s about lead #%s failed", task_id, lead_id)
 
 
 def lead_enter(*, data: LeadData, user: User, source: str = Lead.Source.MANUAL) -> IntakeResult:

@@ -5,13 +5,12 @@ told once, by e-mail; the team console lists them until they move.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Sequence
 from datetime import datetime
 from functools import partial
 
-from django.conf import settings
-from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -24,6 +23,7 @@ from salesflow.audit.services import AuditEntry, audit_record_many
 from salesflow.celery import publish
 from salesflow.conveyor.registry import human_nodes
 from salesflow.conveyor.selectors import lead_of, process_client_ids
+from salesflow.outbox import notification_record, notification_send
 from salesflow.people import display_name
 from salesflow.roles import idle_limit_for_node, team_lead_addresses
 
@@ -36,14 +36,28 @@ logger = logging.getLogger(__name__)
 NOTIFY_JOB = "salesflow.queues.tasks.notify_stalled"
 
 
-def stalled_scan(*, now: datetime | None = None) -> list[int]:
+class StalledRowsLocked(Exception):
+    """Some tasks the scan should have marked were locked by another transaction -- a
+    scan running beside it, or the session of a worker killed in the middle of one, which
+    PostgreSQL keeps (and its locks) until it notices the client is gone. What could be
+    marked is committed; the job runs again later for the rest instead of reporting an
+    empty scan as done (a re-queued scan right after the kill would skip them all)."""
+
+    def __init__(self, count: int) -> None:
+        super().__init__(f"{count} tasks to mark were locked by another transaction")
+        self.count = count
+
+
+def stalled_scan(*, now: datetime | None = None, retry_if_locked: bool = False) -> list[int]:
     """Mark open tasks that are stuck: past their due date (the stage's SLA), or assigned
     and untouched for longer than their role's idle limit. Returns the ids of the tasks
     marked now; each gets an audit event, and the team leads are told once, after the
     commit (``tasks.notify_stalled``).
 
     Idempotent and safe to run twice at once: a task is marked once (rows another run is
-    marking are skipped, rows already marked are not looked at).
+    marking are skipped, rows already marked are not looked at). ``retry_if_locked`` (the
+    Celery job): when rows were skipped because they were locked, StalledRowsLocked is
+    raised after the commit, so the job is retried rather than acknowledged empty.
     """
     now = now or timezone.now()
     unmarked = Task.objects.filter(status__in=OPEN, flow_task_type="HUMAN").exclude(
@@ -60,16 +74,21 @@ def stalled_scan(*, now: datetime | None = None) -> list[int]:
             )
     reasons = {StallReason.SLA: Q(**{f"{terms.DUE_PATH}__lt": stamp(now)}), StallReason.IDLE: idle}
     marked: list[int] = []
+    locked: set[int] = set()
     with transaction.atomic():
         for reason, condition in reasons.items():
             if not condition:
                 continue
+            candidates = unmarked.filter(condition).exclude(pk__in=marked)
             rows = list(
-                unmarked.filter(condition)
-                .exclude(pk__in=marked)
-                .select_for_update(of=("self",), skip_locked=True)
-                .values_list("pk", "process_id", "owner_id")
+                candidates.select_for_update(of=("self",), skip_locked=True).values_list(
+                    "pk", "process_id", "owner_id"
+                )
             )
+            if retry_if_locked:
+                # what matched but could not be locked (a plain read does not wait)
+                got = {row[0] for row in rows}
+                locked.update(set(candidates.values_list("pk", flat=True)) - got)
             if not rows:
                 continue
             ids = [row[0] for row in rows]
@@ -91,6 +110,8 @@ def stalled_scan(*, now: datetime | None = None) -> list[int]:
             marked.extend(ids)
         if marked:
             transaction.on_commit(partial(_enqueue_notify, marked))
+    if locked:
+        raise StalledRowsLocked(len(locked))
     return marked
 
 
@@ -138,5 +159,10 @@ def stalled_notify(*, task_ids: Sequence[int]) -> int:
         )
     subject = _("salesflow: %(count)d tasks are stalled") % {"count": len(lines)}
     body = "\n".join([_("These tasks are stuck; move them from the team console:"), "", *lines])
-    send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, recipients)
+    # the same marks make the same notice: a job run again finds it recorded (the outbox)
+    key = "stalled:" + hashlib.sha256(",".join(map(str, sorted(task_ids))).encode()).hexdigest()
+    notification = notification_record(key=key, subject=subject, body=body, recipients=recipients)
+    if not notification_send(notification=notification):
+        logger.info("the stalled notice %s was sent (or attempted) before: not again", key)
+        return 0
     return len(recipients)

@@ -14,7 +14,7 @@ from celery import shared_task
 from django.db import DatabaseError
 
 from .distribution import handouts_sweep, task_auto_assign
-from .stalled import stalled_notify, stalled_scan
+from .stalled import StalledRowsLocked, stalled_notify, stalled_scan
 
 RETRY = {"retry_backoff": True, "retry_backoff_max": 600, "max_retries": 8, "acks_late": True}
 
@@ -33,10 +33,12 @@ def hand_out_waiting(grace_seconds: int = 60) -> int:
     return len(handouts_sweep(grace=timedelta(seconds=grace_seconds)))
 
 
-@shared_task(autoretry_for=(DatabaseError,), **RETRY)
+@shared_task(autoretry_for=(DatabaseError, StalledRowsLocked), **RETRY)
 def scan_stalled() -> int:
-    """Mark stalled tasks (scheduled in salesflow.schedules; editable in the admin)."""
-    return len(stalled_scan())
+    """Mark stalled tasks (scheduled in salesflow.schedules; editable in the admin); rows
+    another transaction held locked -- a killed worker's session not yet ended -- make
+    it retry later (with backoff) instead of succeeding empty."""
+    return len(stalled_scan(retry_if_locked=True))
 
 
 @shared_task(autoretry_for=(DatabaseError, SMTPException, OSError), **RETRY)

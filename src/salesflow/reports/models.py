@@ -47,6 +47,16 @@ class Snapshot(models.Model):
         blank=True,
         help_text=_("When the e-mail with this day's report went out (once per day)."),
     )
+    email_started = models.DateTimeField(
+        _("e-mail started"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "Committed before the mail server is spoken to. Set with no 'e-mailed': the "
+            "worker died while sending and nobody knows whether it went out -- it is not "
+            "sent again by itself (salesflow report daily --date DAY --email does)."
+        ),
+    )
     orders_delivered = models.PositiveIntegerField(_("orders delivered"), default=0)
     delivered_amount = models.DecimalField(
         _("amount delivered"), max_digits=16, decimal_places=2, default=0

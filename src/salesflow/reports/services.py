@@ -9,6 +9,7 @@ was, and the unique day keeps one snapshot per day however often it runs.
 
 from __future__ import annotations
 
+import logging
 from datetime import date, timedelta
 from typing import Any
 
@@ -34,6 +35,8 @@ from .models import (
 from .selectors import daily_reports, key_figures, report_recipients
 
 ROW_MODELS = (RoleFigures, StageFigures, PersonFigures, TransitionFigures, Contribution)
+
+logger = logging.getLogger(__name__)
 
 
 def report_day_check(*, day: date) -> None:
@@ -163,17 +166,35 @@ def daily_report_email(*, day: date, force: bool = False) -> bool:
                 "recipients in the admin."
             )
         )
+    # The outbox's rule (salesflow.outbox): "started" is committed before the mail server
+    # is spoken to and "e-mailed" after it accepted, so a job run again after its worker
+    # died never sends the day twice; a start with no end is left for a person (--email).
     with transaction.atomic():
         snapshot = Snapshot.objects.select_for_update().filter(day=day).first()
         if snapshot is None:
             raise ReportNotFound(
                 _("There is no report for %(day)s: build it first.") % {"day": day.isoformat()}
             )
-        if snapshot.emailed is not None and not force:
+        if not force and snapshot.emailed is not None:
+            return False
+        if not force and snapshot.email_started is not None:
+            logger.error(
+                "the report of %s was being e-mailed when its worker stopped: not sent "
+                "again (salesflow report daily --date %s --email sends it)",
+                day,
+                day,
+            )
             return False
         with translation.override(settings.LANGUAGE_CODE):
             reports = daily_reports(days=[day, day - timedelta(days=1), day - timedelta(days=7)])
-            _message(reports, day, recipients).send()
-        snapshot.emailed = timezone.now()
-        snapshot.save(update_fields=["emailed"])
+            message = _message(reports, day, recipients)
+        snapshot.email_started = timezone.now()
+        snapshot.save(update_fields=["email_started"])
+    try:
+        message.send()
+    except Exception:
+        # refused before anything was accepted: the job's retry sends it
+        Snapshot.objects.filter(pk=snapshot.pk).update(email_started=None)
+        raise
+    Snapshot.objects.filter(pk=snapshot.pk).update(emailed=timezone.now())
     return True

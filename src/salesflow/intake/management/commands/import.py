@@ -63,8 +63,12 @@ class Command(BaseCommand):
 
     def import_row(self, row: Row, *, source: str) -> tuple[str, str]:
         """(outcome, "") for an imported row, ("", reason) for a rejected one."""
+        if row.problems:
+            return "", "; ".join(row.problems)
         if "__extra__" in row.values:
-            return "", f"more values than the header has columns: {row.values['__extra__']}"
+            extra = row.values["__extra__"]
+            extra = extra if len(extra) <= 100 else f"{extra[:100]}... ({len(extra)} characters)"
+            return "", f"more values than the header has columns: {extra}"
         form = LeadForm(data=row.values)
         if not form.is_valid():
             return "", "; ".join(
