@@ -76,6 +76,9 @@ def test_the_conveyor_chart_keeps_the_stages_names_and_says_yes_and_no_in_russia
     russian = switch_to(browser, "ru", "/conveyor/")
     assert "Подготовка заказа" in russian and "Подготовка Заказа" not in russian
     assert ">да</text>" in russian and ">yes</text>" not in russian
+    # the chart's ends say what they are
+    assert english.count('class="event-label"') >= 2 and ">start</text>" in english
+    assert ">начало</text>" in russian and ">конец</text>" in russian
 
 
 def test_the_conveyors_page_shows_its_chart_in_the_menu_with_who_works_each_stage(staff):

@@ -410,8 +410,6 @@ def test_a_scan_that_finds_rows_locked_retries_instead_of_succeeding_empty(new_l
     """Issue 12 (7b): a killed worker's session can still hold row locks when Celery
     re-queues its scan: the re-run marks what it can, and is retried for the rest rather
     than acknowledged with 0 (the work would wait for the next scan)."""
-    from celery.exceptions import Retry
-
     from salesflow.queues.tasks import scan_stalled
 
     from .procs import holding
@@ -426,8 +424,11 @@ def test_a_scan_that_finds_rows_locked_retries_instead_of_succeeding_empty(new_l
             assert raised.value.count == 1
             assert terms(free).stalled is not None  # what it could mark is committed
             assert terms(held).stalled is None
-            with pytest.raises(Retry, match="locked by another transaction"):
-                scan_stalled.apply()  # the job is not done: retried later, not acknowledged
+            # the job is not done: it fails with the locked rows, and a failure of that kind
+            # is retried later (with backoff), not acknowledged as a success
+            with pytest.raises(stalled.StalledRowsLocked, match="locked by another transaction"):
+                scan_stalled.run()
+            assert stalled.StalledRowsLocked in scan_stalled.autoretry_for
             assert stalled.stalled_scan() == []  # without asking: skipped silently, as before
         assert scan_stalled.apply().get() == 1  # the lock is gone: the retry marks it
     assert terms(held).stalled == later
