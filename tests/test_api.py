@@ -261,6 +261,52 @@ def test_a_completion_without_its_note_is_refused_field_by_field(staff, qualify)
     assert qualify.status == STATUS.ASSIGNED and not HandoffNote.objects.exists()
 
 
+def test_a_completion_retried_with_its_key_gets_the_first_answer_not_a_refusal(staff, qualify):
+    """The answer to a completion may be lost after the commit (the database restarting,
+    a timeout): a retry with the same key gets that answer; without a key it is refused,
+    the task being done by then."""
+    api = api_as(staff["hunter"][0])
+    api.post(f"/api/tasks/{qualify.pk}/claim/")
+    body = {"data": STAGE_DATA["qualify"], "handoff": NOTES["qualify"]}
+    path = f"/api/tasks/{qualify.pk}/complete/"
+
+    first = api.post(path, body, format="json", HTTP_IDEMPOTENCY_KEY="done-1")
+    again = api.post(path, body, format="json", HTTP_IDEMPOTENCY_KEY="done-1")
+    unkeyed = api.post(path, body, format="json")
+    other_body = api.post(
+        path, {**body, "note_text": "more"}, format="json", HTTP_IDEMPOTENCY_KEY="done-1"
+    )
+    elsewhere = api.post(
+        f"/api/tasks/{qualify.pk}/unassign/",
+        {"reason": "The client asked for another hunter."},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY="done-1",
+    )
+
+    assert first.status_code == 200 and first.json()["task"]["status"] == "DONE"
+    assert again.status_code == 200 and again.json() == first.json()
+    assert again["Idempotent-Replayed"] == "true" and not first.has_header("Idempotent-Replayed")
+    assert unkeyed.status_code == 409 and "cannot be worked on" in unkeyed.json()["detail"]
+    assert other_body.status_code == 409 and "different request body" in other_body.json()["detail"]
+    assert elsewhere.status_code == 409  # one key, one change: not another endpoint's
+    assert HandoffNote.objects.filter(from_task=qualify).count() == 1
+    assert AuditEvent.objects.filter(task=qualify, action="handoff").count() == 1
+
+
+def test_a_refused_change_keeps_no_key_so_a_corrected_retry_goes_through(staff, qualify):
+    api = api_as(staff["hunter"][0])
+    api.post(f"/api/tasks/{qualify.pk}/claim/")
+    path = f"/api/tasks/{qualify.pk}/complete/"
+    refused = api.post(
+        path, {"data": {"outcome": "qualified"}}, format="json", HTTP_IDEMPOTENCY_KEY="k"
+    )
+    assert refused.status_code == 400
+    body = {"data": STAGE_DATA["qualify"], "handoff": NOTES["qualify"]}
+    # the refusal stored nothing: the same key with the corrected body is a first request
+    done = api.post(path, body, format="json", HTTP_IDEMPOTENCY_KEY="k")
+    assert done.status_code == 200 and not done.has_header("Idempotent-Replayed")
+
+
 @pytest.mark.parametrize(
     "payload",
     [

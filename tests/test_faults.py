@@ -273,9 +273,13 @@ def test_a_postgresql_restart_leaves_no_half_done_stage_and_the_web_recovers(
         for task_id in work[hunter]:
             while time.monotonic() < deadline:
                 try:
+                    # a client that retries a change sends a key with it: a completion
+                    # whose commit went through but whose answer was lost (the database
+                    # ended the session after the COMMIT) is answered again, not refused
                     status = browser.post(
                         f"/api/tasks/{task_id}/complete/",
                         body={"data": STAGE_DATA["qualify"], "handoff": NOTES["qualify"]},
+                        headers={"Idempotency-Key": f"complete-{task_id}"},
                     ).status
                 except OSError:
                     status = 0  # no answer at all: counted, never expected

@@ -1,7 +1,8 @@
-"""Idempotent lead creation: a retried request never creates a second lead.
+"""Idempotent writes: a retried request never creates a second lead or does a change twice.
 
-A client sends an ``Idempotency-Key`` with each lead it creates; the first request with a
-key stores the answer it got, in the same transaction as the lead. A retry with the same
+A client sends an ``Idempotency-Key`` with each lead it creates (required) and, if it
+likes, with each change to a task; the first request with a key stores the answer it got,
+in the same transaction as the lead or the change. A retry with the same
 key and the same body gets that answer again; the same key with another body is refused
 (409). Keys are per user and remembered ``SALESFLOW_IDEMPOTENCY_KEY_DAYS`` days.
 """
@@ -63,7 +64,7 @@ def idempotent_call(
             raise IdempotencyKeyReused(
                 _(
                     "This Idempotency-Key was already used with a different request body. "
-                    "Use a new key for a new lead."
+                    "Use a new key for a new request."
                 )
             ) from None
         # stored by the transaction that created the key, so always there once visible

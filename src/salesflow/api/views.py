@@ -10,9 +10,11 @@ role's ``pool/`` and ``claim-next/``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
+from django.db import transaction
 from django.db.models import QuerySet
 from django.http import StreamingHttpResponse
 from django.utils import timezone
@@ -66,6 +68,17 @@ IDEMPOTENCY_KEY = OpenApiParameter(
 )
 
 
+RETRY_KEY = OpenApiParameter(
+    "Idempotency-Key",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    required=False,
+    description="Optional: a unique key per change. The answer is stored with the change, so "
+    "a retry with the same key and body (after a timeout or a 503) gets the first answer "
+    "instead of a refusal; the same key with another body is refused with 409.",
+)
+
+
 # Any path segment reaches the view, which answers a non-id with the API's own 404 (the
 # router's default pattern would leave "/api/tasks/0.5/" to the site's HTML 404 page).
 ANY_ID = "[^/]+"
@@ -87,6 +100,32 @@ def _idempotency_key(request: Request) -> str:
             {"Idempotency-Key": [_("Use printable ASCII without spaces, at most 255 characters.")]}
         )
     return str(key)
+
+
+def _answer(answer: Answer) -> Response:
+    response = Response(answer.body, status=answer.status)
+    if answer.replayed:
+        response["Idempotent-Replayed"] = "true"
+    return response
+
+
+def _task_write(request: Request, call: Callable[[], dict[str, Any]]) -> Response:
+    """Run a task's change and build its answer in one transaction, so that a change that
+    committed always has its whole answer (the database going away after the commit cannot
+    turn a done change into a "try again"). With an ``Idempotency-Key`` the answer is also
+    stored with the change: a retry after a lost answer gets it again instead of a refusal
+    (the task is done by then)."""
+    if "Idempotency-Key" not in request.headers:
+        with transaction.atomic():
+            return Response(call())
+    return _answer(
+        idempotent_call(
+            user=person(request),
+            key=_idempotency_key(request),
+            fingerprint=request_fingerprint({"path": request.path, "body": request.data}),
+            call=lambda: Answer(status=status.HTTP_200_OK, body=call()),
+        )
+    )
 
 
 # --- leads ----------------------------------------------------------------------------------
@@ -125,35 +164,50 @@ class LeadViewSet(viewsets.GenericViewSet):
             ).data
             return Answer(status=status.HTTP_201_CREATED, body=dict(body))
 
-        answer = idempotent_call(
-            user=person(request),
-            key=key,
-            fingerprint=request_fingerprint(request.data),
-            call=create_lead,
+        return _answer(
+            idempotent_call(
+                user=person(request),
+                key=key,
+                fingerprint=request_fingerprint(request.data),
+                call=create_lead,
+            )
         )
-        response = Response(answer.body, status=answer.status)
-        if answer.replayed:
-            response["Idempotent-Replayed"] = "true"
-        return response
 
 
 # --- tasks ----------------------------------------------------------------------------------
 
 
-def _task_answer(request: Request, task_id: int) -> Response:
+def _task_detail(request: Request, task_id: int) -> dict[str, Any]:
     task = access_task(user=person(request), task_id=task_id)
     lead = lead_of(task)
     notes = conveyor.task_notes(task=task, user=person(request))
     card = clients.client_card(client=lead.client, user=person(request)) if lead else None
-    response = Response(s.TaskDetailSerializer(task, context={"notes": notes, "card": card}).data)
+    data: dict[str, Any] = s.TaskDetailSerializer(task, context={"notes": notes, "card": card}).data
+    return data
+
+
+def _no_store(response: Response) -> Response:
+    """A task's answer carries the client's card: no cache keeps it."""
     response["Cache-Control"] = "no-store"
     return response
+
+
+def _task_answer(request: Request, task_id: int) -> Response:
+    return _no_store(Response(_task_detail(request, task_id)))
 
 
 def _summary(task_id: int) -> dict[str, Any]:
     task = Task.objects.select_related(*pools.POOL_RELATED).get(pk=task_id)
     data: dict[str, Any] = s.TaskSerializer(task).data
     return data
+
+
+def _stage_result(pk: str, result: conveyor.StageResult) -> dict[str, Any]:
+    return {
+        "task": _summary(object_id(pk)),
+        "note": result.note.pk if result.note else None,
+        "outcome": result.outcome,
+    }
 
 
 ROLE = OpenApiParameter(
@@ -229,16 +283,21 @@ class TaskViewSet(viewsets.GenericViewSet):
         return _task_answer(request, object_id(pk))
 
     @extend_schema(
+        parameters=[RETRY_KEY],
         summary="Take the task from its pool",
         request=None,
-        responses={200: s.TaskDetailSerializer, **refusals(403, 404, 409)},
+        responses={200: s.TaskDetailSerializer, **refusals(400, 403, 404, 409)},
     )
     @action(detail=True, methods=["post"])
     def claim(self, request: Request, pk: str) -> Response:
-        claims.task_claim(task=self._task(request, pk), user=person(request))
-        return _task_answer(request, object_id(pk))
+        def claim() -> dict[str, Any]:
+            claims.task_claim(task=self._task(request, pk), user=person(request))
+            return _task_detail(request, object_id(pk))
+
+        return _no_store(_task_write(request, claim))
 
     @extend_schema(
+        parameters=[RETRY_KEY],
         summary="Give the task back to its pool, unfinished, with a reason",
         request=s.UnassignSerializer,
         responses={200: s.TaskSerializer, **refusals(400, 403, 404, 409)},
@@ -247,24 +306,33 @@ class TaskViewSet(viewsets.GenericViewSet):
     def unassign(self, request: Request, pk: str) -> Response:
         payload = s.UnassignSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        claims.task_unassign(
-            task=self._task(request, pk),
-            user=person(request),
-            reason=payload.validated_data.get("reason", ""),
-        )
-        return Response(_summary(object_id(pk)))
+
+        def unassign() -> dict[str, Any]:
+            claims.task_unassign(
+                task=self._task(request, pk),
+                user=person(request),
+                reason=payload.validated_data.get("reason", ""),
+            )
+            return _summary(object_id(pk))
+
+        return _task_write(request, unassign)
 
     @extend_schema(
+        parameters=[RETRY_KEY],
         summary="Acknowledge the handoff note waiting for this stage",
         request=None,
-        responses={200: s.AcknowledgedSerializer, **refusals(403, 404, 409)},
+        responses={200: s.AcknowledgedSerializer, **refusals(400, 403, 404, 409)},
     )
     @action(detail=True, methods=["post"])
     def acknowledge(self, request: Request, pk: str) -> Response:
-        note_id = conveyor.stage_acknowledge(task=self._task(request, pk), user=person(request))
-        return Response({"acknowledged_note": note_id})
+        def acknowledge() -> dict[str, Any]:
+            note = conveyor.stage_acknowledge(task=self._task(request, pk), user=person(request))
+            return {"acknowledged_note": note}
+
+        return _task_write(request, acknowledge)
 
     @extend_schema(
+        parameters=[RETRY_KEY],
         summary="Complete the stage with its handoff note",
         request=s.StageCompleteSerializer,
         responses={200: s.StageResultSerializer, **refusals(400, 403, 404, 409)},
@@ -274,23 +342,22 @@ class TaskViewSet(viewsets.GenericViewSet):
         payload = s.StageCompleteSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         data = payload.validated_data
-        result = conveyor.stage_complete(
-            task=self._task(request, pk),
-            user=person(request),
-            data=data.get("data", {}),
-            handoff=data.get("handoff"),
-            note_text=data.get("note_text", ""),
-            acknowledge=data.get("acknowledge", False),
-        )
-        return Response(
-            {
-                "task": _summary(object_id(pk)),
-                "note": result.note.pk if result.note else None,
-                "outcome": result.outcome,
-            }
-        )
+
+        def complete() -> dict[str, Any]:
+            result = conveyor.stage_complete(
+                task=self._task(request, pk),
+                user=person(request),
+                data=data.get("data", {}),
+                handoff=data.get("handoff"),
+                note_text=data.get("note_text", ""),
+                acknowledge=data.get("acknowledge", False),
+            )
+            return _stage_result(pk, result)
+
+        return _task_write(request, complete)
 
     @extend_schema(
+        parameters=[RETRY_KEY],
         summary="Send the deal back to the stage before, with a question",
         request=s.BounceSerializer,
         responses={200: s.StageResultSerializer, **refusals(400, 403, 404, 409)},
@@ -299,19 +366,17 @@ class TaskViewSet(viewsets.GenericViewSet):
     def bounce(self, request: Request, pk: str) -> Response:
         payload = s.BounceSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        result = conveyor.stage_bounce(
-            task=self._task(request, pk),
-            user=person(request),
-            question={"question": payload.validated_data["question"]},
-            note_text=payload.validated_data.get("note_text", ""),
-        )
-        return Response(
-            {
-                "task": _summary(object_id(pk)),
-                "note": result.note.pk if result.note else None,
-                "outcome": result.outcome,
-            }
-        )
+
+        def bounce() -> dict[str, Any]:
+            result = conveyor.stage_bounce(
+                task=self._task(request, pk),
+                user=person(request),
+                question={"question": payload.validated_data["question"]},
+                note_text=payload.validated_data.get("note_text", ""),
+            )
+            return _stage_result(pk, result)
+
+        return _task_write(request, bounce)
 
 
 # --- the client base --------------------------------------------------------------------------
