@@ -102,7 +102,8 @@ def deal_trails(*, start: datetime, end: datetime, holders: bool = True) -> list
                 holders=tuple(hands),
             )
         )
-    leads = Lead.objects.filter(candidates, order__isnull=False).values_list(
+    # no ORDER BY (the lead's default): the lines are sorted once they are made
+    leads = Lead.objects.filter(candidates, order__isnull=False).order_by().values_list(
         "process_id",
         "client__name",
         "source",
