@@ -89,9 +89,14 @@ class Stack:
         probe.close()
         return proc
 
-    def worker(self, name: str = "worker") -> Proc:
-        """A Celery worker (one pool process), once it says it is ready."""
-        proc = self.start(name, processes.worker_command(name=name))
+    def worker(self, name: str = "worker", *, include: tuple[str, ...] = ()) -> Proc:
+        """A Celery worker (one pool process), once it says it is ready; ``include``:
+        modules of jobs only tests send (``tests.worker_jobs``), imported by the worker
+        as Celery's ``--include`` says -- the product's own modules are left as they are."""
+        command = processes.worker_command(name=name)
+        if include:
+            command += ["--include", ",".join(include)]
+        proc = self.start(name, command)
         wait_until(
             lambda: " ready." in proc.log(), timeout=START_SECONDS, what=f"{name}", watch=(proc,)
         )

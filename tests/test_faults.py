@@ -10,6 +10,10 @@ and kills the worker's whole process group. Its session, its transaction never
 committed, is rolled back by PostgreSQL. A second worker then gets the unacknowledged
 message again once the broker's visibility timeout -- set to 5 s in this environment
 only -- has passed.
+
+A job that kills its worker every time (out of memory) is a job of the tests' own
+(``tests.worker_jobs``, given to the worker with Celery's ``--include``) that SIGKILLs the
+pool process running it: the worker's main process puts it back in the queue at once.
 """
 
 from __future__ import annotations
@@ -39,11 +43,12 @@ from bench.processes import RedisServer
 from salesflow.audit.models import AuditEvent
 from salesflow.clients.models import Lead
 from salesflow.handoff.models import HandoffNote
+from salesflow.models import JobDelivery
 from salesflow.queues import claims
 from salesflow.queues.terms import HANDOUT, terms_of
 from salesflow.reports.models import ReportRecipient, Snapshot
 
-from . import procs
+from . import procs, worker_jobs
 from .conftest import open_task
 from .factories import UserFactory
 from .test_http import NOTES, STAGE_DATA
@@ -202,6 +207,82 @@ def test_a_stalled_scan_killed_midway_marks_each_task_once_and_tells_once(
     assert sorted(recipients) == sorted(u.email for u in staff["team_lead"])
     assert all(f"#{t.pk} " in text for t in late)
     assert job_ids(first, killed, "received") == job_ids(second, killed, "succeeded") != []
+
+
+# --- a job that kills its worker every time (out of memory) ---------------------------------
+
+
+def test_a_job_that_kills_its_worker_every_time_is_parked_and_the_queue_goes_on(
+    stack, mailbox, staff, new_lead
+):
+    """Issue 12, 7c, as it was found: the job SIGKILLs the pool process running it on every
+    delivery, as the out-of-memory killer would. The worker's main process starts a new
+    pool process each time and, with ``task_reject_on_worker_lost``, the message goes back
+    to the queue at once -- counted each time (``CountedTask``) until, past
+    ``SALESFLOW_JOB_MAX_DELIVERIES`` (the production default, 3), it is parked: failed and
+    acknowledged, listed for an admin, never delivered again; the job queued behind it
+    runs."""
+    limit = 3
+    with time_machine.travel(timezone.now() - timedelta(days=2)):
+        late = open_task(new_lead())  # work for the scan queued behind the job that kills
+    admin = with_password(
+        UserFactory(username="admin", is_staff=True, is_superuser=True), "admin-password-1"
+    )
+    first = stack.worker("worker-1", include=(worker_jobs.__name__,))
+    killer = Celery("probe", broker=stack.broker_url).send_task(worker_jobs.OUT_OF_MEMORY).id
+    send(stack.broker_url, SCAN)
+
+    parked = procs.wait_until(
+        lambda: JobDelivery.objects.filter(task_id=killer, parked__isnull=False).first(),
+        timeout=WAIT,
+        what="the job to be parked",
+        watch=(first,),  # the worker itself lives on: only its pool process is killed
+    )
+    procs.wait_until(
+        lambda: job_ids(first, SCAN, "succeeded"), timeout=WAIT, what="the scan", watch=(first,)
+    )
+    procs.wait_until(
+        lambda: procs.broker_idle(stack.broker_url), timeout=WAIT, what="the jobs to be acked"
+    )
+
+    log = first.log(10**6)
+    assert parked.name == worker_jobs.OUT_OF_MEMORY and parked.attempt == 0
+    assert parked.deliveries == limit + 1
+    # delivered the limit's times and killed each time, then once more: parked, not run
+    assert job_ids(first, worker_jobs.OUT_OF_MEMORY, "received") == [killer] * (limit + 1)
+    killed = re.findall(r"Process '(ForkPoolWorker-\d+)' pid:\d+ exited with 'signal 9", log)
+    assert len(set(killed)) == limit, log[-5000:]  # a new pool process each time
+    assert f"parked: delivered {limit + 1} times without finishing" in log
+    # the other job of the queue ran, and its count was cleared as it finished
+    assert terms_of(Task.objects.get(pk=late.pk)).stalled is not None
+    assert list(JobDelivery.objects.values_list("task_id", flat=True)) == [killer]
+
+    # more restarts -- the whole worker killed, a new one started -- and a visibility
+    # timeout: nothing of the job is left in the broker to come back
+    first.kill()
+    second = stack.worker("worker-2", include=(worker_jobs.__name__,))
+    time.sleep(REDELIVERY["visibility_timeout"] + 2 * REDELIVERY["unacked_restore_interval"])
+    send(stack.broker_url, SCAN)
+    procs.wait_until(
+        lambda: job_ids(second, SCAN, "succeeded"),
+        timeout=WAIT,
+        what="a job after the restart",
+        watch=(second,),
+    )
+    assert job_ids(second, worker_jobs.OUT_OF_MEMORY, "received") == []
+    assert JobDelivery.objects.get(task_id=killer).deliveries == limit + 1
+
+    # an admin finds it under Parked jobs
+    stack.web(workers=1)
+    browser = stack.client()
+    browser.sign_in(admin.username, "admin-password-1")
+    english = {"Accept-Language": "en"}
+    index = browser.get("/admin/", headers=english)
+    assert index.status == 200 and "Parked jobs" in index.text
+    page = browser.get("/admin/salesflow/jobdelivery/?parked__isempty=0", headers=english)
+    assert page.status == 200, page.text[-2000:]
+    assert killer in page.text and worker_jobs.OUT_OF_MEMORY in page.text
+    assert f'<td class="field-deliveries">{limit + 1}</td>' in page.text
 
 
 # --- PostgreSQL restarts while people complete stages ----------------------------------------
