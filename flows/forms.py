@@ -369,6 +369,7 @@ class DisputeDecisionForm(StageForm):
     """A team lead's decision on a pay dispute: accept with an adjustment (its amount,
     negative to take pay back), or reject; either way the answer the person reads."""
 
+    submit_label = _("Decide")
     ACCEPT, REJECT = "accept", "reject"
     DECISIONS = [
         (ACCEPT, _("Accept: pay an adjustment")),

@@ -456,3 +456,23 @@ def test_the_api_shows_the_answer_once_decided(staff):
     assert item["status"] == "accepted" and item["answer"] == "Right."
     assert item["adjustment"] == "10.05" and item["paid_in"] == "2026-03"
     assert item["decided_by"] == "team_lead1"
+
+
+def test_the_team_statement_lists_the_months_disputes_and_why_it_cannot_close(staff, client):
+    hunter, lead = staff["hunter"][0], staff["team_lead"][0]
+    waiting = dispute_total(hunter, reason="Where is my bonus?")
+    decided = dispute_total(staff["hunter"][1], reason="Too little.")
+    decide(decided, lead, decision="accept", amount="75", answer="Fair.")
+    client.force_login(staff["team_lead"][1])
+    text = client.get("/pay/team/", {"period": "2026-03"}).content.decode()
+    assert "1 pay dispute waits for a team lead" in text
+    row = _row(text, waiting)
+    assert "hunter1" in row and "Where is my bonus?" in row and "Waiting for a decision" in row
+    task = decision_task(waiting)
+    assert task.flow_task.reverse("index", args=[task.process_id, task.pk]) in row
+    row = _row(text, decided)
+    assert "Accepted" in row and "75.00 (2026-03)" in row and "Fair." in row
+    # a person's page shows only their own disputes
+    client.force_login(hunter)
+    mine = client.get("/pay/", {"period": "2026-03"}).content.decode()
+    assert f'id="dispute-{waiting.pk}"' in mine and f'id="dispute-{decided.pk}"' not in mine

@@ -26,6 +26,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from viewflow.workflow.models import Task
 
 from salesflow.audit.models import AuditEvent
 from salesflow.audit.services import audit_record
@@ -34,6 +35,7 @@ from salesflow.conveyor.registry import human_nodes, named_node
 from salesflow.exceptions import NotFound, NotPermitted, SeparationOfDutiesViolated
 from salesflow.outbox import notification_record
 from salesflow.people import display_name
+from salesflow.queues.selectors import OPEN
 
 from .access import access_decide
 from .exceptions import DisputeConflict, DisputeInvalid
@@ -286,6 +288,51 @@ def disputes_of(*, user_id: int, month: date | None = None) -> list[DisputeView]
         )
         for row in rows.order_by("-created", "-id")[:200]
     ]
+
+
+@dataclass(frozen=True)
+class DisputeRow:
+    """A dispute on the team statement: whose, and where its decision waits."""
+
+    dispute: PayDispute
+    person: str
+    line: str
+    decider: str
+    task_url: str  # the open decision task's page ("" once decided)
+    holder: str  # who holds the decision task ("" while it waits in the pool)
+
+
+def month_disputes(month: date) -> list[DisputeRow]:
+    """Every dispute about ``month``, the waiting ones first (two queries: the disputes
+    with their people, the open decision tasks with their holders)."""
+    rows = list(
+        PayDispute.objects.filter(month=month)
+        .select_related("user", "decided_by", "adjustment")
+        .order_by("-status", "created", "id")[:500]
+    )
+    waiting = [row.flow_process_id for row in rows if row.status == PayDispute.Status.OPEN]
+    tasks = {
+        task.process_id: task
+        for task in Task.objects.filter(
+            process_id__in=waiting, flow_task_type="HUMAN", status__in=OPEN
+        ).select_related("owner")
+    }
+    result = []
+    for row in rows:
+        task = tasks.get(row.flow_process_id) if row.flow_process_id is not None else None
+        result.append(
+            DisputeRow(
+                dispute=row,
+                person=display_name(row.user),
+                line=describe_line(row),
+                decider=display_name(row.decided_by) if row.decided_by is not None else "",
+                task_url=task.flow_task.reverse("index", args=[task.process_id, task.pk])
+                if task is not None
+                else "",
+                holder=display_name(task.owner) if task is not None and task.owner else "",
+            )
+        )
+    return result
 
 
 def dispute_for_process(process_id: int) -> PayDispute | None:

@@ -12,6 +12,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class FrozenQuerySet(models.QuerySet[Any]):
@@ -150,9 +151,10 @@ class PayDispute(models.Model):
     TOTAL = "total"  # the ``line`` of a dispute about the month's total
 
     class Status(models.TextChoices):
-        OPEN = "open", _("Waiting for a decision")
-        ACCEPTED = "accepted", _("Accepted")
-        REJECTED = "rejected", _("Rejected")
+        # the words of a dispute (an audit event is "rejected" in another gender in Russian)
+        OPEN = "open", pgettext_lazy("pay dispute", "Waiting for a decision")
+        ACCEPTED = "accepted", pgettext_lazy("pay dispute", "Accepted")
+        REJECTED = "rejected", pgettext_lazy("pay dispute", "Rejected")
 
     month = models.DateField(_("month"))
     user = models.ForeignKey(

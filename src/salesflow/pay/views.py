@@ -27,7 +27,7 @@ from salesflow.web import person
 
 from .access import access_statement, access_team, may_close
 from .credit import ADJUSTMENT, ADVANCE, BASE, CLAWBACK, CREDIT, REFERRAL
-from .disputes import disputes_of, line_key, pay_dispute_open
+from .disputes import disputes_of, line_key, month_disputes, pay_dispute_open
 from .exports import CONTENT_TYPES, FORMATS, file_name, statement_file
 from .selectors import Statement, current_month, parse_month, statement
 from .services import pay_period_close
@@ -161,7 +161,14 @@ class TeamStatementView(LoginRequiredMixin, View):
         if month is None:
             return _bad_month(request, self.template_name)
         context = _context(statement(month=month))
-        context.update(mine=False, title=_("Team statement"), may_close=may_close(user))
+        disputes = month_disputes(month)
+        context.update(
+            mine=False,
+            title=_("Team statement"),
+            may_close=may_close(user),
+            disputes=disputes,
+            waiting=sum(1 for row in disputes if row.dispute.status == row.dispute.Status.OPEN),
+        )
         return render(request, self.template_name, context)
 
 
