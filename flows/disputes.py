@@ -33,6 +33,13 @@ if TYPE_CHECKING:
     from salesflow.conveyor.stage import StageWork
 
 
+def disputer(process: Any) -> int | None:
+    """Whose dispute it is: they may not decide it (read from the dispute the start node
+    just linked, cached on the process: no query)."""
+    dispute = getattr(process, "pay_dispute", None)
+    return dispute.user_id if dispute is not None else None
+
+
 def dispute_decided(*, work: StageWork, data: dict[str, Any]) -> None:
     """The decision stage completed (inside ``stage_complete``, its process locked)."""
     accept = data["decision"] == forms.DisputeDecisionForm.ACCEPT
@@ -67,6 +74,7 @@ class DisputesFlow(flow.Flow):
             description=_("Accept with an adjustment, or reject with the answer."),
         )
         .Permission(permissions.DECIDE_PAY_DISPUTE)
+        .NotFor(disputer)
         .Next(this.end)
     )
     end = flow.End().Annotation(title=_("Decided"))

@@ -170,23 +170,36 @@ def test_an_accepted_dispute_needs_its_amount_and_every_decision_its_answer(staf
     assert not PayAdjustment.objects.exists()
 
 
-def test_a_person_cannot_decide_their_own_dispute(staff):
+def test_a_person_cannot_decide_their_own_dispute(staff, admin):
     own, colleague = staff["team_lead"]
     dispute = dispute_total(own, reason="My team bonus is missing.")
-    task = claims.task_claim(task=decision_task(dispute), user=own)
-    with pytest.raises(SeparationOfDutiesViolated, match="a colleague must decide it"):
+    task = decision_task(dispute)
+    assert task.data[terms.NOT_FOR] == own.pk
+    # not taken by them, whatever the way: a claim, claim-next, a colleague's hand-out
+    with pytest.raises(SeparationOfDutiesViolated, match="is about you"):
+        claims.task_claim(task=task, user=own)
+    assert claims.task_claim_next(user=own) is None
+    assert not task.flow_task.can_assign(own, task)
+    # ...and, were it theirs already (an admin's move before the rule), not completed
+    Task.objects.filter(pk=task.pk).update(owner=own, status=STATUS.ASSIGNED)
+    task.refresh_from_db()
+    with pytest.raises(SeparationOfDutiesViolated, match="is about you"):
         stage_complete(
             task=task, user=own, data={"decision": "accept", "amount": "9", "answer": "x"}
         )
+    # nor through the service itself
+    with pytest.raises(SeparationOfDutiesViolated, match="a colleague must decide it"):
+        pay_dispute_decide(process_id=dispute.flow_process_id, user=own, accept=True,
+                           amount="9", answer="x")  # fmt: skip
     dispute.refresh_from_db()
     assert dispute.status == PayDispute.Status.OPEN and not PayAdjustment.objects.exists()
-    assert decisions() == 0 and decision_task(dispute).status == STATUS.ASSIGNED
-    # nor anyone outside the team leads and admins, whatever the way in
+    assert decisions() == 0
+    # nor anyone outside the team leads and admins
     with pytest.raises(NotPermitted):
         pay_dispute_decide(
             process_id=dispute.flow_process_id, user=staff["hunter"][0], accept=False, answer="no"
         )
-    claims.task_unassign(task=decision_task(dispute), user=own, reason="my own dispute")
+    claims.task_unassign(task=task, user=own, reason="my own dispute")
     decide(dispute, colleague, decision="reject", answer="Paid with April's.")
     dispute.refresh_from_db()
     assert dispute.status == PayDispute.Status.REJECTED and dispute.decided_by_id == colleague.pk
