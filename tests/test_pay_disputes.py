@@ -473,12 +473,15 @@ def test_the_api_shows_the_answer_once_decided(staff):
 
 def test_the_team_statement_lists_the_months_disputes_and_why_it_cannot_close(staff, client):
     hunter, lead = staff["hunter"][0], staff["team_lead"][0]
-    waiting = dispute_total(hunter, reason="Where is my bonus?")
     decided = dispute_total(staff["hunter"][1], reason="Too little.")
     decide(decided, lead, decision="accept", amount="75", answer="Fair.")
+    waiting = dispute_total(hunter, reason="Where is my bonus?")
     client.force_login(staff["team_lead"][1])
     text = client.get("/pay/team/", {"period": "2026-03"}).content.decode()
     assert "1 pay dispute waits for a team lead" in text
+    # the waiting one first, above the lines
+    assert text.index(f'id="dispute-{waiting.pk}"') < text.index(f'id="dispute-{decided.pk}"')
+    assert text.index(f'id="dispute-{decided.pk}"') < text.index('id="lines"')
     row = _row(text, waiting)
     assert "hunter1" in row and "Where is my bonus?" in row and "Waiting for a decision" in row
     task = decision_task(waiting)

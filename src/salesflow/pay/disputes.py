@@ -305,10 +305,11 @@ class DisputeRow:
 def month_disputes(month: date) -> list[DisputeRow]:
     """Every dispute about ``month``, the waiting ones first (two queries: the disputes
     with their people, the open decision tasks with their holders)."""
-    rows = list(
+    rows = sorted(
         PayDispute.objects.filter(month=month)
         .select_related("user", "decided_by", "adjustment")
-        .order_by("-status", "created", "id")[:500]
+        .order_by("created", "id")[:500],
+        key=lambda row: row.status != PayDispute.Status.OPEN,
     )
     waiting = [row.flow_process_id for row in rows if row.status == PayDispute.Status.OPEN]
     tasks = {
