@@ -347,6 +347,7 @@ def test_everyone_disputes_their_own_total_on_my_earnings(people, role):
     assert "Waiting for a decision" in row and "The base is wrong." in row
     assert "the month&#x27;s total" in row or "the month's total" in row
     assert 'id="total-disputed"' in text  # no second dispute of the same line offered
+    assert ">disputed</span>" not in text  # the base line is not a deal's: not marked
 
 
 def test_a_dispute_of_someone_elses_deal_on_the_page_is_refused_with_the_reason(played, staff):

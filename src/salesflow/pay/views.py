@@ -106,8 +106,9 @@ class MyEarningsView(LoginRequiredMixin, View):
         }
         for row in context["rows"]:
             line = row["line"]
+            # a deal's line; the base and adjustments are disputed with the total
             row["disputable"] = line.process_id is not None
-            row["disputed"] = line_key(line.process_id, line.node) in disputed
+            row["disputed"] = row["disputable"] and line_key(line.process_id, line.node) in disputed
         context.update(
             mine=True,
             title=_("My earnings"),
