@@ -363,3 +363,43 @@ class DataFixForm(StageForm):
 
     def reason(self) -> str:
         return str(self.cleaned_data["note"])
+
+
+class DisputeDecisionForm(StageForm):
+    """A team lead's decision on a pay dispute: accept with an adjustment (its amount,
+    negative to take pay back), or reject; either way the answer the person reads."""
+
+    submit_label = _("Decide")
+    ACCEPT, REJECT = "accept", "reject"
+    DECISIONS = [
+        (ACCEPT, _("Accept: pay an adjustment")),
+        (REJECT, _("Reject: no money moves")),
+    ]
+
+    decision = forms.ChoiceField(label=_("Decision"), choices=DECISIONS, widget=forms.RadioSelect)
+    amount = forms.DecimalField(
+        label=_("Adjustment, roubles"),
+        required=False,
+        max_digits=14,
+        decimal_places=2,
+        help_text=_(
+            "Paid in the disputed month if it is open, else in the next open month. "
+            "Negative to take pay back."
+        ),
+    )
+    answer = forms.CharField(
+        label=_("Answer"),
+        help_text=_("The person reads it on their earnings page."),
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        data = self.cleaned_data
+        if data.get("decision") == self.ACCEPT and not data.get("amount"):
+            self.add_error("amount", _("An accepted dispute needs the adjustment's amount."))
+        return data
+
+    def reason(self) -> str:
+        return str(self.cleaned_data.get("answer", ""))

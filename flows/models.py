@@ -13,6 +13,7 @@ from salesflow.clients.models import Client, Contact, DuplicateReview, Lead
 from .permissions import (
     DATA_QUALITY_DECLARED,
     DECLARED,
+    DISPUTE_DECLARED,
     REMINDER_DECLARED,
     SIDE_TASK_DECLARED,
 )
@@ -220,3 +221,14 @@ class DataIssue(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.kind} {self.key}"
+
+
+class DisputeProcess(Process):
+    """A pay dispute being decided (``flows.disputes``); what is disputed, and the answer,
+    live on the engine's ``pay.PayDispute``."""
+
+    class Meta:
+        proxy = True
+        verbose_name = _("pay dispute")
+        verbose_name_plural = _("pay disputes")
+        permissions = DISPUTE_DECLARED

@@ -34,3 +34,7 @@ SIDE_TASK_DECLARED = [(DO_SIDE_TASK.split(".")[1], _("Can do side tasks handed o
 # the data-quality flow's one stage: the base's quality (the database operators)
 FIX_DATA = "flows.fix_client_data"
 DATA_QUALITY_DECLARED = [(FIX_DATA.split(".")[1], _("Can fix the client base's data"))]
+
+# the pay disputes flow's one stage: a team lead decides a disputed statement line
+DECIDE_PAY_DISPUTE = "flows.decide_pay_dispute"
+DISPUTE_DECLARED = [(DECIDE_PAY_DISPUTE.split(".")[1], _("Can decide pay disputes"))]

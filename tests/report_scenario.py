@@ -286,4 +286,10 @@ EXPECTED_STAGES = {
         median_age_seconds=None, age_buckets=[0, 0, 0, 0, 0], created=0, completed=0,
         finished_late=0, outcomes={}, handoffs=0, bounces_received=0, bounces_caused=0,
     ),
+    # pay disputes (the team leads'): none that day
+    "disputes.decide": dict(
+        open=0, unassigned=0, in_work=0, stalled=0, overdue=0, oldest_age_seconds=None,
+        median_age_seconds=None, age_buckets=[0, 0, 0, 0, 0], created=0, completed=0,
+        finished_late=0, outcomes={}, handoffs=0, bounces_received=0, bounces_caused=0,
+    ),
 }  # fmt: skip

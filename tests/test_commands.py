@@ -111,6 +111,7 @@ def test_seed_demo_creates_people_and_deals_at_every_stage_once():
         "follow_up",
         "do",  # a side task the prepared order waits for
         "fix",  # the database operator's queue
+        "decide",  # a hunter's pay dispute, in the team leads' pool
     }
     assert HandoffNote.objects.filter(kind="bounce").exists()
     assert SideTask.objects.filter(waits=True, status=SideTask.Status.OPEN).count() == 1

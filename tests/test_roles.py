@@ -63,7 +63,7 @@ def test_the_shipped_roles_cover_every_stage():
         "decision_maker",
         "working_contact",
     )
-    assert roles["team_lead"].nodes == ("conveyor.approve_discount",)
+    assert roles["team_lead"].nodes == ("conveyor.approve_discount", "disputes.decide")
     assert roles["account_manager"].discount_limit == Decimal("5")
 
 

@@ -359,13 +359,20 @@ SALESFLOW_FLOWS = env.list(
         "flows.reminders.RemindersFlow",
         "flows.sidetasks.SideTasksFlow",
         "flows.dataquality.DataQualityFlow",
+        "flows.disputes.DisputesFlow",
     ],
 )
 # Start nodes the engine's intake uses: new leads, and repeat orders of known clients.
 # What a stage page shows besides its own work: callables ``(request, task, work) -> HTML``
 # the flows provide (the side tasks a stage handed over), found by name like the flows.
 SALESFLOW_STAGE_PANELS = env.list(
-    "SALESFLOW_STAGE_PANELS", default=["flows.sidetasks_views.stage_panel"]
+    "SALESFLOW_STAGE_PANELS",
+    default=["flows.sidetasks_views.stage_panel", "flows.disputes.stage_panel"],
+)
+# The start node of the pay disputes flow (a salesflow.pay.nodes.DisputeStart): a person
+# disputes a line of their statement, a team lead decides (salesflow.pay.disputes).
+SALESFLOW_PAY_DISPUTE_NODE = env.str(
+    "SALESFLOW_PAY_DISPUTE_NODE", default="flows.disputes.DisputesFlow.start"
 )
 SALESFLOW_INTAKE_NODE = env.str(
     "SALESFLOW_INTAKE_NODE", default="flows.conveyor.ConveyorFlow.intake"

@@ -16,6 +16,8 @@ from flows.dataquality_work import data_quality_scan
 from flows.sidework import side_task_request
 from flows.simulation import ConveyorSimulator, Odds
 from salesflow.clients.models import Client
+from salesflow.pay.disputes import pay_dispute_open
+from salesflow.pay.selectors import current_month
 
 PASSWORD = "salesflow"
 # username -> role (None: the administrator)
@@ -126,4 +128,12 @@ class Command(BaseCommand):
         )
         # the database operator's queue: the demo's cards lack tax numbers
         data_quality_scan(limit=20)
+        # a hunter disputes this month's pay: the decision waits in the team leads' pool
+        pay_dispute_open(
+            person=staff["hunter"][0],
+            month=current_month(),
+            deal=None,
+            stage="",
+            reason="The bonus for last month's new clients is missing from my base.",
+        )
         self.say(f"Demo deals: {next(n) - 1} deals at every stage of the conveyor.")

@@ -1,6 +1,7 @@
-"""``/api/pay/...``: statements and closing a month, with the pages' rules
-(``salesflow.pay.access``): a person their own statement, team leads and admins
-everyone's and the payroll exports, admins close. Thin: parse, check, call, answer."""
+"""``/api/pay/...``: statements, disputes and closing a month, with the pages' rules
+(``salesflow.pay.access``): a person their own statement and disputes, team leads and
+admins everyone's statement and the payroll exports, admins close. Thin: parse, check,
+call, answer. A dispute is decided in the disputes flow's task (``/api/tasks/``)."""
 
 from __future__ import annotations
 
@@ -11,14 +12,16 @@ from django.http import HttpResponse
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import status
+from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from salesflow.exceptions import NotFound, SalesflowError
 from salesflow.pay.access import access_statement, access_team
+from salesflow.pay.disputes import DisputeView, disputes_of, pay_dispute_open
 from salesflow.pay.exports import CONTENT_TYPES, file_name, statement_file
+from salesflow.pay.models import PayDispute
 from salesflow.pay.selectors import parse_month, statement, statement_as_data
 from salesflow.pay.services import pay_period_close
 from salesflow.web import person
@@ -96,8 +99,8 @@ class TeamStatementView(APIView):
 class CloseView(APIView):
     @extend_schema(
         summary="Close a month",
-        description="Freezes a month that is over (admins). Refused (409) when it is not over "
-        "or closed already.",
+        description="Freezes a month that is over (admins). Refused (409) when it is not over, "
+        "is closed already or has a pay dispute waiting for a decision.",
         request=None,
         responses={201: OpenApiTypes.OBJECT, **refusals(400, 403, 409)},
     )
@@ -109,3 +112,102 @@ class CloseView(APIView):
             "total": str(period_.total),
         }
         return Response(data, status=status.HTTP_201_CREATED)
+
+
+class DisputeInSerializer(serializers.Serializer):
+    """A line of the signed-in person's statement for the month, and why it is wrong."""
+
+    deal = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        min_value=1,
+        max_value=2**63 - 1,
+        help_text="The deal's line (its process id, as `lines[].deal`); omitted or null: "
+        "the month's total.",
+    )
+    stage = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=100,
+        help_text="The line's stage (`lines[].stage`, such as `conveyor.qualify`); empty for "
+        "a line of the deal without one.",
+    )
+    reason = serializers.CharField(max_length=2000, help_text="What is wrong with the line.")
+
+
+class DisputeSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    period = serializers.CharField()
+    line = serializers.CharField(help_text="`total`, or `<deal>:<stage>`.")
+    deal = serializers.IntegerField(allow_null=True)
+    stage = serializers.CharField()
+    description = serializers.CharField(help_text="The line in words.")
+    pay = serializers.DecimalField(max_digits=16, decimal_places=2)
+    reason = serializers.CharField()
+    status = serializers.ChoiceField(choices=PayDispute.Status.values)
+    created = serializers.DateTimeField()
+    answer = serializers.CharField()
+    decided = serializers.DateTimeField(allow_null=True)
+    decided_by = serializers.CharField()
+    adjustment = serializers.DecimalField(max_digits=16, decimal_places=2, allow_null=True)
+    paid_in = serializers.CharField(allow_null=True, help_text="The month the adjustment is in.")
+
+
+def _dispute_data(view: DisputeView) -> dict[str, Any]:
+    dispute = view.dispute
+    adjustment = dispute.adjustment
+    return {
+        "id": dispute.pk,
+        "period": f"{dispute.month:%Y-%m}",
+        "line": dispute.line,
+        "deal": dispute.process_id,
+        "stage": dispute.node,
+        "description": view.line,
+        "pay": str(dispute.pay),
+        "reason": dispute.reason,
+        "status": dispute.status,
+        "created": dispute.created.isoformat(),
+        "answer": dispute.answer,
+        "decided": dispute.decided.isoformat() if dispute.decided else None,
+        "decided_by": view.decider,
+        "adjustment": str(adjustment.amount) if adjustment is not None else None,
+        "paid_in": f"{adjustment.month:%Y-%m}" if adjustment is not None else None,
+    }
+
+
+class DisputesView(APIView):
+    @extend_schema(
+        summary="My disputes",
+        description="The signed-in person's pay disputes about the month, with their state "
+        "and the team lead's answer.",
+        responses={200: DisputeSerializer(many=True), **refusals(400)},
+    )
+    def get(self, request: Request, period: str) -> Response:
+        user = person(request)
+        month = _month(period)
+        return Response([_dispute_data(view) for view in disputes_of(user_id=user.pk, month=month)])
+
+    @extend_schema(
+        summary="Dispute a line of my statement",
+        description="Disputes a line of the signed-in person's own statement for the month "
+        "(a deal's stage, or the total), with a reason: a team lead decides it in the "
+        "disputes flow. Refused: a line that is not the person's (403), a line disputed "
+        "already (409). A closed month may be disputed: an accepted dispute is paid in the "
+        "next open month.",
+        request=DisputeInSerializer,
+        responses={201: DisputeSerializer, **refusals(400, 403, 409)},
+    )
+    def post(self, request: Request, period: str) -> Response:
+        user = person(request)
+        month = _month(period)
+        body = DisputeInSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        dispute = pay_dispute_open(
+            person=user,
+            month=month,
+            deal=body.validated_data.get("deal"),
+            stage=body.validated_data.get("stage", ""),
+            reason=body.validated_data["reason"],
+        )
+        view = next(v for v in disputes_of(user_id=user.pk, month=month) if v.dispute == dispute)
+        return Response(_dispute_data(view), status=status.HTTP_201_CREATED)

@@ -30,6 +30,7 @@ urlpatterns = [
     ),
     path("pay/<str:period>/team/", pay.TeamStatementView.as_view(), name="pay-team"),
     path("pay/<str:period>/close/", pay.CloseView.as_view(), name="pay-close"),
+    path("pay/<str:period>/disputes/", pay.DisputesView.as_view(), name="pay-disputes"),
     path("reports/funnel/", views.funnel_view, name="funnel"),
     *router.urls,
     re_path(r"^(?P<path>.*)$", views.not_found),

@@ -51,6 +51,9 @@ class AuditEvent(models.Model):
         PAY_ADJUST = "pay_adjust", _("Adjusted pay")
         JOIN = "join", _("A new lead joined the open deal")
         MOVE = "move", _("Moved to another stage's pool")
+        PAY_DISPUTE = "pay_dispute", _("Disputed a pay line")
+        PAY_DISPUTE_ACCEPT = "pay_dispute_accept", _("Accepted a pay dispute")
+        PAY_DISPUTE_REJECT = "pay_dispute_reject", _("Rejected a pay dispute")
 
     created = models.DateTimeField(_("when"), default=timezone.now, db_index=True)
     actor = models.ForeignKey(

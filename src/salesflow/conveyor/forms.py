@@ -20,6 +20,9 @@ if TYPE_CHECKING:
 class StageForm(forms.Form):
     """Base class of a stage's form (declared by the flow on its ``Stage``)."""
 
+    # the stage page's button; a stage that hands nothing over says what it does instead
+    submit_label = _("Complete and hand over")
+
     def __init__(self, *args: Any, work: StageWork, **kwargs: Any) -> None:
         self.work = work
         super().__init__(*args, **kwargs)

@@ -8,7 +8,7 @@ are checked against these flows at start-up (``node_permissions`` → ``roles.ch
 from __future__ import annotations
 
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
@@ -21,6 +21,8 @@ from .stage import Intake, StageNode, is_stage
 
 if TYPE_CHECKING:
     from viewflow.workflow.base import Flow
+
+N = TypeVar("N")
 
 
 def flow_ref(flow_class: type[Flow]) -> str:
@@ -79,19 +81,24 @@ def handoff_target(node: StageNode) -> StageNode | None:
     return target if is_stage(target) else None
 
 
-def start_node(setting_name: str) -> Intake:
-    """The start node named by a setting such as ``SALESFLOW_INTAKE_NODE``."""
+def named_node(setting_name: str, kind: type[N]) -> N:
+    """The node named by a setting (``"flows.x.XFlow.node"``), which must be a ``kind``."""
     path = getattr(settings, setting_name)
     flow_path, _, node_name = path.rpartition(".")
     flow_class = import_string(flow_path)
     node = flow_class.instance.node(node_name, no_obsolete=True)
     if node is None:
         raise ImproperlyConfigured(f"{setting_name}: {flow_path} has no node {node_name!r}")
-    if not isinstance(node, Intake):
+    if not isinstance(node, kind):
         raise ImproperlyConfigured(
-            f"{setting_name}: {path} must be a salesflow.conveyor.stage.Intake node"
+            f"{setting_name}: {path} must be a {kind.__module__}.{kind.__qualname__} node"
         )
     return node
+
+
+def start_node(setting_name: str) -> Intake:
+    """The start node named by a setting such as ``SALESFLOW_INTAKE_NODE``."""
+    return named_node(setting_name, Intake)
 
 
 @cache

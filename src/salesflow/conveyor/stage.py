@@ -13,7 +13,9 @@ A stage declares, in viewflow's builder style:
 * ``.Bounce(node)`` -- where the receiver may send the work back, with a question;
 * ``.Due(fn)`` -- a deadline besides its SLA (``fn(process) -> datetime | None``);
 * ``.Priority(fn)`` -- how urgent a new task is (``fn(process) -> int``);
-* ``.Approval()`` -- completing it approves the order's discount, a bounce rejects it.
+* ``.Approval()`` -- completing it approves the order's discount, a bounce rejects it;
+* ``.NotFor(fn)`` -- the person the task is about, who may not take it
+  (``fn(process) -> user id | None``: a pay dispute is not decided by its author).
 
 ``Intake`` is the start node the engine's intake runs with a lead: the process *is* that
 deal. ``Begin`` starts a process that is about a client -- and serves a deal, if given --
@@ -81,6 +83,8 @@ class StageApply(Protocol):
 # ``.Due(fn)``: a deadline the stage has besides its SLA; ``.Priority(fn)``: how urgent.
 DueFn = Callable[["Process"], datetime | None]
 PriorityFn = Callable[["Process"], int]
+# ``.NotFor(fn)``: the id of the person who may not take the stage's task, if any.
+NotForFn = Callable[["Process"], int | None]
 # A gateway's condition (``If``/``Switch``): reads the process of the activation.
 Condition = Callable[[Any], bool]
 
@@ -101,6 +105,7 @@ class StageNode(flow.View):
         self._bounce: Any = None
         self._due: DueFn | None = None
         self._priority: PriorityFn | None = None
+        self._not_for: NotForFn | None = None
         self.is_approval = False
 
     def Handoff(self, template: HandoffTemplate) -> StageNode:  # noqa: N802 - viewflow's builder style
@@ -123,6 +128,12 @@ class StageNode(flow.View):
         self._priority = priority
         return self
 
+    def NotFor(self, not_for: NotForFn) -> StageNode:  # noqa: N802
+        """Who may not take a task of this stage: the person it is about (their own pay
+        dispute). Refused at every hand-out and at completion, like separation of duties."""
+        self._not_for = not_for
+        return self
+
     def Approval(self) -> StageNode:  # noqa: N802
         """Mark the stage as a team lead's approval: completing it approves the order's
         discount, sending it back rejects it."""
@@ -135,6 +146,7 @@ class StageNode(flow.View):
         self._apply = this.resolve(instance, self._apply)
         self._due = this.resolve(instance, self._due)
         self._priority = this.resolve(instance, self._priority)
+        self._not_for = this.resolve(instance, self._not_for)
 
     def _outgoing(self) -> Iterator[Edge]:
         yield from super()._outgoing()
@@ -159,6 +171,9 @@ class StageNode(flow.View):
 
     def priority_for(self, process: Process) -> int | None:
         return self._priority(process) if self._priority is not None else None
+
+    def not_for(self, process: Process) -> int | None:
+        return self._not_for(process) if self._not_for is not None else None
 
 
 def is_stage(node: object) -> TypeGuard[StageNode]:

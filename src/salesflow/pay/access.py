@@ -30,6 +30,11 @@ def may_close(user: User | AnonymousUser) -> bool:
     return bool(user.is_authenticated and user.is_active and user.is_superuser)
 
 
+def may_decide_disputes(user: User | AnonymousUser) -> bool:
+    """Deciding pay disputes: team leads and admins (never their own: ``pay.disputes``)."""
+    return may_read_team(user)
+
+
 def access_statement(*, viewer: User | AnonymousUser, person_id: int) -> None:
     """May ``viewer`` read ``person_id``'s statement? NotPermitted if not."""
     if not (viewer.is_authenticated and viewer.is_active):
@@ -47,3 +52,8 @@ def access_team(viewer: User | AnonymousUser) -> None:
 def access_close(viewer: User | AnonymousUser) -> None:
     if not may_close(viewer):
         raise NotPermitted(_("Only an admin closes a pay period or adjusts pay."))
+
+
+def access_decide(viewer: User | AnonymousUser) -> None:
+    if not may_decide_disputes(viewer):
+        raise NotPermitted(_("Only team leads and admins decide pay disputes."))

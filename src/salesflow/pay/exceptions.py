@@ -11,3 +11,13 @@ class PeriodRefused(SalesflowError):
 
 class AdjustmentInvalid(SalesflowError):
     """An adjustment without an amount or a reason."""
+
+
+class DisputeInvalid(SalesflowError):
+    """A dispute without its reason, or a decision without its answer or amount."""
+
+
+class DisputeConflict(SalesflowError):
+    """The line is disputed already, or the dispute was decided already."""
+
+    status = 409

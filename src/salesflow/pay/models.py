@@ -12,6 +12,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class FrozenQuerySet(models.QuerySet[Any]):
@@ -139,3 +140,94 @@ class PayAdjustment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.month:%Y-%m}: {self.user_id} {self.amount}"
+
+
+class PayDispute(models.Model):
+    """A person's objection to one line of their statement (a deal's stage, or the month's
+    total), decided by a team lead in the disputes flow (``salesflow.pay.disputes``):
+    accepted with an adjustment (``PayAdjustment``, in the month if it is open, else the
+    next open one), or rejected with the answer. One open dispute per line and person."""
+
+    TOTAL = "total"  # the ``line`` of a dispute about the month's total
+
+    class Status(models.TextChoices):
+        # the words of a dispute (an audit event is "rejected" in another gender in Russian)
+        OPEN = "open", pgettext_lazy("pay dispute", "Waiting for a decision")
+        ACCEPTED = "accepted", pgettext_lazy("pay dispute", "Accepted")
+        REJECTED = "rejected", pgettext_lazy("pay dispute", "Rejected")
+
+    month = models.DateField(_("month"))
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("person"),
+    )
+    # "total", or "<deal>:<stage>" -- the line's key, as the statement shows it
+    line = models.CharField(_("line"), max_length=120)
+    process_id = models.BigIntegerField(_("deal"), null=True, blank=True)
+    node = models.CharField(_("stage"), max_length=100, blank=True)
+    client = models.CharField(_("client"), max_length=200, blank=True)
+    pay = models.DecimalField(
+        _("pay on the line"),
+        max_digits=16,
+        decimal_places=2,
+        help_text=_("What the line paid when it was disputed."),
+    )
+    reason = models.TextField(_("reason"))
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.OPEN
+    )
+    created = models.DateTimeField(_("created"), default=timezone.now)
+    # the disputes flow's process deciding it (viewflow's; the engine never names the flow)
+    flow_process = models.OneToOneField(
+        "viewflow.Process",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="pay_dispute",
+        verbose_name=_("process"),
+    )
+    answer = models.TextField(_("answer"), blank=True)
+    decided = models.DateTimeField(_("decided"), null=True, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("decided by"),
+    )
+    adjustment = models.OneToOneField(
+        PayAdjustment,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="dispute",
+        verbose_name=_("adjustment"),
+    )
+
+    class Meta:
+        verbose_name = _("pay dispute")
+        verbose_name_plural = _("pay disputes")
+        ordering = ["-created", "-id"]
+        indexes = [models.Index(fields=["month", "status"], name="pay_dispute_month_status")]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(month__day=1), name="pay_dispute_first_day"),
+            models.CheckConstraint(
+                condition=models.Q(reason__regex=r"\S"), name="pay_dispute_reason"
+            ),
+            models.UniqueConstraint(
+                fields=["user", "month", "line"],
+                condition=models.Q(status="open"),
+                name="pay_dispute_one_open_per_line",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status="open")
+                | (models.Q(decided__isnull=False) & models.Q(answer__regex=r"\S")),
+                name="pay_dispute_decided_with_answer",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.month:%Y-%m}: {self.user_id} {self.line} ({self.status})"

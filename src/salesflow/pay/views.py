@@ -1,7 +1,9 @@
 """Pay's pages, in viewflow's site as their own application ("Pay"): "My earnings" for
-everyone, the team statement (team leads and admins) with its payroll exports, and
-closing a month (admins). Thin: parse the month, check through ``access``, call one
-selector or service, render; a refusal shown with its message."""
+everyone -- with a "Dispute" button per line and the person's disputes with their
+answers --, the team statement (team leads and admins) with its payroll exports, and
+closing a month (admins). A dispute's decision is a task of the disputes flow, in the
+team leads' pool (``salesflow.pay.disputes``). Thin: parse the month, check through
+``access``, call one selector or service, render; a refusal shown with its message."""
 
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ from salesflow.web import person
 
 from .access import access_statement, access_team, may_close
 from .credit import ADJUSTMENT, ADVANCE, BASE, CLAWBACK, CREDIT, REFERRAL
+from .disputes import disputes_of, line_key, month_disputes, pay_dispute_open
 from .exports import CONTENT_TYPES, FORMATS, file_name, statement_file
 from .selectors import Statement, current_month, parse_month, statement
 from .services import pay_period_close
@@ -96,8 +99,52 @@ class MyEarningsView(LoginRequiredMixin, View):
             return _bad_month(request, self.template_name)
         access_statement(viewer=user, person_id=user.pk)
         context = _context(statement(month=month, user_ids=[user.pk]))
-        context.update(mine=True, title=_("My earnings"))
+        disputed = {
+            view.dispute.line
+            for view in disputes_of(user_id=user.pk, month=month)
+            if view.dispute.status == view.dispute.Status.OPEN
+        }
+        for row in context["rows"]:
+            line = row["line"]
+            # a deal's line; the base and adjustments are disputed with the total
+            row["disputable"] = line.process_id is not None
+            row["disputed"] = row["disputable"] and line_key(line.process_id, line.node) in disputed
+        context.update(
+            mine=True,
+            title=_("My earnings"),
+            disputes=disputes_of(user_id=user.pk),
+            total_disputed=line_key(None) in disputed,
+        )
         return render(request, self.template_name, context)
+
+
+class DisputeView(LoginRequiredMixin, View):
+    """POST: the signed-in person disputes a line of their own statement (or its total),
+    with a reason; the answer comes back on "My earnings"."""
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        user = person(request)
+        month = _month(request)
+        if month is None:
+            return _bad_month(request, "salesflow/pay/statement.html")
+        deal = request.POST.get("deal") or ""
+        try:
+            if deal and not deal.isdigit():
+                raise SalesflowError(_("The deal must be a number."))
+            pay_dispute_open(
+                person=user,
+                month=month,
+                deal=int(deal) if deal else None,
+                stage=request.POST.get("stage", ""),
+                reason=request.POST.get("reason", ""),
+            )
+        except SalesflowError as error:
+            messages.error(request, error.message)
+        else:
+            messages.success(
+                request, _("Your dispute is with the team leads; their answer will show below.")
+            )
+        return redirect(f"../?period={month:%Y-%m}")
 
 
 class TeamStatementView(LoginRequiredMixin, View):
@@ -115,7 +162,14 @@ class TeamStatementView(LoginRequiredMixin, View):
         if month is None:
             return _bad_month(request, self.template_name)
         context = _context(statement(month=month))
-        context.update(mine=False, title=_("Team statement"), may_close=may_close(user))
+        disputes = month_disputes(month)
+        context.update(
+            mine=False,
+            title=_("Team statement"),
+            may_close=may_close(user),
+            disputes=disputes,
+            waiting=sum(1 for row in disputes if row.dispute.status == row.dispute.Status.OPEN),
+        )
         return render(request, self.template_name, context)
 
 
@@ -171,6 +225,7 @@ class PayApplication(Application):
     team_path = path("team/", TeamStatementView.as_view(), name="team")
     export_path = path("team/export/", ExportView.as_view(), name="export")
     close_path = path("close/", CloseView.as_view(), name="close")
+    dispute_path = path("dispute/", DisputeView.as_view(), name="dispute")
 
     def has_view_permission(self, user: Any, obj: Any = None) -> bool:
         return bool(user.is_authenticated and user.is_active)

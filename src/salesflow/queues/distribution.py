@@ -64,7 +64,8 @@ def task_terms(*, node: StageNode, process: Process, bounced: bool) -> dict[str,
       or the stage's own ``.Due()`` if that comes sooner;
     * priority: the stage's ``.Priority()`` (NORMAL if it declares none), at least HIGH
       for work sent back by a bounce -- somebody waits for the answer;
-    * the hand-out mark, in a pool that distributes work.
+    * the hand-out mark, in a pool that distributes work;
+    * who may not take it (the stage's ``.NotFor()``).
     """
     ref = node_ref(node)
     due = timezone.now() + sla_for_node(ref)
@@ -81,6 +82,9 @@ def task_terms(*, node: StageNode, process: Process, bounced: bool) -> dict[str,
         marks[terms.BOUNCED] = True
     if distribution_for_node(ref) != PULL:
         marks[terms.HANDOUT] = True  # until task_auto_assign has tried (see handouts_sweep)
+    barred = node.not_for(process)
+    if barred is not None:
+        marks[terms.NOT_FOR] = barred
     return marks
 
 

@@ -42,6 +42,7 @@ from salesflow.people import display_name
 from salesflow.roles import get_roles, roles_for_node, user_role_codes
 from salesflow.sqlnames import columns, table
 
+from . import terms
 from .selectors import OPEN, absent_user_ids
 
 if TYPE_CHECKING:
@@ -278,6 +279,12 @@ def assignment_refusal(
         if by_other:
             return NotPermitted(_("%(user)s has no role that performs “%(stage)s”.") % name)
         return NotPermitted(_("Your roles do not include the stage “%(stage)s”.") % name)
+    if (task.data or {}).get(terms.NOT_FOR) == user.pk:
+        if by_other:
+            message = _("“%(stage)s” is about %(user)s: a colleague must take it.")
+        else:
+            message = _("“%(stage)s” is about you: a colleague must take it.")
+        return SeparationOfDutiesViolated(message % name)
     if by_other and absent_user_ids(user_ids=[user.pk], day=timezone.localdate()):
         return NotPermitted(_("%(user)s is away today and cannot be given work.") % name)
     if facts is None:
@@ -335,6 +342,11 @@ def completion_refusal(*, task: Task, user: User) -> SalesflowError | None:
     barred stage of the client since they took it (a second deal, a colleague's task
     reassigned to them), or the rules changed. ``task`` was read with
     ``completion_expressions``."""
+    if (task.data or {}).get(terms.NOT_FOR) == user.pk:
+        return SeparationOfDutiesViolated(
+            _("“%(stage)s” is about you: a colleague must complete it. Give it back to the pool.")
+            % {"stage": task.flow_task.task_title}
+        )
     facts = AssignmentFacts.of(task, None)
     if facts.barred_by:
         done = import_task_by_ref(facts.barred_by).task_title

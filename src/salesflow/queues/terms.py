@@ -43,6 +43,10 @@ BOUNCED = "sf_bounced"
 # dropped by ``conveyor.services.stage_hold`` / ``stage_release`` (a flow's side task the
 # stage waits for). Read with the task under its lock: costs no query.
 HOLDS = "sf_holds"
+# The person a task is about, who may not take it (a pay dispute's own author): the
+# stage's ``.NotFor()``, written with the task's other terms and checked by the same rule
+# as separation of duties (``queues.rules``) -- read with the task: costs no query.
+NOT_FOR = "sf_not_for"
 
 # ORM paths, for filters and order_by (they compile to the indexed expressions)
 DUE_PATH = f"data__{DUE}"
