@@ -103,15 +103,19 @@ def deal_trails(*, start: datetime, end: datetime, holders: bool = True) -> list
             )
         )
     # no ORDER BY (the lead's default): the lines are sorted once they are made
-    leads = Lead.objects.filter(candidates, order__isnull=False).order_by().values_list(
-        "process_id",
-        "client__name",
-        "source",
-        "created_by_id",
-        "order__amount",
-        "order__discount",
-        "process__status",
-        "process__finished",
+    leads = (
+        Lead.objects.filter(candidates, order__isnull=False)
+        .order_by()
+        .values_list(
+            "process_id",
+            "client__name",
+            "source",
+            "created_by_id",
+            "order__amount",
+            "order__discount",
+            "process__status",
+            "process__finished",
+        )
     )
     trails = []
     for process_id, client, source, created_by, amount, discount, status, finished in leads:
