@@ -295,3 +295,14 @@ def test_the_team_statement_page_shows_each_persons_total_and_the_bounce(played)
     ru = client.get("/pay/team/", {"period": "2026-03"}, HTTP_ACCEPT_LANGUAGE="ru")
     assert "часть доли перешла из-за возврата" in ru.content.decode()
     assert "60\xa0120,00" in ru.content.decode()
+
+
+def test_the_sent_back_index_covers_exactly_what_the_trail_reads_as_sent_back():
+    """Pay asks "was this task sent back?" for every stage task of a month's deals; the
+    partial index answering it must cover the same actions, or PostgreSQL scans the whole
+    audit trail for it again."""
+    from salesflow.pay.trail import BACKWARD_ACTIONS
+
+    index = next(i for i in AuditEvent._meta.indexes if i.name == "audit_task_sent_back")
+    ((lookup, values),) = index.condition.children
+    assert lookup == "action__in" and sorted(values) == sorted(BACKWARD_ACTIONS)

@@ -120,6 +120,14 @@ class AuditEvent(models.Model):
             models.Index(fields=["process", "created"], name="audit_process_created"),
             models.Index(fields=["client", "created"], name="audit_client_created"),
             models.Index(fields=["actor", "created"], name="audit_actor_created"),
+            # the few tasks that sent their work back (pay reads "was this task sent
+            # back?" for every stage task of a month's deals): a small index, not a scan
+            # of the whole trail
+            models.Index(
+                fields=["task"],
+                name="audit_task_sent_back",
+                condition=models.Q(action__in=["bounce", "reject"]),
+            ),
         ]
 
     def __str__(self) -> str:

@@ -18,7 +18,7 @@ of its lines' rounded figures, so totals and lines agree to the kopeck.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Hashable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 from fractions import Fraction
@@ -107,9 +107,18 @@ class DealTrail:
     completions: tuple[Completion, ...] = ()  # in the order they finished
     delivered: datetime | None = None  # the first forward completion of the delivery
     ended: datetime | None = None  # finished or cancelled without a delivery
+    # the completions by stage, worked out on the first ``of`` (asked for every share)
+    _nodes: dict[str, list[Completion]] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
 
     def of(self, node: str) -> list[Completion]:
-        return [c for c in self.completions if c.node == node]
+        """The stage's forward completions, in the order they finished."""
+        if self._nodes is None:
+            self._nodes = {}
+            for completion in self.completions:
+                self._nodes.setdefault(completion.node, []).append(completion)
+        return self._nodes.get(node, [])
 
 
 @dataclass(slots=True)
@@ -127,13 +136,9 @@ def stage_shares(deal: DealTrail, plan: PayPlan) -> list[Share]:
     when the plan's ``reassigned`` rule is "even"); each later completion is a redo after
     a bounce, which moves the plan's bounce cost from the person whose work was sent back
     to the person who redid it. The shares sum to exactly ``deal.amount``."""
-    stage_amounts = _stage_amounts(deal, plan)
-    by_node: dict[str, list[Completion]] = {}
-    for completion in deal.completions:
-        by_node.setdefault(completion.node, []).append(completion)
     shares: list[Share] = []
-    for node, amount in stage_amounts.items():
-        shares.extend(_node_shares(node, by_node.get(node, []), amount, plan))
+    for node, amount in _stage_amounts(deal, plan).items():
+        shares.extend(_node_shares(node, deal.of(node), amount, plan))
     return shares
 
 
