@@ -25,6 +25,7 @@ from django.views import View
 from viewflow.urls import Application
 
 from salesflow.exceptions import NotPermitted, SalesflowError
+from salesflow.targets.funnel import CONVERSION_NOTE
 from salesflow.targets.periods import MONTH, period_containing
 from salesflow.targets.selectors import team_grid
 
@@ -223,6 +224,7 @@ class FunnelView(View):
             funnel=result,
             charts=funnel_charts(result),
             tables={slugify(t.name).replace("-", "_"): t for t in funnel_tables(result)},
+            conversion_note=CONVERSION_NOTE,
         )
         return render(request, self.template_name, context)
 
