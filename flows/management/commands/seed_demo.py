@@ -13,10 +13,16 @@ the time every caller reads, the model fields' ``default=timezone.now`` included
 patched ``django.utils.timezone.now`` would miss. The services take no ``now`` of their
 own, and should not grow one for a demo.
 
+The background jobs the seed's commit sends run in the command's own process
+(``jobs_run_here``): they belong to the past.
+
 Idempotent: people are created once (their passwords are left alone afterwards) and the
 history and deals only on an empty client base.
 """
 
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
@@ -25,6 +31,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
+from django.test.utils import override_settings
 from django.utils import timezone
 
 from flows.dataquality_work import data_quality_scan
@@ -76,6 +83,28 @@ DEMO_NAMES = {
 }
 
 
+@contextmanager
+def jobs_run_here() -> Iterator[None]:
+    """The background jobs the seed's commit sends -- some 600: a hand-out for every stage
+    of two months, the team leads' notices of each day's stalled work -- run in this
+    process instead, their e-mails kept in memory and dropped. They belong to the past:
+    a worker's first start would otherwise print 49 old "tasks are stalled" e-mails into
+    a newcomer's terminal (the development e-mail backend is the console)."""
+    from salesflow.celery import app
+
+    eager = app.conf.task_always_eager
+    trace = logging.getLogger("celery.app.trace")  # a line per job: 600 lines of noise
+    level = trace.level
+    app.conf.task_always_eager = True
+    trace.setLevel(logging.WARNING)
+    try:
+        with override_settings(EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend"):
+            yield
+    finally:
+        app.conf.task_always_eager = eager
+        trace.setLevel(level)
+
+
 class Command(BaseCommand):
     help = "Create the demo users (password 'salesflow') and demo deals at every stage."
 
@@ -84,19 +113,21 @@ class Command(BaseCommand):
             "--force", action="store_true", help="allow it with SALESFLOW_ENV=production"
         )
 
-    @transaction.atomic
     def handle(self, *args: Any, force: bool, **options: Any) -> None:
         self.verbosity = int(options.get("verbosity", 1))
         if settings.PRODUCTION and not force:
             raise CommandError("refusing to create demo users in production (use --force)")
-        staff = self.ensure_users()
-        if Client.objects.exists():
-            self.say("Demo deals: the client base is not empty, left as it is.")
-            return
-        first_day = self.seed_history(staff)
-        self.seed_deals(staff)
-        self.seed_goals(staff)
-        self.store_reports(first_day)
+        with transaction.atomic():
+            staff = self.ensure_users()
+            if Client.objects.exists():
+                self.say("Demo deals: the client base is not empty, left as it is.")
+                return
+        # all or nothing: a seed stopped half-way leaves no half of a past behind
+        with jobs_run_here(), transaction.atomic():
+            first_day = self.seed_history(staff)
+            self.seed_deals(staff)
+            self.seed_goals(staff)
+            self.store_reports(first_day)
 
     def seed_history(self, staff: dict[str, list[Any]]) -> date:
         """The last ``HISTORY_DAYS`` days played with the clock moved; returns the first."""
