@@ -152,6 +152,9 @@ class ConveyorSimulator:
     odds: Odds = field(default_factory=Odds)
     seed: int = 0
     summary: Summary = field(default_factory=Summary)
+    # the moved clock of ``run_history``: side tasks then take their time (None: no time
+    # passes between steps, as in ``run``)
+    clock: Clock | None = None
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
@@ -267,14 +270,22 @@ class ConveyorSimulator:
         )
         side_stage = Task.objects.get(process_id=side.process_id, flow_task_type="HUMAN")
         assistant = side_stage.owner if side_stage.status != STATUS.NEW else None
+        self._later(20, 90)  # the assistant gets to it
         if assistant is None:
             assistant = next(self._turns["assistant"])
             side_stage = claims.task_claim(task=side_stage, user=assistant)
+        self._later(15, 60)  # and does it
         services.stage_complete(
             task=side_stage, user=assistant, data={"result": self.rng.choice(WORDS)}
         )
         self.summary.side_tasks += 1
         self.summary.tasks_completed += 1
+
+    def _later(self, least: int, most: int) -> None:
+        """With a moved clock: some minutes pass."""
+        if self.clock is not None:
+            minutes = self.rng.randint(least, most)
+            self.clock.move_to(timezone.now() + timedelta(minutes=minutes))
 
     def advance_to(self, process_id: int, node_name: str, *, max_steps: int = 20) -> Task:
         """Step until the process's open task is at ``node_name``; returns that task."""
@@ -375,6 +386,7 @@ class ConveyorSimulator:
         19:00 the stalled-work scan runs. The caller sets the clock before the first day
         and puts it back afterwards."""
         started = time.perf_counter()
+        self.clock = clock
         tz = timezone.get_current_timezone()
         numbers = itertools.count(number_from)
         sources = [Lead.Source.WEB_FORM, Lead.Source.IMPORT, Lead.Source.API, Lead.Source.MANUAL]
@@ -422,7 +434,8 @@ class ConveyorSimulator:
                 self.step(process_id)
             except Exception as exc:  # recorded: the caller reports every stuck deal
                 self.summary.problems[process_id] = f"{type(exc).__name__}: {exc}"
-            now += timedelta(minutes=self.rng.randint(1, 10))
+            # a side task the stage waited for took its time
+            now = max(now, timezone.now()) + timedelta(minutes=self.rng.randint(1, 10))
 
     def log_activity(self, task: Task) -> None:
         """The task's holder records what they did for the client: a call, a meeting or a
