@@ -429,13 +429,13 @@ class ConveyorSimulator:
                     task.refresh_from_db()
                 if self.rng.random() < activity:
                     self.log_activity(task)
-                now += timedelta(minutes=self.rng.randint(10, 50))
+                now += timedelta(minutes=self.rng.randint(5, 30))
                 clock.move_to(now)
                 self.step(process_id)
             except Exception as exc:  # recorded: the caller reports every stuck deal
                 self.summary.problems[process_id] = f"{type(exc).__name__}: {exc}"
             # a side task the stage waited for took its time
-            now = max(now, timezone.now()) + timedelta(minutes=self.rng.randint(1, 10))
+            now = max(now, timezone.now()) + timedelta(minutes=self.rng.randint(1, 5))
 
     def log_activity(self, task: Task) -> None:
         """The task's holder records what they did for the client: a call, a meeting or a
