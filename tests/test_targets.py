@@ -570,6 +570,13 @@ def test_the_funnel_page_api_and_command_agree_and_keep_to_team_leads(week, tmp_
     assert "the share of the deals that reached that stage" in text  # the method, stated
     bad = signed_in(lead).get("/reports/funnel/?first=2026-03-08&last=2026-03-02")
     assert bad.status_code == 400 and "before it starts" in bad.content.decode()
+    # the default range (this month so far) is in the date inputs in Russian too: an
+    # <input type="date"> takes only ISO dates, and Russian formats dates as 07.12.2026
+    today = timezone.localdate()
+    russian = signed_in(lead).get("/reports/funnel/", HTTP_ACCEPT_LANGUAGE="ru").content.decode()
+    assert "Воронка" in russian
+    assert f'value="{today.replace(day=1).isoformat()}"' in russian
+    assert f'value="{today.isoformat()}"' in russian
     csv_file = signed_in(lead).get(f"/reports/funnel/?{query}&format=csv")
     assert csv_file["Content-Type"].startswith("text/csv")
     assert "Delivered,1,1000.00,100.0" in csv_file.content.decode()

@@ -48,7 +48,7 @@ class DayForm(forms.Form):
     day = forms.DateField(
         label=pgettext_lazy("report", "Day"),
         required=False,
-        widget=forms.DateInput(attrs={"type": "date"}),
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
     )
 
 
@@ -179,9 +179,12 @@ class ExportView(View):
 
 class FunnelForm(forms.Form):
     first = forms.DateField(
-        label=gettext_lazy("From"), widget=forms.DateInput(attrs={"type": "date"})
+        label=gettext_lazy("From"),
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
     )
-    last = forms.DateField(label=gettext_lazy("To"), widget=forms.DateInput(attrs={"type": "date"}))
+    last = forms.DateField(
+        label=gettext_lazy("To"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+    )
     format = forms.ChoiceField(
         label=gettext_lazy("Format"), choices=[(f, f) for f in FORMATS], required=False
     )
