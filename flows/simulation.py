@@ -376,14 +376,14 @@ class ConveyorSimulator:
         activity: float = 0.5,
         number_from: int = 1000,
     ) -> Summary:
-        """Play ``days`` working days from ``first_day`` as a team would live them, moving
+        """Play ``days`` days from ``first_day`` as a team would live them, moving
         ``clock`` (which the engine's services read: ``timezone.now()``) through each day:
         at 07:00 lapsed clients come back to the account pool (reactivation), nurtured
         leads whose date has come return; from 09:00 new leads arrive from every source;
         from 09:30 people take work from the pools and finish it some minutes later --
         each open deal with odds ``pace`` a day, so some wait past their stage's SLA --
         logging calls, meetings and proposals (odds ``activity``) while they hold it; at
-        19:00 the stalled-work scan runs. The caller sets the clock before the first day
+        19:30 the stalled-work scan runs. The caller sets the clock before the first day
         and puts it back afterwards."""
         started = time.perf_counter()
         self.clock = clock
@@ -413,7 +413,9 @@ class ConveyorSimulator:
         self, clock: Clock, *, start: datetime, end: datetime, activity: float, pace: float
     ) -> None:
         now = start
-        open_deals = ConveyorProcess.objects.filter(status=PROCESS.NEW).order_by("pk")
+        # deals only (a process with a lead): not a side task's or a reminder's
+        open_deals = ConveyorProcess.objects.filter(status=PROCESS.NEW, lead__isnull=False)
+        open_deals = open_deals.order_by("pk")
         for process_id in list(open_deals.values_list("pk", flat=True)):
             if now >= end:
                 return  # the rest waits for tomorrow
