@@ -30,7 +30,9 @@ class QualifyForm(StageForm):
         label=_("Why disqualified"), required=False, widget=forms.Textarea(attrs={"rows": 2})
     )
     nurture_until = forms.DateField(
-        label=_("Come back on"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+        label=_("Come back on"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
     )
 
     def clean(self) -> dict[str, Any]:
@@ -98,7 +100,7 @@ class PrepareOrderForm(StageForm):
     delivery_date = forms.DateField(
         label=_("Planned delivery date"),
         required=False,
-        widget=forms.DateInput(attrs={"type": "date"}),
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
     )
     lost_reason = forms.CharField(
         label=_("Why the client does not order"),
@@ -172,7 +174,7 @@ class DocumentsForm(StageForm):
 
 class DeliveryForm(StageForm):
     delivered_on = forms.DateField(
-        label=_("Delivered on"), widget=forms.DateInput(attrs={"type": "date"})
+        label=_("Delivered on"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
     )
     originals_returned = forms.BooleanField(label=_("Signed originals returned"), required=False)
 
@@ -229,7 +231,9 @@ class ReminderForm(StageForm):
     )
     next_step = forms.CharField(label=_("Next step"), required=False, max_length=300)
     next_step_date = forms.DateField(
-        label=_("Next step on"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+        label=_("Next step on"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

@@ -13,9 +13,10 @@ import random
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import timedelta
+from datetime import date, datetime, timedelta
+from datetime import time as dt_time
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
@@ -23,14 +24,18 @@ from django.db import transaction
 from django.utils import timezone
 from viewflow.workflow.models import Task
 from viewflow.workflow.status import PROCESS, STATUS
+from viewflow.workflow.timers import fire_due_timers
 
+from salesflow.activities.models import Activity
+from salesflow.activities.services import activity_log
 from salesflow.clients.models import Client, Contact, Lead
 from salesflow.conveyor import services
 from salesflow.conveyor.registry import node_ref
 from salesflow.exceptions import ClaimConflict, SeparationOfDutiesViolated
 from salesflow.handoff.templates import DATE, HandoffTemplate
-from salesflow.intake.services import lead_intake
+from salesflow.intake.services import lead_intake, reactivation_run
 from salesflow.queues import claims
+from salesflow.queues.stalled import stalled_scan
 from salesflow.roles import get_roles, side_task_kinds
 
 from . import sidework
@@ -46,6 +51,21 @@ WORDS = (
     "payment in thirty days after delivery was discussed and accepted in principle",
     "they compare us with two competitors and care most about delivery dates",
 )  # fmt: skip
+
+
+# why deals end without an order (one per deal, by its number: the random sequence of a
+# seeded run stays what it was)
+LOST = (
+    "they bought from a competitor",
+    "they bought from a competitor",
+    "the price was too high",
+    "the project was postponed to next year",
+)
+DISQUALIFIED = ("no budget this year", "no budget this year", "not a business we sell to")
+
+
+def pick(reasons: Sequence[str], number: int) -> str:
+    return reasons[number % len(reasons)]
 
 
 @dataclass
@@ -71,6 +91,20 @@ class Summary:
         return asdict(self)
 
 
+class Clock(Protocol):
+    """What moves the time the engine reads (``time_machine``'s traveller does)."""
+
+    def move_to(self, destination: datetime) -> None: ...
+
+
+# what a stage's holder logs while holding it
+ACTIVITY_KINDS: dict[str, tuple[str, ...]] = {
+    "qualify": (Activity.Kind.CALL, Activity.Kind.CALL, Activity.Kind.MEETING),
+    "prepare_order": (Activity.Kind.PROPOSAL, Activity.Kind.CALL, Activity.Kind.MEETING),
+    "follow_up": (Activity.Kind.CALL,),
+}
+
+
 @dataclass
 class Odds:
     """How often the simulated people take each side path."""
@@ -84,6 +118,8 @@ class Odds:
     # staff has assistants; none unless asked for, so other runs keep their paths)
     side_task: float = 0.0
     lost: float = 0.0
+    # the client orders again at the follow-up (a repeat order in the account pool)
+    repeat: float = 0.0
 
 
 def ensure_staff(
@@ -116,6 +152,9 @@ class ConveyorSimulator:
     odds: Odds = field(default_factory=Odds)
     seed: int = 0
     summary: Summary = field(default_factory=Summary)
+    # the moved clock of ``run_history``: side tasks then take their time (None: no time
+    # passes between steps, as in ``run``)
+    clock: Clock | None = None
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
@@ -231,14 +270,22 @@ class ConveyorSimulator:
         )
         side_stage = Task.objects.get(process_id=side.process_id, flow_task_type="HUMAN")
         assistant = side_stage.owner if side_stage.status != STATUS.NEW else None
+        self._later(20, 90)  # the assistant gets to it
         if assistant is None:
             assistant = next(self._turns["assistant"])
             side_stage = claims.task_claim(task=side_stage, user=assistant)
+        self._later(15, 60)  # and does it
         services.stage_complete(
             task=side_stage, user=assistant, data={"result": self.rng.choice(WORDS)}
         )
         self.summary.side_tasks += 1
         self.summary.tasks_completed += 1
+
+    def _later(self, least: int, most: int) -> None:
+        """With a moved clock: some minutes pass."""
+        if self.clock is not None:
+            minutes = self.rng.randint(least, most)
+            self.clock.move_to(timezone.now() + timedelta(minutes=minutes))
 
     def advance_to(self, process_id: int, node_name: str, *, max_steps: int = 20) -> Task:
         """Step until the process's open task is at ``node_name``; returns that task."""
@@ -316,6 +363,102 @@ class ConveyorSimulator:
         self.summary.waiting = sum(state in ("pool", "held", "timer") for state in states.values())
         self.summary.stuck = len(self.summary.problems)
 
+    # --- weeks of history, with the clock moved -----------------------------------------
+
+    def run_history(
+        self,
+        *,
+        first_day: date,
+        days: int,
+        clock: Clock,
+        leads_per_day: tuple[int, int] = (1, 3),
+        pace: float = 0.7,
+        activity: float = 0.5,
+        number_from: int = 1000,
+    ) -> Summary:
+        """Play ``days`` days from ``first_day`` as a team would live them, moving
+        ``clock`` (which the engine's services read: ``timezone.now()``) through each day:
+        at 07:00 lapsed clients come back to the account pool (reactivation), nurtured
+        leads whose date has come return; from 09:00 new leads arrive from every source;
+        from 09:30 people take work from the pools and finish it some minutes later --
+        each open deal with odds ``pace`` a day, so some wait past their stage's SLA --
+        logging calls, meetings and proposals (odds ``activity``) while they hold it; at
+        19:30 the stalled-work scan runs. The caller sets the clock before the first day
+        and puts it back afterwards."""
+        started = time.perf_counter()
+        self.clock = clock
+        tz = timezone.get_current_timezone()
+        numbers = itertools.count(number_from)
+        sources = [Lead.Source.WEB_FORM, Lead.Source.IMPORT, Lead.Source.API, Lead.Source.MANUAL]
+        for offset in range(days):
+            day = first_day + timedelta(days=offset)
+
+            def at(hour: int, minute: int = 0, day: date = day) -> datetime:
+                return datetime.combine(day, dt_time(hour, minute), tzinfo=tz)
+
+            clock.move_to(at(7))
+            reactivation_run(today=day)
+            clock.move_to(at(8))
+            self.summary.timers_fired += fire_due_timers()
+            for n in range(self.rng.randint(*leads_per_day)):
+                clock.move_to(at(9, 5 + 11 * n))
+                self.add_lead(next(numbers), source=self.rng.choice(sources))
+            self._work_day(clock, start=at(9, 30), end=at(19), activity=activity, pace=pace)
+            clock.move_to(at(19, 30))
+            stalled_scan()
+        self.summary.seconds = round(time.perf_counter() - started, 3)
+        return self.summary
+
+    def _work_day(
+        self, clock: Clock, *, start: datetime, end: datetime, activity: float, pace: float
+    ) -> None:
+        now = start
+        # deals only (a process with a lead): not a side task's or a reminder's
+        open_deals = ConveyorProcess.objects.filter(status=PROCESS.NEW, lead__isnull=False)
+        open_deals = open_deals.order_by("pk")
+        for process_id in list(open_deals.values_list("pk", flat=True)):
+            if now >= end:
+                return  # the rest waits for tomorrow
+            if process_id in self.summary.problems or self.rng.random() > pace:
+                continue
+            task = self.open_task(process_id)
+            if task is None:
+                continue  # waiting for its date
+            clock.move_to(now)
+            try:
+                if task.status == STATUS.NEW:
+                    self._claim(task)
+                    task.refresh_from_db()
+                if self.rng.random() < activity:
+                    self.log_activity(task)
+                now += timedelta(minutes=self.rng.randint(5, 30))
+                clock.move_to(now)
+                self.step(process_id)
+            except Exception as exc:  # recorded: the caller reports every stuck deal
+                self.summary.problems[process_id] = f"{type(exc).__name__}: {exc}"
+            # a side task the stage waited for took its time
+            now = max(now, timezone.now()) + timedelta(minutes=self.rng.randint(1, 5))
+
+    def log_activity(self, task: Task) -> None:
+        """The task's holder records what they did for the client: a call, a meeting or a
+        proposal, as the stage calls for."""
+        kinds = ACTIVITY_KINDS.get(task.flow_task.name)
+        if not kinds:
+            return  # documents, delivery, approvals: their record is the stage itself
+        kind = self.rng.choice(kinds)
+        lead = Lead.objects.select_related("client", "contact").get(process_id=task.process_id)
+        activity_log(
+            user=task.owner,
+            client=lead.client,
+            kind=kind,
+            text=self.rng.choice(WORDS),
+            direction=Activity.Direction.OUT if kind == Activity.Kind.CALL else "",
+            duration=self.rng.randint(60, 900) if kind == Activity.Kind.CALL else None,
+            contact=lead.contact,
+            lead=lead,
+            task=task,
+        )
+
     # --- what people type ------------------------------------------------------------------
 
     def note(self, template: HandoffTemplate, task: Task) -> dict[str, str]:
@@ -331,7 +474,10 @@ class ConveyorSimulator:
     def data_qualify(self, task: Task) -> dict[str, Any]:
         roll = self.rng.random()
         if roll < self.odds.disqualify:
-            return {"outcome": "disqualified", "disqualification_reason": "no budget this year"}
+            return {
+                "outcome": "disqualified",
+                "disqualification_reason": pick(DISQUALIFIED, task.process_id),
+            }
         if roll < self.odds.disqualify + self.odds.nurture:
             self.summary.nurtured += 1
             return {
@@ -343,7 +489,7 @@ class ConveyorSimulator:
     def data_prepare_order(self, task: Task) -> dict[str, Any]:
         if self.rng.random() < self.odds.lost:
             self.summary.lost += 1
-            return {"outcome": "no_order", "lost_reason": "they bought from a competitor"}
+            return {"outcome": "no_order", "lost_reason": pick(LOST, task.process_id)}
         discount = Decimal("10") if self.rng.random() < self.odds.over_limit else Decimal("3")
         return {
             "outcome": "order",
@@ -366,6 +512,12 @@ class ConveyorSimulator:
         return {"delivered_on": timezone.localdate().isoformat(), "originals_returned": "on"}
 
     def data_follow_up(self, task: Task) -> dict[str, Any]:
+        if self.odds.repeat and self.rng.random() < self.odds.repeat:
+            return {
+                "outcome": "repeat_order",
+                "feedback": "the client is satisfied and wants the same again",
+                "repeat_request": "the same pumps again, 20 pcs, delivery next month",
+            }
         return {"outcome": "closed", "feedback": "the client is satisfied with the delivery"}
 
 

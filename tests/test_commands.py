@@ -4,17 +4,27 @@ import json
 import os
 import subprocess
 import sys
+from datetime import timedelta
 from io import StringIO
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
+from django.utils import timezone
 from viewflow.workflow.models import Task
 
+from flows.management.commands import seed_demo
 from flows.models import SideTask
+from salesflow.activities.models import Activity
 from salesflow.audit.models import AuditEvent
 from salesflow.clients.models import Client, Lead
 from salesflow.handoff.models import HandoffNote
+from salesflow.pay.selectors import statement
+from salesflow.reports.models import Snapshot
+from salesflow.targets.funnel import funnel
+from salesflow.targets.models import Goal
+from salesflow.targets.periods import period_containing
+from salesflow.targets.selectors import scorecard
 
 
 @pytest.mark.django_db
@@ -88,21 +98,34 @@ def test_simulate_refuses_zero_leads():
         call_command("simulate", "--leads", "0")
 
 
-@pytest.mark.django_db
-def test_seed_demo_creates_people_and_deals_at_every_stage_once():
-    call_command("seed_demo", stdout=StringIO())
-    clients = Client.objects.count()
-    call_command("seed_demo", stdout=StringIO())
+def _seeded_counts() -> dict[str, int]:
+    models = (Client, Lead, Task, AuditEvent, HandoffNote, Activity, Snapshot, Goal, SideTask)
+    return {model.__name__: model.objects.count() for model in models}
 
-    assert Client.objects.count() == clients  # idempotent
+
+@pytest.mark.django_db
+def test_seed_demo_writes_two_months_of_history_and_deals_at_every_stage_once():
+    """Issue 17 (5): a newcomer's first page has a past -- stored daily reports, a funnel,
+    scorecards and pay statements with figures -- and a second run adds nothing."""
+    out = StringIO()
+    call_command("seed_demo", verbosity=0, stdout=out)
+    assert out.getvalue() == ""  # `make run` asks for --verbosity 0
+    counts = _seeded_counts()
+    call_command("seed_demo", stdout=StringIO())
+    assert _seeded_counts() == counts  # idempotent
+
     users = get_user_model().objects
     assert users.get(username="hunter1").check_password("salesflow")
     assert users.get(username="admin").is_superuser
-    names = {
+    names = {u.username: u.get_full_name() for u in users.all()}
+    assert names["hunter1"] and names["hunter1"] != names["hunter2"]
+    assert users.get(username="assistant").groups.filter(name="assistant").exists()
+    assert users.get(username="operator").groups.filter(name="database_operator").exists()
+    open_stages = {
         task.flow_task.name
         for task in Task.objects.filter(flow_task_type="HUMAN", status__in=["NEW", "ASSIGNED"])
     }
-    assert names >= {
+    assert open_stages >= {
         "qualify",
         "prepare_order",
         "approve_discount",
@@ -113,10 +136,30 @@ def test_seed_demo_creates_people_and_deals_at_every_stage_once():
         "fix",  # the database operator's queue
         "decide",  # a hunter's pay dispute, in the team leads' pool
     }
-    assert HandoffNote.objects.filter(kind="bounce").exists()
     assert SideTask.objects.filter(waits=True, status=SideTask.Status.OPEN).count() == 1
-    assert users.get(username="assistant").groups.filter(name="assistant").exists()
-    assert users.get(username="operator").groups.filter(name="database_operator").exists()
+
+    # the past: every day's report stored, as the morning job would have
+    today = timezone.localdate()
+    days = set(Snapshot.objects.values_list("day", flat=True))
+    assert days == {today - timedelta(days=n) for n in range(1, seed_demo.HISTORY_DAYS + 1)}
+    assert Snapshot.objects.filter(orders_delivered__gt=0).count() > 20
+    # every path a deal takes, on the trail
+    actions = set(AuditEvent.objects.values_list("action", flat=True))
+    assert {"handoff", "bounce", "stalled", "approve", "reject", "side_task"} <= actions
+    assert set(Lead.objects.values_list("source", flat=True)) == set(Lead.Source.values)
+    assert {"call", "meeting", "proposal"} <= set(Activity.objects.values_list("kind", flat=True))
+
+    result = funnel(first=today - timedelta(days=60), last=today - timedelta(days=1))
+    assert min(result.leads, result.qualified, result.orders, result.delivered) > 0
+    assert sum(result.lost.values()) > 0 and len(result.lost) > 1
+    assert all(result.revenue.get(kind, 0) > 0 for kind in ("new", "repeat", "reactivation"))
+
+    last_month = period_containing("month", today.replace(day=1) - timedelta(days=1))
+    account = users.get(username="account1")
+    card = scorecard(person=account, period=last_month)
+    assert card.lines and all(line.actual > 0 for line in card.lines)
+    assert scorecard(person=account, period=period_containing("month", today)).goals
+    assert statement(month=last_month.first).lines
 
 
 @pytest.mark.parametrize(
@@ -149,14 +192,3 @@ def test_the_command_accepts_dashes_for_its_own_commands():
     )
     assert result.returncode == 0
     assert "demo users" in result.stdout
-
-
-@pytest.mark.django_db
-def test_seed_demo_says_nothing_at_verbosity_0_and_gives_people_full_names():
-    out = StringIO()
-    call_command("seed_demo", verbosity=0, stdout=out)
-    assert out.getvalue() == ""
-    from django.contrib.auth import get_user_model
-
-    names = {u.username: u.get_full_name() for u in get_user_model().objects.all()}
-    assert names["hunter1"] and names["hunter1"] != names["hunter2"]

@@ -9,6 +9,7 @@ import os
 import re
 import subprocess
 import sys
+import threading
 from datetime import timedelta
 from decimal import Decimal
 from io import BytesIO, StringIO
@@ -21,8 +22,10 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
 from django.test.utils import CaptureQueriesContext, override_settings
+from django.utils import timezone
 from openpyxl import load_workbook
 
+from bench.processes import wait_until
 from salesflow.queues import claims
 from salesflow.reports import services
 from salesflow.reports.exceptions import NoRecipients, ReportDayInvalid
@@ -40,7 +43,9 @@ from salesflow.reports.models import (
 )
 from salesflow.reports.selectors import daily_report
 from salesflow.reports.tasks import daily_report as daily_report_task
+from salesflow.reports.tasks import daily_report_catch_up as catch_up_task
 
+from . import procs
 from . import report_scenario as scenario
 from .report_scenario import DAY, EXPECTED_STAGES, H, at
 
@@ -552,6 +557,71 @@ def test_the_next_run_builds_every_day_the_morning_job_missed_once(played, clock
     assert len(mail.outbox) == 1  # only yesterday's goes out
     clock.move_to(at(1, 6))
     assert daily_report_task.delay().get()["missed"] == []  # once
+
+
+def test_a_workers_start_builds_every_missed_day_up_to_yesterday_once(played, clock):
+    """Issue 17 (4): the broker was down at 06:00, so beat never sent the morning job; the
+    catch-up a worker sends when it starts builds the missed days -- yesterday included --
+    once each, and e-mails nothing (the mail is the morning job's)."""
+    ReportRecipient.objects.create(email="lead@example.com")
+    services.daily_report_build(day=DAY - 2 * ONE_DAY)  # the last morning run that happened
+    assert catch_up_task.delay().get() == ["2026-03-01", "2026-03-02"]
+    assert sorted(Snapshot.objects.values_list("day", flat=True)) == [
+        DAY - 2 * ONE_DAY,
+        DAY - ONE_DAY,
+        DAY,
+    ]
+    generated = dict(Snapshot.objects.values_list("day", "generated"))
+    assert not mail.outbox
+    clock.move_to(at(1, 3))
+    assert catch_up_task.delay().get() == []  # a second worker's start: nothing again
+    assert dict(Snapshot.objects.values_list("day", "generated")) == generated
+
+
+def test_the_catch_up_looks_back_only_as_far_as_the_setting_says(played):
+    services.daily_report_build(day=DAY - 2 * ONE_DAY)
+    with override_settings(SALESFLOW_REPORT_CATCH_UP_DAYS=1):
+        assert services.daily_report_missing_days(until=DAY) == [DAY]
+    assert services.daily_report_missing_days(until=DAY) == [DAY - ONE_DAY, DAY]
+
+
+def test_nothing_is_caught_up_before_the_first_stored_report(played):
+    """A new installation's reports begin with its first morning job, not a backfill."""
+    assert services.daily_report_missing_days(until=DAY) == []
+    assert catch_up_task.delay().get() == []
+    assert not Snapshot.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_runs_started_at_once_build_a_missed_day_once(new_lead):
+    """Two workers starting at once (or one beside the morning job): both look for the
+    missed day while it is locked; one builds it, the other finds it built."""
+    with time_machine.travel(timezone.now() - 4 * ONE_DAY, tick=True):
+        new_lead()
+    missed = timezone.localdate() - 2 * ONE_DAY
+    services.daily_report_build(day=missed - ONE_DAY)
+    results: list[bool] = []
+
+    def catch_up() -> None:
+        try:
+            results.append(services.daily_report_build_missing(day=missed))
+        finally:
+            connection.close()
+
+    lock = f"SELECT pg_advisory_xact_lock({services._REPORT_DAY_LOCK_SPACE}, {missed.toordinal()})"
+    with procs.holding(lock):
+        runs = [threading.Thread(target=catch_up) for _ in range(2)]
+        for run in runs:
+            run.start()
+        wait_until(
+            lambda: len(procs.backends_waiting_for_a_lock()) == 2,
+            timeout=60,
+            what="both runs to wait for the day's lock",
+        )
+    for run in runs:
+        run.join(timeout=60)
+    assert sorted(results) == [False, True]
+    assert Snapshot.objects.filter(day=missed).count() == 1
 
 
 def test_the_scheduled_task_before_any_data_does_nothing(db, clock):

@@ -24,8 +24,11 @@ from django.db import connection
 from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
+from bench.processes import wait_until
 from salesflow.reports.models import ReportRecipient, Snapshot
+from salesflow.reports.services import daily_report_build
 
+from . import procs
 from .conftest import open_task
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -117,3 +120,39 @@ def test_a_worker_runs_the_scheduled_report_and_stores_yesterdays_snapshot(
     assert stages["conveyor.prepare_order"].open == 1  # the lead waits for an account manager
     assert open_task(lead).flow_task.name == "prepare_order"
     assert Snapshot.objects.count() == 1
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_workers_that_start_build_the_days_the_morning_job_missed_once(
+    staff, new_lead, redis_url, tmp_path
+):
+    """Issue 17 (4): the broker was down for the last four mornings, so beat sent no job.
+    Two production workers start; each sends the catch-up when it is ready; every missed
+    day -- yesterday included -- is built, by one of them, once."""
+    with time_machine.travel(timezone.now() - timedelta(days=6), tick=True):
+        new_lead()
+    yesterday = timezone.localdate() - timedelta(days=1)
+    last_stored = yesterday - timedelta(days=4)
+    daily_report_build(day=last_stored)
+    missed = [last_stored + timedelta(days=n) for n in range(1, 5)]
+
+    procs.flush_redis(redis_url)
+    stack = procs.Stack(tmp_path, broker_url=redis_url)
+    try:
+        stack.worker("worker1")
+        stack.worker("worker2")
+        wait_until(
+            lambda: stack.logs().count("daily_report_catch_up[") >= 4,  # received, succeeded
+            timeout=WAIT_SECONDS,
+            what="both workers' catch-up jobs to finish",
+            watch=tuple(stack.procs),
+        )
+        logs = stack.logs()
+    finally:
+        problems = stack.close()
+    assert not problems, "\n".join(problems)
+    assert logs.count("succeeded") >= 2, logs[-3000:]
+    assert sorted(Snapshot.objects.values_list("day", flat=True)) == [last_stored, *missed]
+    for day in missed:  # built once: by one worker's job; the other found it built
+        assert logs.count(f"daily report for {day.isoformat()} built") == 1, logs[-3000:]

@@ -212,3 +212,26 @@ def test_the_page_shows_amounts_with_separators_and_rates_as_percentages(reporte
     assert amount and re.fullmatch(r"\d{1,3}(,\d{3})*\.\d\d", amount.group(1))
     download = browser("team_lead", reported).get(f"{EXPORT}?day={DAY.isoformat()}&format=csv")
     assert "%" not in download.content.decode()  # the downloads keep plain numbers
+
+
+def test_chart_axes_make_room_for_millions_and_slant_long_stage_names():
+    """Seen on the demo's pages: the revenue chart's "1600000" lost its first digit to
+    the edge, the last month's label was cut at the right, and the stages' names under
+    the throughput bars ran into each other (in Russian above all)."""
+    from salesflow.reports import charts
+
+    revenue = charts.line_chart("r", ["10.2026", "11.2026", "12.2026"], [("n", [5, 1_600_000, 9])])
+    assert revenue.plot_left >= 12 + len("2000000") * charts.CHAR  # the top tick fits
+    assert revenue.x_ticks[-1].anchor == "end"
+
+    short = charts.bar_chart("s", ["a", "b"], [("n", [1, 2])])
+    assert short.height == charts.HEIGHT and not any(t.rotate for t in short.x_ticks)
+    stages = [
+        "Квалификация", "Подготовка заказа", "Одобрение скидки", "Документы", "Доставка",
+        "Сопровождение", "Следующий шаг", "Побочная задача", "Исправить данные клиента",
+    ]  # fmt: skip
+    slanted = charts.bar_chart("t", stages, [("n", [1] * len(stages))])
+    assert all(t.rotate and t.anchor == "end" for t in slanted.x_ticks)
+    assert slanted.height > charts.HEIGHT
+    labels = [t.label for t in slanted.x_ticks]
+    assert labels[:6] == stages[:6] and labels[-1].endswith("…")

@@ -505,6 +505,37 @@ def test_every_figure_of_the_weeks_funnel_is_known_in_advance(week):
     assert result.revenue_trend == ((date(2026, 3, 1), result.revenue),)
 
 
+def test_repeat_orders_are_not_qualified_and_side_tasks_are_not_pipeline(staff, driver):
+    """What seed-demo's history showed: the conversion from qualified to order went over
+    100 % (repeat orders and reactivations are never qualified), and open side tasks and
+    data-quality fixes were valued as deals at the average order."""
+    from flows.sidework import side_task_request
+    from salesflow.clients.models import Lead
+    from salesflow.intake.services import lead_intake
+    from salesflow.targets.funnel import funnel
+
+    calm = driver()
+    delivered = calm.add_deal(1)
+    calm.finish(delivered)  # qualified, ordered, delivered, followed up
+    client = Lead.objects.get(process_id=delivered).client
+    repeat = lead_intake(client=client, source=Lead.Source.REPEAT_ORDER, request="again")
+    assert repeat.process_id != delivered
+    waiting = calm.advance_to(repeat.process_id, "documents")  # ordered, never qualified
+    calm.advance_to(calm.add_deal(2), "qualify")  # a new lead, waiting to be qualified
+    holder = calm._claim(waiting)
+    side_task_request(task=waiting, user=holder, kind="offer", brief="An offer", wait=False)
+
+    today = timezone.localdate()
+    result = funnel(first=today, last=today)
+    assert (result.qualified, result.orders) == (1, 2)
+    assert result.conversion["qualified_to_order"] == Decimal(100)  # not 200
+    stages = {row.node: row for row in result.stages}
+    assert stages["sidetasks.do"].open == 1
+    assert stages["sidetasks.do"].open_value == 0 and stages["sidetasks.do"].forecast == 0
+    assert stages["conveyor.documents"].open == 1 and stages["conveyor.documents"].open_value > 0
+    assert stages["conveyor.qualify"].open == 1 and stages["conveyor.qualify"].open_value > 0
+
+
 @pytest.mark.parametrize(
     ("first", "last", "message"),
     [
@@ -539,6 +570,13 @@ def test_the_funnel_page_api_and_command_agree_and_keep_to_team_leads(week, tmp_
     assert "the share of the deals that reached that stage" in text  # the method, stated
     bad = signed_in(lead).get("/reports/funnel/?first=2026-03-08&last=2026-03-02")
     assert bad.status_code == 400 and "before it starts" in bad.content.decode()
+    # the default range (this month so far) is in the date inputs in Russian too: an
+    # <input type="date"> takes only ISO dates, and Russian formats dates as 07.12.2026
+    today = timezone.localdate()
+    russian = signed_in(lead).get("/reports/funnel/", HTTP_ACCEPT_LANGUAGE="ru").content.decode()
+    assert "Воронка" in russian
+    assert f'value="{today.replace(day=1).isoformat()}"' in russian
+    assert f'value="{today.isoformat()}"' in russian
     csv_file = signed_in(lead).get(f"/reports/funnel/?{query}&format=csv")
     assert csv_file["Content-Type"].startswith("text/csv")
     assert "Delivered,1,1000.00,100.0" in csv_file.content.decode()

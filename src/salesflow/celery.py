@@ -11,7 +11,7 @@ import os
 from typing import Any
 
 from celery import Celery, Task
-from celery.signals import beat_init, worker_init
+from celery.signals import beat_init, worker_init, worker_ready
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from kombu.exceptions import OperationalError
@@ -42,6 +42,25 @@ def refuse_development_defaults_elsewhere(**kwargs: Any) -> None:
     refusal = development_defaults_refusal(where="the broker", host=host or "")
     if refusal:
         raise ImproperlyConfigured(refusal)
+
+
+# sent by name: the reports layer sits above this module (make lint's layers)
+DAILY_REPORT_CATCH_UP = "salesflow.reports.tasks.daily_report_catch_up"
+
+
+@worker_ready.connect
+def catch_up_daily_reports(sender: Any = None, **kwargs: Any) -> None:
+    """A worker that starts sends the job that builds the daily reports the morning job
+    missed: if the broker was down at 06:00, beat could not send that morning's job and
+    does not send it again. Sent, not run here: the worker stays free to start, and the
+    job is retried like any other. To a queue this worker consumes, so that it runs even
+    on a worker of named queues. Every worker sends it; the job builds a day once."""
+    consumed = getattr(sender, "app", app).amqp.queues.consume_from or {}
+    queue = next(iter(consumed), None)
+    try:
+        app.send_task(DAILY_REPORT_CATCH_UP, **({"queue": queue} if queue else {}))
+    except OperationalError:
+        logger.exception("could not send the daily reports' catch-up to the broker")
 
 
 def publish(task_name: str, *args: Any) -> bool:

@@ -459,6 +459,9 @@ SALESFLOW_IDEMPOTENCY_KEY_DAYS = env.int("SALESFLOW_IDEMPOTENCY_KEY_DAYS", defau
 # The stage whose completion delivers an order: the daily report's contribution ledger
 # credits each delivered order to the people who carried it through its stages.
 SALESFLOW_DELIVERY_NODE = env.str("SALESFLOW_DELIVERY_NODE", default="conveyor.delivery")
+# Days the morning job missed (the broker or the worker was down) are built by its next run
+# and at every worker's start -- looking at most this many days back.
+SALESFLOW_REPORT_CATCH_UP_DAYS = env.int("SALESFLOW_REPORT_CATCH_UP_DAYS", default=31)
 
 # --- activities: calls, meetings, e-mail and next steps on the client's timeline -----------
 # The start node of the reminder flow (a salesflow.conveyor.stage.Begin node): a next step's

@@ -1,9 +1,29 @@
-"""``salesflow seed-demo``: demo people for every role and deals waiting at every stage.
+"""``salesflow seed-demo``: demo people for every role, about two months of history, and
+deals waiting at every stage today.
+
+The history is played through the engine's own services by the conveyor's simulator
+(``flows.simulation``) with the clock moved back, day by day: leads from every source,
+bounces, stalls, discounts approved and rejected, lost deals, side tasks, repeat orders,
+reactivated clients, calls, meetings and proposals. Then the daily report is stored for
+every past day, so a newcomer's first page shows reports, scorecards, the funnel and pay
+statements with something in them.
+
+The clock is moved with time-machine (a run-time dependency for this reason): it moves
+the time every caller reads, the model fields' ``default=timezone.now`` included, which a
+patched ``django.utils.timezone.now`` would miss. The services take no ``now`` of their
+own, and should not grow one for a demo.
+
+The background jobs the seed's commit sends run in the command's own process
+(``jobs_run_here``): they belong to the past.
 
 Idempotent: people are created once (their passwords are left alone afterwards) and the
-deals only on an empty client base.
+history and deals only on an empty client base.
 """
 
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -11,6 +31,8 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
+from django.test.utils import override_settings
+from django.utils import timezone
 
 from flows.dataquality_work import data_quality_scan
 from flows.sidework import side_task_request
@@ -18,6 +40,21 @@ from flows.simulation import ConveyorSimulator, Odds
 from salesflow.clients.models import Client
 from salesflow.pay.disputes import pay_dispute_open
 from salesflow.pay.selectors import current_month
+from salesflow.reports.services import daily_report_build
+from salesflow.targets.services import goal_set
+
+HISTORY_DAYS = 60
+# the odds of the history's side paths: every kind of deal, each often enough to be seen
+HISTORY_ODDS = Odds(
+    disqualify=0.1,
+    nurture=0.05,
+    over_limit=0.2,
+    reject=0.25,
+    bounce=0.1,
+    side_task=0.08,
+    lost=0.15,
+    repeat=0.3,
+)
 
 PASSWORD = "salesflow"
 # username -> role (None: the administrator)
@@ -48,6 +85,28 @@ DEMO_NAMES = {
 }
 
 
+@contextmanager
+def jobs_run_here() -> Iterator[None]:
+    """The background jobs the seed's commit sends -- some 600: a hand-out for every stage
+    of two months, the team leads' notices of each day's stalled work -- run in this
+    process instead, their e-mails kept in memory and dropped. They belong to the past:
+    a worker's first start would otherwise print 49 old "tasks are stalled" e-mails into
+    a newcomer's terminal (the development e-mail backend is the console)."""
+    from salesflow.celery import app
+
+    eager = app.conf.task_always_eager
+    trace = logging.getLogger("celery.app.trace")  # a line per job: 600 lines of noise
+    level = trace.level
+    app.conf.task_always_eager = True
+    trace.setLevel(logging.WARNING)
+    try:
+        with override_settings(EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend"):
+            yield
+    finally:
+        app.conf.task_always_eager = eager
+        trace.setLevel(level)
+
+
 class Command(BaseCommand):
     help = "Create the demo users (password 'salesflow') and demo deals at every stage."
 
@@ -56,16 +115,73 @@ class Command(BaseCommand):
             "--force", action="store_true", help="allow it with SALESFLOW_ENV=production"
         )
 
-    @transaction.atomic
     def handle(self, *args: Any, force: bool, **options: Any) -> None:
         self.verbosity = int(options.get("verbosity", 1))
         if settings.PRODUCTION and not force:
             raise CommandError("refusing to create demo users in production (use --force)")
-        staff = self.ensure_users()
-        if Client.objects.exists():
-            self.say("Demo deals: the client base is not empty, left as it is.")
-            return
-        self.seed_deals(staff)
+        with transaction.atomic():
+            staff = self.ensure_users()
+            if Client.objects.exists():
+                self.say("Demo deals: the client base is not empty, left as it is.")
+                return
+        # all or nothing: a seed stopped half-way leaves no half of a past behind
+        with jobs_run_here(), transaction.atomic():
+            first_day = self.seed_history(staff)
+            self.seed_deals(staff)
+            self.seed_goals(staff)
+            self.store_reports(first_day)
+
+    def seed_history(self, staff: dict[str, list[Any]]) -> date:
+        """The last ``HISTORY_DAYS`` days played with the clock moved; returns the first."""
+        import time_machine  # imported here: only this command moves the clock
+
+        first_day = timezone.localdate() - timedelta(days=HISTORY_DAYS)
+        dawn = datetime.combine(first_day, time(6), tzinfo=timezone.get_current_timezone())
+        past = ConveyorSimulator(staff=staff, odds=HISTORY_ODDS, seed=17)
+        with time_machine.travel(dawn, tick=False) as clock:
+            summary = past.run_history(first_day=first_day, days=HISTORY_DAYS, clock=clock)
+        if summary.problems:
+            first = list(summary.problems.items())[:5]
+            raise CommandError(
+                "the demo's history went wrong: "
+                + "; ".join(f"deal #{pid}: {why}" for pid, why in first)
+            )
+        self.say(
+            f"Demo history: {HISTORY_DAYS} days, {summary.leads} leads, "
+            f"{summary.tasks_completed} stages done, {summary.bounces} bounces "
+            f"({summary.seconds:.1f} s)."
+        )
+        return first_day
+
+    def seed_goals(self, staff: dict[str, list[Any]]) -> None:
+        """SMART goals the team lead set for this month, so that scorecards show them."""
+        lead = staff["team_lead"][0]
+        today = timezone.localdate()
+        month_end = (today.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+        goal_set(
+            lead=lead,
+            person=staff["hunter"][0],
+            what="Turn 40 % of the leads qualified this month into orders",
+            measure="qualified_to_order",
+            target=40,
+            deadline=month_end,
+        )
+        goal_set(
+            lead=lead,
+            person=staff["account_manager"][0],
+            what="Win back three lapsed clients who order again",
+            measure="reactivated_reordered",
+            target=3,
+            deadline=month_end,
+        )
+
+    def store_reports(self, first_day: date) -> None:
+        """The daily report of every past day, as the morning job would have stored it."""
+        yesterday = timezone.localdate() - timedelta(days=1)
+        days = [first_day + timedelta(days=n) for n in range((yesterday - first_day).days + 1)]
+        for day in days:
+            daily_report_build(day=day)
+        self.say(f"Daily reports: {len(days)} days stored.")
 
     def say(self, line: str) -> None:
         if getattr(self, "verbosity", 1) >= 1:  # `make run` asks for --verbosity 0

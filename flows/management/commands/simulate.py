@@ -29,6 +29,7 @@ ODDS_HELP = {
     "bounce": "a stage sends the deal back to the one before (once per stage and deal)",
     "lost": "the client does not order at the order's preparation",
     "side_task": "a stage hands a side task to the assistants and waits for it",
+    "repeat": "the client orders again at the follow-up (a repeat order)",
 }
 
 

@@ -23,7 +23,9 @@ class QuickLogForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 2, "placeholder": _("Agreed to send the price list")}),
     )
     next_step_date = forms.DateField(
-        label=_("Next step on"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+        label=_("Next step on"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
     )
 
 
@@ -50,7 +52,9 @@ class LogForm(forms.Form):
     outcome = forms.CharField(label=_("Outcome"), required=False, max_length=300)
     next_step = forms.CharField(label=_("Next step"), required=False, max_length=300)
     next_step_date = forms.DateField(
-        label=_("Next step on"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+        label=_("Next step on"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
     )
 
 

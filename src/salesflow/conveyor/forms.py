@@ -59,7 +59,9 @@ class HandoffForm(forms.Form):
         fields = {}
         for spec in template.fields:
             if spec.kind == DATE:
-                field: forms.Field = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
+                field: forms.Field = forms.DateField(
+                    widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+                )
             else:
                 field = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}))
             field.label = spec.label

@@ -16,12 +16,21 @@ from dataclasses import dataclass, field
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442")
 WIDTH, HEIGHT = 640, 240
 LEFT, RIGHT, TOP, BOTTOM = 44, 12, 12, 28
+# the width of one character of an axis label (11 px Roboto), a little generous: the
+# y axis makes room for its longest label (amounts in millions were cut off); categories
+# too long for their place under the bars (the stages' names, in Russian above all) are
+# slanted, and the chart grows downwards to hold them
+CHAR = 6.5
+SLANT = 30  # degrees
+SLANTED_CHARS = 22  # the longest slanted label; a longer one ends with an ellipsis
 
 
 @dataclass(frozen=True)
 class Tick:
     position: float
     label: str
+    anchor: str = "middle"  # SVG text-anchor: the last day of a line chart ends at the edge
+    rotate: int = 0  # degrees, counter-clockwise: a slanted category
 
 
 @dataclass(frozen=True)
@@ -79,6 +88,33 @@ def _y_ticks(top: int) -> list[Tick]:
     ]
 
 
+def _left(y_ticks: Sequence[Tick]) -> int:
+    """The plot's left edge: room for the longest y label."""
+    return max(LEFT, 12 + math.ceil(CHAR * max((len(t.label) for t in y_ticks), default=0)))
+
+
+def _fit(label: str, most: int) -> str:
+    """``label`` shortened to ``most`` characters, with an ellipsis."""
+    most = max(4, most)
+    return label if len(label) <= most else label[: most - 1].rstrip() + "…"
+
+
+def _category_ticks(categories: Sequence[str], left: int, group: float) -> tuple[list[Tick], int]:
+    """The x axis of a bar chart and the chart's height: straight labels when each fits
+    under its bars, otherwise all slanted, ending under their bars."""
+    centres = [round(left + (n + 0.5) * group, 1) for n in range(len(categories))]
+    if max((len(c) for c in categories), default=0) * CHAR <= group:
+        return [Tick(x, c) for x, c in zip(centres, categories, strict=True)], HEIGHT
+    cos, sin = math.cos(math.radians(SLANT)), math.sin(math.radians(SLANT))
+    ticks = [
+        # no longer than the room to the chart's left edge
+        Tick(x, _fit(c, min(SLANTED_CHARS, int((x - 2) / (CHAR * cos)))), "end", -SLANT)
+        for x, c in zip(centres, categories, strict=True)
+    ]
+    longest = max(len(t.label) for t in ticks) * CHAR
+    return ticks, HEIGHT + math.ceil(longest * sin)
+
+
 def line_chart(
     title: str, x_labels: Sequence[str], series: Sequence[tuple[str, Sequence[int | None]]]
 ) -> Chart:
@@ -87,12 +123,14 @@ def line_chart(
     if not values:
         return Chart(title=title, empty=True)
     top = _nice_top(max(values))
-    span_x = WIDTH - LEFT - RIGHT
+    y_ticks = _y_ticks(top)
+    left = _left(y_ticks)
+    span_x = WIDTH - left - RIGHT
     span_y = HEIGHT - BOTTOM - TOP
     step = span_x / max(1, len(x_labels) - 1)
 
     def x(n: int) -> float:
-        return round(LEFT + n * step, 1)
+        return round(left + n * step, 1)
 
     def y(v: int) -> float:
         return round(HEIGHT - BOTTOM - span_y * v / top, 1)
@@ -115,10 +153,16 @@ def line_chart(
             segments.append(" ".join(run))
         lines.append(Line(label=label, colour=colour, segments=segments, dots=dots))
     every = max(1, math.ceil(len(x_labels) / 8))
+    last = len(x_labels) - 1
     return Chart(
         title=title,
-        y_ticks=_y_ticks(top),
-        x_ticks=[Tick(x(n), label) for n, label in enumerate(x_labels) if n % every == 0],
+        plot_left=left,
+        y_ticks=y_ticks,
+        x_ticks=[
+            Tick(x(n), label, "end" if n == last and n > 0 else "middle")
+            for n, label in enumerate(x_labels)
+            if n % every == 0
+        ],
         lines=lines,
         legend=[(line.colour, line.label) for line in lines],
     )
@@ -132,7 +176,9 @@ def bar_chart(
     if not values or not any(values):
         return Chart(title=title, empty=True)
     top = _nice_top(max(values))
-    span_x = WIDTH - LEFT - RIGHT
+    y_ticks = _y_ticks(top)
+    left = _left(y_ticks)
+    span_x = WIDTH - left - RIGHT
     span_y = HEIGHT - BOTTOM - TOP
     group = span_x / max(1, len(categories))
     width = group * 0.8 / max(1, len(series))
@@ -143,7 +189,7 @@ def bar_chart(
             height = span_y * value / top
             bars.append(
                 Bar(
-                    x=round(LEFT + n * group + group * 0.1 + number * width, 1),
+                    x=round(left + n * group + group * 0.1 + number * width, 1),
                     y=round(HEIGHT - BOTTOM - height, 1),
                     width=round(width, 1),
                     height=round(height, 1),
@@ -151,10 +197,13 @@ def bar_chart(
                     title=f"{categories[n]} · {label}: {value}",
                 )
             )
+    x_ticks, height = _category_ticks(categories, left, group)
     return Chart(
         title=title,
-        y_ticks=_y_ticks(top),
-        x_ticks=[Tick(round(LEFT + (n + 0.5) * group, 1), c) for n, c in enumerate(categories)],
+        height=height,
+        plot_left=left,
+        y_ticks=y_ticks,
+        x_ticks=x_ticks,
         bars=bars,
         legend=[(PALETTE[n % len(PALETTE)], label) for n, (label, _) in enumerate(series)],
     )

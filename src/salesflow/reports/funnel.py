@@ -24,6 +24,7 @@ from salesflow.targets.funnel import Funnel, funnel, funnel_range_check
 from . import charts
 from .access import can_read_reports
 from .exports import Table, _xlsx_cell
+from .layout import stage_order
 
 KINDS = ("new", "repeat", "reactivation")
 
@@ -48,6 +49,7 @@ def kind_titles() -> dict[str, str]:
 def funnel_tables(result: Funnel) -> list[Table]:
     sources = dict(Lead.Source.choices)
     titles = kind_titles()
+    position = {ref: n for n, ref in enumerate(stage_order())}  # the conveyor's order
     return [
         Table(
             "Funnel",
@@ -105,7 +107,7 @@ def funnel_tables(result: Funnel) -> list[Table]:
                     s.delivered_share,
                     s.forecast,
                 ]
-                for s in result.stages
+                for s in sorted(result.stages, key=lambda s: position.get(s.node, len(position)))
             ],
         ),  # fmt: skip
         Table(

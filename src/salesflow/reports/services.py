@@ -15,7 +15,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.mail import EmailMessage
-from django.db import models, transaction
+from django.db import connection, models, transaction
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -61,24 +61,61 @@ def report_day_check(*, day: date) -> None:
         )
 
 
-# how far back a run looks for days the morning job missed (the broker or worker was down)
-MISSED_DAYS_LIMIT = 31
-
-
-def daily_report_missing_days(*, yesterday: date) -> list[date]:
-    """The days before ``yesterday`` the morning job missed: those after the first stored
-    report (at most ``MISSED_DAYS_LIMIT`` back) that have none. Nothing before the first
-    stored day: a new installation does not backfill its whole history on its own
-    (``salesflow report daily --date D`` does that on request)."""
+def daily_report_missing_days(*, until: date) -> list[date]:
+    """The days up to ``until`` (included) that have no stored report, from the first
+    stored day on -- at most ``settings.SALESFLOW_REPORT_CATCH_UP_DAYS`` back from
+    ``until``. None while nothing is stored: a new installation's reports begin with its
+    first morning job, not with a backfill of its whole history (``salesflow report daily
+    --date D`` does that on request)."""
     first = Snapshot.objects.order_by("day").values_list("day", flat=True).first()
     if first is None:
         return []
-    start = max(first, yesterday - timedelta(days=MISSED_DAYS_LIMIT))
+    limit = until - timedelta(days=max(settings.SALESFLOW_REPORT_CATCH_UP_DAYS - 1, 0))
+    start = max(first, limit)
     stored = set(
-        Snapshot.objects.filter(day__gte=start, day__lt=yesterday).values_list("day", flat=True)
+        Snapshot.objects.filter(day__gte=start, day__lte=until).values_list("day", flat=True)
     )
-    days = (start + timedelta(days=n) for n in range((yesterday - start).days))
+    days = (start + timedelta(days=n) for n in range((until - start).days + 1))
     return [day for day in days if day not in stored]
+
+
+# the first key of the two-key advisory locks on a report's day (see conveyor.locking)
+_REPORT_DAY_LOCK_SPACE = 0x5A20
+
+
+def daily_report_build_missing(*, day: date) -> bool:
+    """Build ``day``'s report only if it has none; False if it already had one. Runs
+    started at once (two workers starting, a worker's start beside the morning job)
+    build a day once: the day is locked (a PostgreSQL advisory lock, held until the
+    transaction ends) before it is looked for, and built in the same transaction.
+    SQLite lets one writer in at a time anyway. ReportDayInvalid as ``daily_report_build``."""
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT pg_advisory_xact_lock(%s, %s)",
+                    [_REPORT_DAY_LOCK_SPACE, day.toordinal()],
+                )
+        if Snapshot.objects.filter(day=day).exists():
+            return False
+        daily_report_build(day=day)
+    logger.info("daily report for %s built: the morning job had missed it", day)
+    return True
+
+
+def daily_report_catch_up(*, until: date) -> list[date]:
+    """Build every day up to ``until`` the morning job missed (``daily_report_missing_days``),
+    each once; returns the days built. A day that cannot be reported (before the data
+    begins) is logged and skipped. Nothing is e-mailed: the e-mail is the morning job's
+    (``salesflow report daily --date D --email`` sends a missed one)."""
+    built = []
+    for day in daily_report_missing_days(until=until):
+        try:
+            if daily_report_build_missing(day=day):
+                built.append(day)
+        except ReportDayInvalid as refusal:
+            logger.warning("missed daily report for %s not built: %s", day, refusal.message)
+    return built
 
 
 def _values(model: type[models.Model], row: Any) -> dict[str, Any]:

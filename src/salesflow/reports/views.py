@@ -25,6 +25,7 @@ from django.views import View
 from viewflow.urls import Application
 
 from salesflow.exceptions import NotPermitted, SalesflowError
+from salesflow.targets.funnel import CONVERSION_NOTE
 from salesflow.targets.periods import MONTH, period_containing
 from salesflow.targets.selectors import team_grid
 
@@ -47,7 +48,7 @@ class DayForm(forms.Form):
     day = forms.DateField(
         label=pgettext_lazy("report", "Day"),
         required=False,
-        widget=forms.DateInput(attrs={"type": "date"}),
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
     )
 
 
@@ -178,9 +179,12 @@ class ExportView(View):
 
 class FunnelForm(forms.Form):
     first = forms.DateField(
-        label=gettext_lazy("From"), widget=forms.DateInput(attrs={"type": "date"})
+        label=gettext_lazy("From"),
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
     )
-    last = forms.DateField(label=gettext_lazy("To"), widget=forms.DateInput(attrs={"type": "date"}))
+    last = forms.DateField(
+        label=gettext_lazy("To"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+    )
     format = forms.ChoiceField(
         label=gettext_lazy("Format"), choices=[(f, f) for f in FORMATS], required=False
     )
@@ -223,6 +227,7 @@ class FunnelView(View):
             funnel=result,
             charts=funnel_charts(result),
             tables={slugify(t.name).replace("-", "_"): t for t in funnel_tables(result)},
+            conversion_note=CONVERSION_NOTE,
         )
         return render(request, self.template_name, context)
 

@@ -10,8 +10,12 @@ For ``[first, last]`` (whole local days):
 * **lost** (the client did not order) and **disqualified**, each with its reasons, by
   when the deal's last stage was finished;
 * **conversion** between those steps (each figure over the one before it, in the same
-  range), and the **median time per stage** of the stage tasks finished in the range;
-* the **open pipeline** now: open stage tasks per stage, and their orders' value;
+  range; from qualified to order only the orders of new leads count -- a repeat order or a
+  reactivation starts at the account stage and was never qualified, and counting them
+  put the conversion over 100 %), and the **median time per stage** of the stage tasks
+  finished in the range;
+* the **open pipeline** now: open stage tasks per stage, and their deals' value (a side
+  task, a reminder or a data-quality fix is no deal: counted open, valued at nothing);
 * the **forecast** for the range's last month -- see ``FORECAST_METHOD``;
 * **revenue by kind**: delivered revenue from new clients, repeat orders and
   reactivations (the lead's source), and the same split for each of the last six months:
@@ -58,6 +62,10 @@ FORECAST_METHOD = gettext_lazy(
     "value of the deals open there now × the share of the deals that reached that stage in "
     "the last 90 days (and are finished) that were delivered. A deal without an order yet "
     "is valued at the average delivered order of those 90 days."
+)
+CONVERSION_NOTE = gettext_lazy(
+    "From qualified to orders, only the orders of new leads count: repeat orders and "
+    "reactivations start at the account stage without being qualified."
 )
 
 
@@ -210,9 +218,10 @@ def funnel(*, first: date, last: date) -> Funnel:
         .count()
     )
     orders = Order.objects.filter(created__gte=start, created__lt=end).values_list(
-        "amount", "discount"
+        "amount", "discount", "lead__source"
     )
-    orders_value = sum((_total(a, d) for a, d in orders), Decimal(0))
+    orders_value = sum((_total(a, d) for a, d, _source in orders), Decimal(0))
+    new_orders = sum(_kind(source) == NEW for _a, _d, source in orders)
     delivered_rows = list(
         Order.objects.filter(delivered__gte=start, delivered__lt=end).values_list(
             "amount", "discount", "lead__source"
@@ -243,12 +252,17 @@ def funnel(*, first: date, last: date) -> Funnel:
     open_rows = (
         Task.objects.filter(flow_task__in=list(refs), status__in=OPEN)
         .order_by()
-        .values_list("flow_task", "process__lead__order__amount", "process__lead__order__discount")
+        .values_list(
+            "flow_task",
+            "process__lead__id",
+            "process__lead__order__amount",
+            "process__lead__order__discount",
+        )
     )
     history_start = end - timedelta(days=HISTORY_DAYS)
     reached = (
         Task.objects.filter(flow_task__in=list(refs), created__gte=history_start, created__lt=end)
-        .filter(process__status=STATUS.DONE)
+        .filter(process__status=STATUS.DONE, process__lead__isnull=False)
         .order_by()
         .values_list("flow_task")
         .annotate(
@@ -270,9 +284,11 @@ def funnel(*, first: date, last: date) -> Funnel:
     average_order = sum(totals, Decimal(0)) / len(totals) if totals else Decimal(0)
     open_count: dict[str, int] = defaultdict(int)
     open_value: dict[str, Decimal] = defaultdict(Decimal)
-    for flow_task, amount, discount in open_rows:
+    for flow_task, lead_id, amount, discount in open_rows:
         node = refs[_task_ref(flow_task)]
         open_count[node] += 1
+        if lead_id is None:
+            continue  # no deal's task: a side task, a reminder, a data-quality fix
         open_value[node] += _total(amount, discount) if amount is not None else average_order
 
     month_first = last.replace(day=1)
@@ -324,7 +340,7 @@ def funnel(*, first: date, last: date) -> Funnel:
         disqualified=_ended(Lead.Status.DISQUALIFIED, start, end),
         conversion={
             "lead_to_qualified": _percent(qualified, leads),
-            "qualified_to_order": _percent(order_count, qualified),
+            "qualified_to_order": _percent(new_orders, qualified),
             "order_to_delivered": _percent(len(delivered_rows), order_count),
         },
         stages=tuple(stages),

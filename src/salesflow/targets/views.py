@@ -49,7 +49,8 @@ class GoalForm(forms.Form):
     measure = forms.ChoiceField(label=gettext_lazy("Measure"), required=False)
     target = forms.DecimalField(label=gettext_lazy("Target"), max_digits=14, decimal_places=2)
     deadline = forms.DateField(
-        label=gettext_lazy("Deadline"), widget=forms.DateInput(attrs={"type": "date"})
+        label=gettext_lazy("Deadline"),
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
