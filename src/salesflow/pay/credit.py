@@ -111,6 +111,11 @@ class DealTrail:
     _nodes: dict[str, list[Completion]] | None = field(
         default=None, init=False, repr=False, compare=False
     )
+    # the amount between the stages under the last plan asked for (credit and advances
+    # both ask, mostly under the same plan)
+    _amounts: tuple[PayPlan, dict[str, Decimal]] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
 
     def of(self, node: str) -> list[Completion]:
         """The stage's forward completions, in the order they finished."""
@@ -165,6 +170,8 @@ _SPLITS: dict[tuple[int, str, bool], tuple[PayPlan, tuple[str, ...], tuple[int, 
 
 def _stage_amounts(deal: DealTrail, plan: PayPlan) -> dict[str, Decimal]:
     """The deal's amount between the stages of its split (largest remainder)."""
+    if deal._amounts is not None and deal._amounts[0] is plan:
+        return deal._amounts[1]
     key = (id(plan), deal.flow, deal.repeat)
     known = _SPLITS.get(key)
     if known is None or known[0] is not plan:
@@ -176,7 +183,9 @@ def _stage_amounts(deal: DealTrail, plan: PayPlan) -> dict[str, Decimal]:
     if Decimal(cents) * KOPECK != deal.amount:
         raise ValueError(f"{deal.amount} is not a whole number of kopecks")
     parts = _split_cents(cents, weights)
-    return {node: Decimal(part) * KOPECK for node, part in zip(nodes, parts, strict=True)}
+    amounts = {node: Decimal(part) * KOPECK for node, part in zip(nodes, parts, strict=True)}
+    deal._amounts = (plan, amounts)
+    return amounts
 
 
 def _stage_weights(done: Sequence[Completion], plan: PayPlan) -> dict[int, Fraction]:

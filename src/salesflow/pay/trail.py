@@ -88,19 +88,17 @@ def deal_trails(*, start: datetime, end: datetime, holders: bool = True) -> list
         ):
             held[task_id].append(user_id)
     completions: dict[int, list[Completion]] = defaultdict(list)
+    node_of = known.by_task_ref
     for task_id, process_id, flow_task, owner_id, finished in tasks:
-        node = known.by_task_ref[flow_task]
-        hands = held.get(task_id, [])
-        if owner_id is not None and (not hands or hands[-1] != owner_id):
-            hands = [*hands, owner_id]
+        hands = held.get(task_id)
+        if hands is None:  # nobody's hands recorded (or not asked for): the completer's
+            people: tuple[int, ...] = (owner_id,) if owner_id is not None else ()
+        elif owner_id is not None and hands[-1] != owner_id:
+            people = (*hands, owner_id)
+        else:
+            people = tuple(hands)
         completions[process_id].append(
-            Completion(
-                node=node,
-                task_id=task_id,
-                owner_id=owner_id,
-                finished=finished,
-                holders=tuple(hands),
-            )
+            Completion(node_of[flow_task], task_id, owner_id, finished, people)
         )
     # no ORDER BY (the lead's default): the lines are sorted once they are made
     leads = (
