@@ -7,15 +7,19 @@ from decimal import Decimal
 import pytest
 import time_machine
 from django.contrib.auth import get_user_model
+from viewflow.workflow.models import Task
 
 from salesflow.audit.models import AuditEvent
+from salesflow.conveyor.services import stage_complete
 from salesflow.pay import plans
 from salesflow.pay.credit import ADJUSTMENT, ADVANCE, BASE, CLAWBACK, CREDIT, REFERRAL, stage_shares
+from salesflow.pay.disputes import pay_dispute_open
 from salesflow.pay.exceptions import AdjustmentInvalid, PeriodRefused
 from salesflow.pay.models import ClosedLine, PayAdjustment, PayPeriod
 from salesflow.pay.selectors import month_bounds, statement
 from salesflow.pay.services import pay_adjust, pay_period_close
 from salesflow.pay.trail import deal_trails
+from salesflow.queues import claims
 
 from . import pay_scenario as scenario
 
@@ -157,11 +161,24 @@ def test_closing_freezes_the_month_and_refuses_what_would_change_it(played, cloc
     with pytest.raises(TypeError):
         line.save()
 
-    # a correction of March is an adjustment in April, with its reason
-    account1 = staff["account_manager"][0]
-    adjustment = pay_adjust(
-        person=account1, amount="12.50", reason="a dispute accepted", author=admin, month=MARCH
+    # disputes of the closed March: one accepted -- its correction an adjustment in April,
+    # with the answer as its reason -- and one rejected, which moves no money
+    account1, hunter1 = staff["account_manager"][0], staff["hunter"][0]
+    lead = staff["team_lead"][0]
+    accepted = pay_dispute_open(
+        person=account1, month=MARCH, deal=None, stage="", reason="A delivery is missing."
     )
+    rejected = pay_dispute_open(
+        person=hunter1, month=MARCH, deal=None, stage="", reason="My share looks small."
+    )
+    for dispute, data in (
+        (accepted, {"decision": "accept", "amount": "12.50", "answer": "a dispute accepted"}),
+        (rejected, {"decision": "reject", "answer": "Your share is the plan's."}),
+    ):
+        task = Task.objects.get(process_id=dispute.flow_process_id, flow_task_type="HUMAN")
+        stage_complete(task=claims.task_claim(task=task, user=lead), user=lead, data=data)
+    [adjustment] = PayAdjustment.objects.all()
+    assert (adjustment.user, adjustment.amount) == (account1, Decimal("12.50"))
     assert (adjustment.month, adjustment.corrects) == (APRIL, MARCH)
     after = statement(month=MARCH)
     assert after.closed is not None and not after.so_far
@@ -172,7 +189,9 @@ def test_closing_freezes_the_month_and_refuses_what_would_change_it(played, cloc
     april = statement(month=APRIL, user_ids=[account1.pk])
     assert [
         (line.kind, line.pay, line.note) for line in april.lines if line.kind == ADJUSTMENT
-    ] == [(ADJUSTMENT, Decimal("12.50"), "a dispute accepted")]
+    ] == [(ADJUSTMENT, Decimal("12.50"), f"Pay dispute #{accepted.pk}: a dispute accepted")]
+    hunters_april = statement(month=APRIL, user_ids=[hunter1.pk]).lines
+    assert not [line for line in hunters_april if line.kind == ADJUSTMENT]
 
 
 @pytest.mark.parametrize(
