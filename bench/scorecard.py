@@ -31,6 +31,8 @@ def add_arguments(parser) -> None:
 
 
 def run(*, tasks: int, activities: int, people: int, days: int, runs: int, keepdb: bool) -> dict:
+    from viewflow.workflow.models import Task
+
     from flows.simulation import ensure_staff
     from salesflow.targets.funnel import funnel
     from salesflow.targets.periods import MONTH, period_containing
@@ -52,14 +54,16 @@ def run(*, tasks: int, activities: int, people: int, days: int, runs: int, keepd
             role: [user.pk for user in users]
             for role, users in ensure_staff("bench_", staff_spec).items()
         }
-        fill_seconds = timed(lambda: _fill(tasks=tasks, days=days, staff=staff))
-        fill_seconds += timed(
-            lambda: _activities(
-                count=activities,
-                days=days,
-                authors=staff["hunter"] + staff["account_manager"],
+        fill_seconds = 0.0
+        if not (keepdb and Task.objects.exists()):  # else filled by an earlier --keepdb run
+            fill_seconds += timed(lambda: _fill(tasks=tasks, days=days, staff=staff))
+            fill_seconds += timed(
+                lambda: _activities(
+                    count=activities,
+                    days=days,
+                    authors=staff["hunter"] + staff["account_manager"],
+                )
             )
-        )
         month = period_containing(MONTH, timezone.localdate()).previous()
         grid_people = team(kind=MONTH)
         team_grid(period=month, people=grid_people)  # warm-up
