@@ -296,3 +296,32 @@ def test_the_production_profile_can_be_tried_over_plain_http_by_one_documented_s
     assert _settings_under(plain, *SECURITY) == ["False", "False", "False", "0"]
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
     assert "`SALESFLOW_PLAIN_HTTP`" in readme and "seed-demo --force" in readme
+
+
+@pytest.mark.django_db
+def test_postgresql_sessions_run_without_jit_unless_the_url_asks_for_it():
+    """The reports' and pay's statements pay ~70 ms of JIT compiling each over a large
+    history for nothing: the sessions run with it off; DATABASE_URL's options win."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW jit")
+        assert cursor.fetchone() == ("off",)
+    code = (
+        "from django.conf import settings; "
+        "print(settings.DATABASES['default']['OPTIONS'].get('options'))"
+    )
+    for url, expected in (
+        ("postgres://postgres@127.0.0.1:5432/x", "-c jit=off"),
+        ("postgres://postgres@127.0.0.1:5432/x?options=-c%20jit%3Don", "-c jit=on"),
+    ):
+        env = {**os.environ, "DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "salesflow.settings"}
+        env.pop("SALESFLOW_ENV", None)
+        shown = subprocess.run(
+            [sys.executable, "-c", f"import django; django.setup(); {code}"],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        assert shown == expected
