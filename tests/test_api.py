@@ -293,6 +293,18 @@ def test_a_completion_retried_with_its_key_gets_the_first_answer_not_a_refusal(s
     assert AuditEvent.objects.filter(task=qualify, action="handoff").count() == 1
 
 
+def test_a_claim_retried_with_its_key_gets_the_task_again(staff, qualify):
+    """The claim's answer is the whole task (notes, the card, the fields a completion needs):
+    stored with its key and given back as it was, not refused as "someone has taken it"."""
+    api = api_as(staff["hunter"][0])
+    first = api.post(f"/api/tasks/{qualify.pk}/claim/", HTTP_IDEMPOTENCY_KEY="take-1")
+    again = api.post(f"/api/tasks/{qualify.pk}/claim/", HTTP_IDEMPOTENCY_KEY="take-1")
+    assert first.status_code == 200 and first["Cache-Control"] == "no-store"
+    assert again.status_code == 200 and again.json() == first.json()
+    assert again["Idempotent-Replayed"] == "true" and again["Cache-Control"] == "no-store"
+    assert AuditEvent.objects.filter(task=qualify, action="claim").count() == 1
+
+
 def test_a_refused_change_keeps_no_key_so_a_corrected_retry_goes_through(staff, qualify):
     api = api_as(staff["hunter"][0])
     api.post(f"/api/tasks/{qualify.pk}/claim/")
