@@ -62,6 +62,7 @@ OUTCOMES = {
 NO_ORDER = "no_order"
 LOST_AT = "conveyor.prepare_order"
 BOUNCED_AT = "conveyor.documents"
+DELIVERED_AT = "conveyor.delivery"
 
 
 def add_arguments(parser) -> None:
@@ -303,7 +304,9 @@ def _write_deals() -> None:
     )
     insert_select(
         Order,
-        "bench_stage d WHERE d.node = %s AND d.finished IS NOT NULL AND NOT d.lost",
+        # delivered when its delivery stage was finished, as the stage's service records it
+        "bench_stage d LEFT JOIN bench_stage v ON v.deal = d.deal AND v.node = %s"
+        " WHERE d.node = %s AND d.finished IS NOT NULL AND NOT d.lost",
         {
             "id": "d.deal",
             "lead_id": "d.deal",
@@ -312,8 +315,10 @@ def _write_deals() -> None:
             "discount": "((d.i %% 3) * 1.5)::numeric",
             "delivery_address": "d.i || ' Industrial Street, Kazan'",
             "created": "d.finished",
+            "delivered": "v.finished",
+            "delivered_on": "v.finished::date",
         },
-        [LOST_AT],
+        [DELIVERED_AT, LOST_AT],
     )
 
 
