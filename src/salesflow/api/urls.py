@@ -33,5 +33,6 @@ urlpatterns = [
     path("pay/<str:period>/disputes/", pay.DisputesView.as_view(), name="pay-disputes"),
     path("reports/funnel/", views.funnel_view, name="funnel"),
     *router.urls,
-    re_path(r"^(?P<path>.*)$", views.not_found),
+    # any other path under /api/, a newline in it too ("." stops at one): the API's 404
+    re_path(r"^(?P<path>[\s\S]*)$", views.not_found),
 ]
