@@ -134,8 +134,10 @@ def test_attainment_is_capped_and_lower_is_better_where_the_measure_says_so():
 
 def play_week(staff):
     """hunter1 qualifies A (on time) and B (a day late); account1 prepares A's order
-    (1,000.00, no discount), clerk1 sends it back once, account1 hands it on again, clerk1
-    does the documents and expeditor1 delivers it on Friday; B's client does not order.
+    (1,001.00 less 1.5 % = 985.985, which is 985.99 rounded half up -- on SQLite too,
+    where decimals are floating point and 985.985 is 985.98499...), clerk1 sends it back
+    once, account1 hands it on again (credited once for it), clerk1 does the documents and
+    expeditor1 delivers it on Friday; B's client does not order.
     hunter1 makes 3 calls and a meeting this week (and a call the next Monday, which does
     not count); A's client card is complete, B's is not."""
     hunter1, account1 = staff["hunter"][0], staff["account_manager"][0]
@@ -149,12 +151,12 @@ def play_week(staff):
         clock.move_to(at(1, 12))
         complete(b, hunter1)  # due at 09:00 on Tuesday: three hours late
         clock.move_to(at(1, 14))
-        complete(a, account1, amount="1000.00", discount="0")
+        complete(a, account1, amount="1001.00", discount="1.50")
         clock.move_to(at(2, 10))
         claim(a, clerk1)
         bounce(a, clerk1)
         clock.move_to(at(2, 12))
-        complete(a, account1, amount="1000.00", discount="0")
+        complete(a, account1, amount="1001.00", discount="1.50")
         clock.move_to(at(2, 13))
         complete(b, account1, outcome="no_order", lost_reason="a competitor was cheaper")
         clock.move_to(at(3, 10))
@@ -209,7 +211,7 @@ def test_every_figure_of_the_hand_built_week_is_known_in_advance(week):
     assert figures("qualified_to_order", hunter1, MONTH) == 50  # A ordered, B did not
     assert figures("within_sla", hunter1, MONTH) == 50  # B was late
     for person in (hunter1, account1, clerk1, expeditor1):
-        assert figures("revenue_delivered", person, MONTH) == Decimal("1000.00")
+        assert figures("revenue_delivered", person, MONTH) == Decimal("985.99")
     assert figures("revenue_delivered", week["hunter"][1], MONTH) == 0
     assert figures("reactivated_reordered", account1, MONTH) == 0
 
@@ -479,7 +481,7 @@ def test_every_figure_of_the_weeks_funnel_is_known_in_advance(week):
     result = funnel(first=MONDAY, last=MONDAY + timedelta(days=6))
     assert result.leads_by_source == {"manual": 2}
     assert (result.leads, result.qualified, result.orders, result.delivered) == (2, 2, 1, 1)
-    assert result.orders_value == result.delivered_value == Decimal("1000.00")
+    assert result.orders_value == result.delivered_value == Decimal("985.99")
     assert result.lost == {"a competitor was cheaper": 1} and result.disqualified == {}
     assert result.conversion == {
         "lead_to_qualified": Decimal(100),
@@ -497,11 +499,11 @@ def test_every_figure_of_the_weeks_funnel_is_known_in_advance(week):
     assert stages["conveyor.prepare_order"].median_hours == Decimal(25)
     assert (stages["conveyor.follow_up"].open, stages["conveyor.follow_up"].open_value) == (
         1,
-        Decimal("1000.00"),
+        Decimal("985.99"),
     )
     # nothing has gone all the way yet: no history to convert the open pipeline with
-    assert result.forecast == Decimal("1000.00")
-    assert result.revenue == {"new": Decimal("1000.00"), "repeat": 0, "reactivation": 0}
+    assert result.forecast == Decimal("985.99")
+    assert result.revenue == {"new": Decimal("985.99"), "repeat": 0, "reactivation": 0}
     assert result.revenue_trend == ((date(2026, 3, 1), result.revenue),)
 
 
@@ -579,7 +581,7 @@ def test_the_funnel_page_api_and_command_agree_and_keep_to_team_leads(week, tmp_
     assert f'value="{today.isoformat()}"' in russian
     csv_file = signed_in(lead).get(f"/reports/funnel/?{query}&format=csv")
     assert csv_file["Content-Type"].startswith("text/csv")
-    assert "Delivered,1,1000.00,100.0" in csv_file.content.decode()
+    assert "Delivered,1,985.99,100.0" in csv_file.content.decode()
 
     assert (
         api_as(hunter1).get("/api/reports/funnel/?from=2026-03-02&to=2026-03-08").status_code == 403

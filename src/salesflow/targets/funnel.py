@@ -35,7 +35,16 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import connection
-from django.db.models import Count, DurationField, Exists, ExpressionWrapper, F, OuterRef, Q
+from django.db.models import (
+    Count,
+    DurationField,
+    Exists,
+    ExpressionWrapper,
+    F,
+    OuterRef,
+    Q,
+    Sum,
+)
 from django.db.models.aggregates import Aggregate
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
@@ -46,7 +55,7 @@ from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
 
 from salesflow.audit.models import AuditEvent
-from salesflow.clients.models import Lead, Order
+from salesflow.clients.models import Lead, Order, money, total_kopecks
 from salesflow.conveyor.registry import human_nodes
 
 from .measures import CARRIED, QUALIFIED
@@ -136,8 +145,25 @@ def _task_ref(flow_task: Any) -> str:
     return flow_task if isinstance(flow_task, str) else str(get_task_ref(flow_task))
 
 
-def _total(amount: Decimal, discount: Decimal) -> Decimal:
-    return (amount * (HUNDRED - discount) / HUNDRED).quantize(Decimal("0.01"))
+def _sums(orders: Any, *keys: str) -> dict[Any, tuple[int, Decimal]]:
+    """Count and total (``Order.total``, added up by the database) of ``orders`` by
+    ``keys``: the value of the one key, a tuple of several; ``None`` without keys."""
+    figures = {"n": Count("id"), "kopecks": Sum(total_kopecks())}
+    if not keys:
+        whole = orders.order_by().aggregate(**figures)
+        return {None: (whole["n"], money(whole["kopecks"]))}
+    result = {}
+    for *key, n, kopecks in orders.order_by().values_list(*keys).annotate(**figures):
+        result[key[0] if len(keys) == 1 else tuple(key)] = (n, money(kopecks))
+    return result
+
+
+def _by_kind(sums: dict[str, tuple[int, Decimal]]) -> dict[str, Decimal]:
+    """Totals by lead source -> by kind of revenue (new, repeat, reactivation)."""
+    revenue = {NEW: Decimal(0), REPEAT: Decimal(0), REACTIVATION: Decimal(0)}
+    for source, (_n, total) in sums.items():
+        revenue[_kind(source)] += total
+    return revenue
 
 
 def _kind(source: str) -> str:
@@ -217,19 +243,15 @@ def funnel(*, first: date, last: date) -> Funnel:
         .distinct()
         .count()
     )
-    orders = Order.objects.filter(created__gte=start, created__lt=end).values_list(
-        "amount", "discount", "lead__source"
+    orders = _sums(Order.objects.filter(created__gte=start, created__lt=end), "lead__source")
+    order_count = sum(n for n, _total in orders.values())
+    orders_value = sum((total for _n, total in orders.values()), Decimal(0))
+    new_orders = sum(n for source, (n, _total) in orders.items() if _kind(source) == NEW)
+    delivered_sums = _sums(
+        Order.objects.filter(delivered__gte=start, delivered__lt=end), "lead__source"
     )
-    orders_value = sum((_total(a, d) for a, d, _source in orders), Decimal(0))
-    new_orders = sum(_kind(source) == NEW for _a, _d, source in orders)
-    delivered_rows = list(
-        Order.objects.filter(delivered__gte=start, delivered__lt=end).values_list(
-            "amount", "discount", "lead__source"
-        )
-    )
-    revenue = {NEW: Decimal(0), REPEAT: Decimal(0), REACTIVATION: Decimal(0)}
-    for amount, discount, source in delivered_rows:
-        revenue[_kind(source)] += _total(amount, discount)
+    revenue = _by_kind(delivered_sums)
+    delivered_count = sum(n for n, _total in delivered_sums.values())
     delivered_value = sum(revenue.values(), Decimal(0))
 
     # the trend: delivered revenue by kind for each of the last months up to ``last``
@@ -237,26 +259,32 @@ def funnel(*, first: date, last: date) -> Funnel:
         (last.replace(day=1) - timedelta(days=31 * (TREND_MONTHS - 1))).replace(day=1)
     )
     monthly: dict[date, dict[str, Decimal]] = {}
-    for month, source, amount, discount in (
-        Order.objects.filter(delivered__gte=trend_start, delivered__lt=end)
-        .annotate(month=TruncMonth("delivered"))
-        .values_list("month", "lead__source", "amount", "discount")
-    ):
+    for (month, source), (_n, total) in _sums(
+        Order.objects.filter(delivered__gte=trend_start, delivered__lt=end).annotate(
+            month=TruncMonth("delivered")
+        ),
+        "month",
+        "lead__source",
+    ).items():
         day = month.date() if hasattr(month, "date") else month
         row = monthly.setdefault(
             day, {NEW: Decimal(0), REPEAT: Decimal(0), REACTIVATION: Decimal(0)}
         )
-        row[_kind(source)] += _total(amount, discount)
+        row[_kind(source)] += total
 
-    # the open pipeline and the forecast
+    # the open pipeline and the forecast: per stage, its open tasks, those of a deal
+    # without an order yet (valued at the average order), and their orders' total
     open_rows = (
         Task.objects.filter(flow_task__in=list(refs), status__in=OPEN)
         .order_by()
-        .values_list(
-            "flow_task",
-            "process__lead__id",
-            "process__lead__order__amount",
-            "process__lead__order__discount",
+        .values_list("flow_task")
+        .annotate(
+            n=Count("id"),
+            unpriced=Count(
+                "id",
+                filter=Q(process__lead__isnull=False, process__lead__order__isnull=True),
+            ),
+            kopecks=Sum(total_kopecks("process__lead__order")),
         )
     )
     history_start = end - timedelta(days=HISTORY_DAYS)
@@ -277,31 +305,22 @@ def funnel(*, first: date, last: date) -> Funnel:
     shares: dict[str, Decimal | None] = {}
     for flow_task, deals, won in reached:
         shares[refs[_task_ref(flow_task)]] = _percent(won, deals)
-    average = Order.objects.filter(delivered__gte=history_start, delivered__lt=end).values_list(
-        "amount", "discount"
-    )
-    totals = [_total(a, d) for a, d in average]
-    average_order = sum(totals, Decimal(0)) / len(totals) if totals else Decimal(0)
+    average_count, average_total = _sums(
+        Order.objects.filter(delivered__gte=history_start, delivered__lt=end)
+    )[None]
+    average_order = average_total / average_count if average_count else Decimal(0)
     open_count: dict[str, int] = defaultdict(int)
     open_value: dict[str, Decimal] = defaultdict(Decimal)
-    for flow_task, lead_id, amount, discount in open_rows:
+    for flow_task, n, unpriced, kopecks in open_rows:
         node = refs[_task_ref(flow_task)]
-        open_count[node] += 1
-        if lead_id is None:
-            continue  # no deal's task: a side task, a reminder, a data-quality fix
-        open_value[node] += _total(amount, discount) if amount is not None else average_order
+        open_count[node] += n
+        open_value[node] += money(kopecks) + unpriced * average_order
 
     month_first = last.replace(day=1)
     month_start = local_midnight(month_first)
-    month_delivered = sum(
-        (
-            _total(a, d)
-            for a, d in Order.objects.filter(
-                delivered__gte=month_start, delivered__lt=end
-            ).values_list("amount", "discount")
-        ),
-        Decimal(0),
-    )
+    month_delivered = _sums(
+        Order.objects.filter(delivered__gte=month_start, delivered__lt=end)
+    ).get(None, (0, Decimal(0)))[1]
     medians = _medians(refs, start, end)
     stages = []
     for ref, node in nodes.items():
@@ -325,7 +344,6 @@ def funnel(*, first: date, last: date) -> Funnel:
             )
         )
     leads = sum(by_source.values())
-    order_count = len(orders)
     return Funnel(
         first=first,
         last=last,
@@ -334,14 +352,14 @@ def funnel(*, first: date, last: date) -> Funnel:
         qualified=qualified,
         orders=order_count,
         orders_value=orders_value,
-        delivered=len(delivered_rows),
+        delivered=delivered_count,
         delivered_value=delivered_value,
         lost=_ended(Lead.Status.LOST, start, end),
         disqualified=_ended(Lead.Status.DISQUALIFIED, start, end),
         conversion={
             "lead_to_qualified": _percent(qualified, leads),
             "qualified_to_order": _percent(new_orders, qualified),
-            "order_to_delivered": _percent(len(delivered_rows), order_count),
+            "order_to_delivered": _percent(delivered_count, order_count),
         },
         stages=tuple(stages),
         forecast_month=month_first,
