@@ -128,6 +128,27 @@ class AuditEvent(models.Model):
                 name="audit_task_sent_back",
                 condition=models.Q(action__in=["bounce", "reject"]),
             ),
+            # who finished a stage of a deal and passed it on (complete, handoff, approve:
+            # targets.measures.CARRIED), from the deal: the people a delivery credits
+            models.Index(
+                fields=["process"],
+                include=["actor"],
+                name="audit_process_carried",
+                condition=models.Q(action__in=["complete", "handoff", "approve"]),
+            ),
+            # the qualifications of a period with their deal and who qualified it (the
+            # funnel's "qualified", the measure qualified_to_order): a month's few thousand
+            # of them, not a scan of the month's whole trail
+            models.Index(
+                fields=["created"],
+                include=["actor", "process"],
+                name="audit_qualified",
+                condition=models.Q(
+                    action__in=["complete", "handoff", "approve"],
+                    data__outcome="qualified",
+                    process__isnull=False,
+                ),
+            ),
         ]
 
     def __str__(self) -> str:
