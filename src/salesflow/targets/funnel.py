@@ -62,6 +62,7 @@ from .measures import CARRIED, QUALIFIED
 from .periods import FIRST_YEAR, PeriodInvalid, local_midnight
 
 HUNDRED = Decimal(100)
+MONEY_ZERO = Decimal("0.00")  # a month without revenue of a kind shows 0.00, not 0
 OPEN = (STATUS.NEW, STATUS.ASSIGNED, STATUS.STARTED)
 HISTORY_DAYS = 90
 TREND_MONTHS = 6
@@ -160,7 +161,7 @@ def _sums(orders: Any, *keys: str) -> dict[Any, tuple[int, Decimal]]:
 
 def _by_kind(sums: dict[str, tuple[int, Decimal]]) -> dict[str, Decimal]:
     """Totals by lead source -> by kind of revenue (new, repeat, reactivation)."""
-    revenue = {NEW: Decimal(0), REPEAT: Decimal(0), REACTIVATION: Decimal(0)}
+    revenue = dict.fromkeys((NEW, REPEAT, REACTIVATION), MONEY_ZERO)
     for source, (_n, total) in sums.items():
         revenue[_kind(source)] += total
     return revenue
@@ -245,14 +246,14 @@ def funnel(*, first: date, last: date) -> Funnel:
     )
     orders = _sums(Order.objects.filter(created__gte=start, created__lt=end), "lead__source")
     order_count = sum(n for n, _total in orders.values())
-    orders_value = sum((total for _n, total in orders.values()), Decimal(0))
+    orders_value = sum((total for _n, total in orders.values()), MONEY_ZERO)
     new_orders = sum(n for source, (n, _total) in orders.items() if _kind(source) == NEW)
     delivered_sums = _sums(
         Order.objects.filter(delivered__gte=start, delivered__lt=end), "lead__source"
     )
     revenue = _by_kind(delivered_sums)
     delivered_count = sum(n for n, _total in delivered_sums.values())
-    delivered_value = sum(revenue.values(), Decimal(0))
+    delivered_value = sum(revenue.values(), MONEY_ZERO)
 
     # the trend: delivered revenue by kind for each of the last months up to ``last``
     trend_start = local_midnight(
@@ -267,9 +268,7 @@ def funnel(*, first: date, last: date) -> Funnel:
         "lead__source",
     ).items():
         day = month.date() if hasattr(month, "date") else month
-        row = monthly.setdefault(
-            day, {NEW: Decimal(0), REPEAT: Decimal(0), REACTIVATION: Decimal(0)}
-        )
+        row = monthly.setdefault(day, dict.fromkeys((NEW, REPEAT, REACTIVATION), MONEY_ZERO))
         row[_kind(source)] += total
 
     # the open pipeline and the forecast: per stage, its open tasks, those of a deal
@@ -318,9 +317,9 @@ def funnel(*, first: date, last: date) -> Funnel:
 
     month_first = last.replace(day=1)
     month_start = local_midnight(month_first)
-    month_delivered = _sums(
-        Order.objects.filter(delivered__gte=month_start, delivered__lt=end)
-    ).get(None, (0, Decimal(0)))[1]
+    month_delivered = _sums(Order.objects.filter(delivered__gte=month_start, delivered__lt=end))[
+        None
+    ][1]
     medians = _medians(refs, start, end)
     stages = []
     for ref, node in nodes.items():
