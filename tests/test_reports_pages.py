@@ -106,6 +106,15 @@ def test_the_page_explains_when_work_counts_as_stalled_and_what_outcomes_are(rep
 def test_an_earlier_day_is_shown_on_request(reported):
     page = browser("team_lead", reported).get(PAGE, {"day": "2026-03-01"}).content.decode()
     assert "Sunday, 1 March 2026" in page
+    assert 'name="day" value="2026-03-01"' in page
+
+
+def test_the_day_picker_names_the_latest_day_the_page_shows(reported):
+    page = browser("team_lead", reported).get(PAGE).content.decode()
+    assert "Monday, 2 March 2026" in page
+    assert 'name="day" value="2026-03-02"' in page  # was an empty date input
+    russian = browser("team_lead", reported).get(PAGE, HTTP_ACCEPT_LANGUAGE="ru")
+    assert 'name="day" value="2026-03-02"' in russian.content.decode()  # ISO in Russian too
 
 
 @pytest.mark.parametrize(

@@ -121,6 +121,8 @@ class DailyReportView(View):
             context["refusal"] = error.message
             return render(request, self.template_name, context, status=error.status)
         report = overview.report
+        if not form.is_bound:  # the latest day: the day picker says which it is
+            context["form"] = DayForm(initial={"day": report.day})
         reliance = dependence_trend(last_day=report.day)
         month = period_containing(MONTH, report.day)
         context.update(
