@@ -14,7 +14,7 @@ import io
 import os
 import subprocess
 import sys
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import psycopg2
@@ -594,6 +594,10 @@ def test_the_runtime_database_role_cannot_alter_the_audit_trail(staff):
             cursor.execute("SELECT count(*) FROM audit_auditevent")
             assert cursor.fetchone()[0] == 2
             cursor.execute("UPDATE clients_client SET notes = 'fine' WHERE false")  # its work
+            # the function the late-task index calls (targets migration 0002) is its to call:
+            # finishing a task as this role maintains that index
+            cursor.execute("SELECT salesflow_instant('2026-03-02T09:00:00+00:00')")
+            assert cursor.fetchone()[0] == datetime(2026, 3, 2, 9, tzinfo=UTC)
             for statement in (
                 "UPDATE audit_auditevent SET reason = 'rewritten'",
                 "DELETE FROM audit_auditevent",
