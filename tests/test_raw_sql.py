@@ -15,6 +15,7 @@ from datetime import date, timedelta
 
 import pytest
 from django.db import connection, transaction
+from django.utils import timezone
 from viewflow.workflow.models import Task
 
 from salesflow.clients.selectors import LeadKeys
@@ -113,3 +114,27 @@ def test_a_pool_page_reads_the_pools_partial_index(node, a_busy_task_table):
         plan = "\n".join(row[0] for row in cursor.fetchall())
     assert "sf_task_pool" in plan, plan
     assert "Sort" not in plan, plan
+
+
+def test_the_grids_counts_read_their_partial_indexes(a_busy_task_table):
+    """within_sla's late tasks come from the partial index of targets migration 0002 and
+    the qualifications from ``audit_qualified``: with scans of whole tables switched off,
+    each plan still names its index -- a query whose expressions stopped matching an
+    index's predicate (the due time's ``salesflow_instant``, the outcome's JSON) would not."""
+    from django.test.utils import CaptureQueriesContext
+
+    from salesflow.targets.measures import compute_all
+
+    user = UserFactory()
+    start, end = timezone.now() - timedelta(days=30), timezone.now()
+    with CaptureQueriesContext(connection) as captured:
+        compute_all(dict.fromkeys(("within_sla", "qualified_to_order"), [user.pk]), start, end)
+    plans = []
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        for query in captured.captured_queries:
+            cursor.execute(f"EXPLAIN {query['sql']}")
+            plans.append("\n".join(row[0] for row in cursor.fetchall()))
+    everything = "\n".join(plans)
+    for index in ("sf_task_done_late", "audit_qualified"):
+        assert index in everything, (index, everything)

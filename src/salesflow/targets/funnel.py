@@ -238,7 +238,11 @@ def funnel(*, first: date, last: date) -> Funnel:
     )
     qualified = (
         AuditEvent.objects.filter(
-            action__in=CARRIED, data__outcome=QUALIFIED, created__gte=start, created__lt=end
+            action__in=CARRIED,
+            data__outcome=QUALIFIED,
+            process__isnull=False,  # a deal's; and so the index audit_qualified serves it
+            created__gte=start,
+            created__lt=end,
         )
         .values("process_id")
         .distinct()
