@@ -36,7 +36,6 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
 
 from django.db import connection
 from django.db.models import Count, DateTimeField, Exists, Func, OuterRef, Q
@@ -49,7 +48,7 @@ from viewflow.workflow.status import STATUS
 
 from salesflow.activities.models import Activity
 from salesflow.audit.models import AuditEvent
-from salesflow.clients.models import Contact, Lead, Order, money
+from salesflow.clients.models import Contact, Lead, Order, money, total_kopecks
 from salesflow.queues import terms
 from salesflow.sqlnames import Names
 
@@ -181,47 +180,40 @@ def delivery_figures(users: Collection[int], start: datetime, end: datetime) -> 
     delivered in the period (``order_delivered``), the people who carried a stage of
     each (``audit_process_carried``), each (person, deal) once, summed per person in the
     database. By hand because the pairs must be made distinct before they are added up,
-    and the ORM has no subquery in FROM; the total is ``Order.total`` in kopecks, in the
-    integers of ``clients.models.total_kopecks`` (tests hold the two to the same figure)."""
+    and the ORM has no subquery in FROM; an order's total is ``total_kopecks``, compiled
+    by the ORM into the statement."""
     revenue, reactivated = _zeros(users), _zeros(users)
-    if users:
-        R, L, E = Names(Order), Names(Lead), Names(AuditEvent)
-        params: dict[str, Any] = {
-            "start": start,
-            "end": end,
-            "reactivation": Lead.Source.REACTIVATION.value,
-        }
-        people = _marks(users, params, "u")
-        actions = _marks(CARRIED, params, "a")
-        sql = f"""
-            SELECT pair.actor, SUM(pair.kopecks), SUM(pair.reactivated)
-            FROM (
-                SELECT DISTINCT e.{E.actor} AS actor, e.{E.process} AS process,
-                    (CAST(ROUND(o.{R.amount} * 100) AS BIGINT)
-                     * (10000 - CAST(ROUND(o.{R.discount} * 100) AS BIGINT)) + 5000) / 10000
-                        AS kopecks,
-                    CASE WHEN l.{L.source} = %(reactivation)s THEN 1 ELSE 0 END AS reactivated
-                FROM {R.table} o
-                JOIN {L.table} l ON l.{L.id} = o.{R.lead}
-                JOIN {E.table} e ON e.{E.process} = l.{L.process}
-                WHERE o.{R.delivered} >= %(start)s AND o.{R.delivered} < %(end)s
-                    AND e.{E.action} IN ({actions}) AND e.{E.actor} IN ({people})
-            ) pair
-            GROUP BY pair.actor
-        """
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            for user_id, kopecks, count in cursor.fetchall():
-                revenue[user_id] = money(kopecks)
-                reactivated[user_id] = Decimal(count)
+    if not users:
+        return {"revenue_delivered": revenue, "reactivated_reordered": reactivated}
+    R, L, E = Names(Order), Names(Lead), Names(AuditEvent)
+    orders = Order.objects.all().query
+    kopecks, kopecks_params = (
+        total_kopecks()
+        .resolve_expression(orders)
+        .as_sql(orders.get_compiler(connection=connection), connection)
+    )
+    sql = f"""
+        SELECT pair.actor, SUM(pair.kopecks), SUM(pair.reactivated)
+        FROM (
+            SELECT DISTINCT e.{E.actor} AS actor, e.{E.process} AS process,
+                {kopecks} AS kopecks,
+                CASE WHEN l.{L.source} = %s THEN 1 ELSE 0 END AS reactivated
+            FROM {R.table}
+            JOIN {L.table} l ON l.{L.id} = {R.table}.{R.lead}
+            JOIN {E.table} e ON e.{E.process} = l.{L.process}
+            WHERE {R.table}.{R.delivered} >= %s AND {R.table}.{R.delivered} < %s
+                AND e.{E.action} IN ({", ".join(["%s"] * len(CARRIED))})
+                AND e.{E.actor} IN ({", ".join(["%s"] * len(users))})
+        ) pair
+        GROUP BY pair.actor
+    """
+    params = [*kopecks_params, Lead.Source.REACTIVATION.value, start, end, *CARRIED, *users]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        for user_id, total, count in cursor.fetchall():
+            revenue[user_id] = money(total)
+            reactivated[user_id] = Decimal(count)
     return {"revenue_delivered": revenue, "reactivated_reordered": reactivated}
-
-
-def _marks(values: Collection[Any], params: dict[str, Any], prefix: str) -> str:
-    """``%(prefix0)s, %(prefix1)s, ...`` for ``values``, added to ``params``."""
-    for number, value in enumerate(values):
-        params[f"{prefix}{number}"] = value
-    return ", ".join(f"%({prefix}{number})s" for number in range(len(values)))
 
 
 def revenue_delivered(users: Collection[int], start: datetime, end: datetime) -> Values:
