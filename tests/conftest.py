@@ -109,3 +109,19 @@ def redis_url():
             pytest.fail(f"Redis is not reachable at {url}, and CI requires it")
         pytest.skip(f"Redis is not reachable at {url}")
     return url
+
+
+@pytest.fixture
+def pay_plans(settings, tmp_path):
+    """The hand-built March's two pay plans (``pay_scenario``): the old one, and the new
+    one in force from the 16th."""
+    from salesflow.pay import plans
+
+    from . import pay_scenario
+
+    (tmp_path / "old.toml").write_text(pay_scenario.OLD)
+    (tmp_path / "new.toml").write_text(pay_scenario.NEW)
+    settings.SALESFLOW_PAY_PLANS_DIR = tmp_path
+    plans.get_plans.cache_clear()
+    yield
+    plans.get_plans.cache_clear()

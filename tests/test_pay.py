@@ -29,16 +29,6 @@ UTC = scenario.UTC
 
 
 @pytest.fixture
-def pay_plans(settings, tmp_path):
-    (tmp_path / "old.toml").write_text(scenario.OLD)
-    (tmp_path / "new.toml").write_text(scenario.NEW)
-    settings.SALESFLOW_PAY_PLANS_DIR = tmp_path
-    plans.get_plans.cache_clear()
-    yield
-    plans.get_plans.cache_clear()
-
-
-@pytest.fixture
 def clock():
     with time_machine.travel(scenario.on(1, 9), tick=False) as traveller:
         yield traveller

@@ -13,8 +13,6 @@ import pytest
 import time_machine
 from django.contrib.auth import get_user_model
 from django.core import mail
-from django.test import Client
-from rest_framework.test import APIClient
 from viewflow.workflow.models import Task
 from viewflow.workflow.status import PROCESS, STATUS
 
@@ -32,6 +30,7 @@ from salesflow.queues import claims, stalled, terms
 
 from . import pay_scenario as scenario
 from .factories import UserFactory
+from .test_pay_pages import api_client, page_client
 
 pytestmark = pytest.mark.django_db
 MARCH, APRIL = date(2026, 3, 1), date(2026, 4, 1)
@@ -218,23 +217,11 @@ def test_a_dispute_is_decided_once(staff, admin):
 
 
 @pytest.fixture
-def played(staff, pay_plans_march):
+def played(staff, pay_plans):
     """The hand-built March (``pay_scenario``): deals with lines of every kind."""
     with time_machine.travel(scenario.on(1, 9), tick=False) as clock:
         deals = scenario.play(staff, clock)
     return deals
-
-
-@pytest.fixture
-def pay_plans_march(settings, tmp_path):
-    from salesflow.pay import plans
-
-    (tmp_path / "old.toml").write_text(scenario.OLD)
-    (tmp_path / "new.toml").write_text(scenario.NEW)
-    settings.SALESFLOW_PAY_PLANS_DIR = tmp_path
-    plans.get_plans.cache_clear()
-    yield
-    plans.get_plans.cache_clear()
 
 
 def test_a_person_disputes_their_own_deal_line_and_nobody_elses(played, staff):
@@ -311,13 +298,6 @@ def people(db):
     result["admin"] = get_user_model().objects.create_superuser("admin", "a@example.com", "x")
     result["anonymous"] = None
     return result
-
-
-def page_client(user) -> Client:
-    client = Client()
-    if user is not None:
-        client.force_login(user)
-    return client
 
 
 def _row(html: str, dispute: PayDispute) -> str:
@@ -414,13 +394,6 @@ def test_the_pages_speak_russian(staff, client):
 
 
 # --- the API, per role ----------------------------------------------------------------------
-
-
-def api_client(user) -> APIClient:
-    client = APIClient()
-    if user is not None:
-        client.force_authenticate(user)
-    return client
 
 
 @pytest.mark.parametrize("role", (*ROLES, "admin"))
